@@ -1,0 +1,36 @@
+"""Datasets: the competition layout, captions tables, held-out splits.
+
+Examples
+--------
+>>> from retrieval.data import load_competition, train_val_split   # doctest: +SKIP
+>>> train = load_competition("data/demo", "train")                  # doctest: +SKIP
+>>> fit_part, val_part = train_val_split(train, val_size=0.2, seed=0)  # doctest: +SKIP
+"""
+
+from retrieval.data._captions import load_captions_table
+from retrieval.data._competition import (
+    FEATURE_FILES,
+    feature_csv_path,
+    load_competition,
+    read_answers,
+    write_answers,
+)
+from retrieval.data._dataset import Dataset, DatasetSummary, Tag
+from retrieval.data._feature_csv import image_id_from_path, read_feature_csv, write_feature_csv
+from retrieval.data._split import train_val_split
+
+__all__ = [
+    "FEATURE_FILES",
+    "Dataset",
+    "DatasetSummary",
+    "Tag",
+    "feature_csv_path",
+    "image_id_from_path",
+    "load_captions_table",
+    "load_competition",
+    "read_answers",
+    "read_feature_csv",
+    "train_val_split",
+    "write_answers",
+    "write_feature_csv",
+]

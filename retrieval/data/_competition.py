@@ -1,0 +1,231 @@
+"""Reader for the CS5785 competition layout (train and test parts)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from retrieval.data._dataset import Dataset, Tag
+from retrieval.data._feature_csv import image_id_from_path, read_feature_csv
+from retrieval.data._problems import OnError, ProblemLog
+from retrieval.data._textfiles import read_description, read_tags
+from retrieval.errors import DataFormatError
+
+FeatureKind = Literal["pool5", "fc1000"]
+FEATURE_FILES: dict[str, str] = {
+    "pool5": "features_resnet1000intermediate_{split}.csv",
+    "fc1000": "features_resnet1000_{split}.csv",
+}
+ANSWER_HEADER = ("Description_ID", "Image_ID")
+
+
+def feature_csv_path(root: str | os.PathLike[str], split: str, kind: str) -> Path:
+    """Where the competition keeps the ``kind`` features of ``split``."""
+    return Path(root) / f"features_{split}" / FEATURE_FILES[kind].format(split=split)
+
+
+def _sort_ids(ids: Iterable[str]) -> list[str]:
+    ids = list(ids)
+    if all(i.isdigit() for i in ids):
+        return sorted(ids, key=int)
+    return sorted(ids)
+
+
+def _ids_in(folder: Path, suffix: str) -> dict[str, Path]:
+    return {p.stem: p for p in folder.iterdir() if p.suffix.lower() == suffix and p.is_file()}
+
+
+def load_competition(
+    root: str | os.PathLike[str],
+    split: str = "train",
+    *,
+    features: Iterable[FeatureKind] | Literal["auto"] | None = "auto",
+    answers: str | os.PathLike[str] | None = None,
+    on_error: OnError = "warn",
+) -> Dataset:
+    """Read one part (``"train"`` or ``"test"``) of the competition layout under ``root``.
+
+    Parameters
+    ----------
+    root:
+        The folder holding ``descriptions_<split>/``, ``tags_<split>/``, ``images_<split>/``
+        and ``features_<split>/``.
+    features:
+        ``"auto"`` loads the feature CSVs that exist; a list such as ``["pool5"]`` requires
+        them; ``None`` loads none.
+    answers:
+        For a test part, an answer file (``Description_ID,Image_ID`` rows such as
+        ``0.txt,37.jpg``) that reveals which image each description describes.
+    on_error:
+        ``"warn"`` skips recoverable problems with a :class:`~retrieval.errors.DataWarning`
+        (they are kept in ``Dataset.notes``); ``"raise"`` makes them errors.
+
+    What is fatal and what is skipped
+    ---------------------------------
+    Fatal (:class:`~retrieval.errors.DataFormatError`): a missing ``root`` or
+    ``descriptions_<split>/`` folder, a feature file that was asked for by name and is
+    missing, a malformed answer file, and a part with no usable item.
+    Skipped with a warning: a malformed feature row, a repeated id, a tag line without
+    ``:``, a description line that is not UTF-8 (decoded with replacement characters),
+    an empty description (kept, empty), a missing tag file (no tags), and, in the train
+    part, an id that lacks its image or features (dropped from the part).
+
+    Examples
+    --------
+    >>> ds = load_competition("data/demo", "train")          # doctest: +SKIP
+    >>> print(ds.summary())                                  # doctest: +SKIP
+    """
+    root = Path(root)
+    problems = ProblemLog(on_error)
+    if not root.is_dir():
+        raise DataFormatError("competition folder not found", path=root)
+    desc_dir = root / f"descriptions_{split}"
+    if not desc_dir.is_dir():
+        raise DataFormatError(f"expected a descriptions_{split}/ folder here", path=root)
+    tags_dir = root / f"tags_{split}"
+    images_dir = root / f"images_{split}"
+
+    features_by_kind = _load_features(root, split, features, problems)
+    description_files = _ids_in(desc_dir, ".txt")
+    image_files = _ids_in(images_dir, ".jpg") if images_dir.is_dir() else {}
+
+    if features_by_kind:
+        feature_id_sets = [set(ids) for ids, _ in features_by_kind.values()]
+        image_ids = set.intersection(*feature_id_sets)
+        for kind, (ids, _) in features_by_kind.items():
+            for missing in sorted(set().union(*feature_id_sets) - set(ids)):
+                problems.report(f"image {missing} has no {kind} row; image dropped",
+                                path=feature_csv_path(root, split, kind))
+    else:
+        if not image_files:
+            raise DataFormatError(
+                f"neither images_{split}/*.jpg nor feature CSVs found; nothing to load", path=root
+            )
+        image_ids = set(image_files)
+
+    paired = split == "train" and answers is None
+    if paired:
+        for missing in _sort_ids(set(description_files) - image_ids):
+            what = "features" if features_by_kind else "image"
+            problems.report(f"description {missing} has no {what}; item dropped",
+                            path=description_files[missing])
+        for extra in _sort_ids(image_ids - set(description_files)):
+            problems.report(f"image {extra} has no description; item dropped", path=desc_dir)
+        image_ids &= set(description_files)
+    if not image_ids:
+        raise DataFormatError(f"no usable item in the {split} part", path=root)
+
+    ids = _sort_ids(image_ids)
+    description_ids = ids if paired else _sort_ids(description_files)
+    descriptions = [read_description(description_files[i], problems) for i in description_ids]
+    tags = [_tags_for(tags_dir, i, problems) for i in ids]
+    matrices = {
+        kind: _align(feature_ids, matrix, ids) for kind, (feature_ids, matrix) in features_by_kind.items()
+    }
+    relevant: np.ndarray | None = np.arange(len(ids)) if paired else None
+    if answers is not None:
+        relevant = _relevant_from_answers(Path(answers), description_ids, ids)
+
+    dataset = Dataset(
+        ids=ids,
+        image_paths=[images_dir / f"{i}.jpg" for i in ids],
+        tags=tags,
+        description_ids=description_ids,
+        descriptions=descriptions,
+        pool5=matrices.get("pool5"),
+        fc1000=matrices.get("fc1000"),
+        relevant=relevant,
+        name=f"{root.name}/{split}",
+        root=root,
+    )
+    dataset.notes = problems.finish()
+    return dataset
+
+
+def _load_features(
+    root: Path, split: str, features: Iterable[str] | str | None, problems: ProblemLog
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    if features is None:
+        return {}
+    if features == "auto":
+        kinds = [k for k in FEATURE_FILES if feature_csv_path(root, split, k).is_file()]
+    else:
+        kinds = list(features)
+        for kind in kinds:
+            if kind not in FEATURE_FILES:
+                raise ValueError(f"unknown feature kind {kind!r}; expected one of {sorted(FEATURE_FILES)}")
+            if not feature_csv_path(root, split, kind).is_file():
+                raise DataFormatError(f"{kind} feature file not found", path=feature_csv_path(root, split, kind))
+    return {kind: read_feature_csv(feature_csv_path(root, split, kind), problems) for kind in kinds}
+
+
+def _align(feature_ids: list[str], matrix: np.ndarray, ids: list[str]) -> np.ndarray:
+    row_of = {image_id: row for row, image_id in enumerate(feature_ids)}
+    return matrix[[row_of[i] for i in ids]]
+
+
+def _tags_for(tags_dir: Path, image_id: str, problems: ProblemLog) -> list[Tag]:
+    path = tags_dir / f"{image_id}.txt"
+    if not path.is_file():
+        problems.report(f"no tag file for image {image_id}; no tags", path=tags_dir)
+        return []
+    return read_tags(path, problems)
+
+
+def read_answers(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read an answer file into ``{description_id: image_id}``.
+
+    The file has the header ``Description_ID,Image_ID`` and rows such as ``0.txt,37.jpg``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError("answer file not found", path=path)
+    answers: dict[str, str] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != ANSWER_HEADER:
+            raise DataFormatError(f"expected the header {','.join(ANSWER_HEADER)}, found {header}",
+                                  path=path, line=1)
+        for number, row in enumerate(reader, start=2):
+            if len(row) != 2:
+                raise DataFormatError(f"expected 2 columns, found {len(row)}", path=path, line=number)
+            description_id = image_id_from_path(row[0])
+            if description_id in answers:
+                raise DataFormatError(f"description {row[0]} answered twice", path=path, line=number)
+            answers[description_id] = image_id_from_path(row[1])
+    return answers
+
+
+def _relevant_from_answers(path: Path, description_ids: list[str], ids: list[str]) -> np.ndarray:
+    answers = read_answers(path)
+    index_of = {image_id: index for index, image_id in enumerate(ids)}
+    relevant = []
+    for description_id in description_ids:
+        if description_id not in answers:
+            raise DataFormatError(f"no answer for description {description_id}.txt", path=path)
+        image_id = answers[description_id]
+        if image_id not in index_of:
+            raise DataFormatError(
+                f"description {description_id}.txt is answered by image {image_id}.jpg, "
+                "which is not in the part",
+                path=path,
+            )
+        relevant.append(index_of[image_id])
+    return np.asarray(relevant, dtype=np.int64)
+
+
+def write_answers(path: str | os.PathLike[str], pairs: Iterable[tuple[str, str]]) -> None:
+    """Write ``(description_id, image_id)`` pairs as an answer file, atomically."""
+    from retrieval.fileio import atomic_write
+
+    with atomic_write(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(ANSWER_HEADER)
+        for description_id, image_id in pairs:
+            writer.writerow([f"{description_id}.txt", f"{image_id}.jpg"])
