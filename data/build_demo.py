@@ -122,20 +122,30 @@ def renderable(stamps: list[Stamp]) -> list[tuple[Stamp, Image.Image]]:
 
 
 def write_item(
-    out: Path, split: str, item_id: int, stamp: Stamp, picture: Image.Image, *, description: str | None
+    out: Path,
+    split: str,
+    item_id: int,
+    stamp: Stamp,
+    picture: Image.Image,
+    *,
+    description: str | None,
 ) -> None:
     picture.save(out / f"images_{split}" / f"{item_id}.jpg", quality=JPEG_QUALITY, optimize=True)
     (out / f"tags_{split}" / f"{item_id}.txt").write_text(
         "".join(f"{a}:{b}\n" for a, b in stamp.tags), encoding="utf-8"
     )
     if description is not None:
-        (out / f"descriptions_{split}" / f"{item_id}.txt").write_text(description + "\n", encoding="utf-8")
+        (out / f"descriptions_{split}" / f"{item_id}.txt").write_text(
+            description + "\n", encoding="utf-8"
+        )
 
 
 def build(stamps: Path, out: Path, *, test_fraction: float, seed: int) -> None:
     found = renderable(find_stamps(stamps))
     if not found:
-        sys.exit(f"no captioned stamps under {stamps}: install the Debian package tuxpaint-stamps-default")
+        sys.exit(
+            f"no captioned stamps under {stamps}: install the Debian package tuxpaint-stamps-default"
+        )
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(found))
     n_test = int(round(len(found) * test_fraction))

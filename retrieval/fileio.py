@@ -27,7 +27,11 @@ from typing import IO, Any
 
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike[str], mode: str = "w", *, encoding: str | None = "utf-8", newline: str | None = None
+    path: str | os.PathLike[str],
+    mode: str = "w",
+    *,
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
 ) -> Iterator[IO[Any]]:
     """Open a temporary file that replaces ``path`` when the block ends without error."""
     target = Path(path)

@@ -43,7 +43,12 @@ def progress_bar(
 
 
 def track(
-    items: Iterable[T], *, total: int | None = None, desc: str, unit: str = "it", disable: bool | None = None
+    items: Iterable[T],
+    *,
+    total: int | None = None,
+    desc: str,
+    unit: str = "it",
+    disable: bool | None = None,
 ) -> Iterator[T]:
     """Iterate over ``items`` while showing a progress bar."""
     if total is None and hasattr(items, "__len__"):

@@ -18,6 +18,7 @@ from retrieval.data._competition import (
 from retrieval.data._dataset import Dataset, DatasetSummary, Tag
 from retrieval.data._feature_csv import image_id_from_path, read_feature_csv, write_feature_csv
 from retrieval.data._split import train_val_split
+from retrieval.data._synthetic import make_synthetic_competition
 
 __all__ = [
     "FEATURE_FILES",
@@ -28,6 +29,7 @@ __all__ = [
     "image_id_from_path",
     "load_captions_table",
     "load_competition",
+    "make_synthetic_competition",
     "read_answers",
     "read_feature_csv",
     "train_val_split",

@@ -65,13 +65,17 @@ def load_captions_table(
     elif suffix in (".jsonl", ".ndjson"):
         rows = _jsonl_rows(path, problems)
     else:
-        raise DataFormatError(f"expected a .csv or .jsonl captions table, got {suffix or 'no suffix'!r}", path=path)
+        raise DataFormatError(
+            f"expected a .csv or .jsonl captions table, got {suffix or 'no suffix'!r}", path=path
+        )
 
     captions: dict[str, list[str]] = {}
     tags: dict[str, list[Tag]] = {}
     for line, image, row_captions, row_tags in rows:
         if require_images and image not in captions and not (root / image).is_file():
-            problems.report(f"image {image} not found under {root}; row skipped", path=path, line=line)
+            problems.report(
+                f"image {image} not found under {root}; row skipped", path=path, line=line
+            )
             continue
         captions.setdefault(image, []).extend(row_captions)
         known = tags.setdefault(image, [])
@@ -111,7 +115,9 @@ def _csv_rows(path: Path, problems: ProblemLog) -> list[Row]:
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
     if "image" not in header:
-        raise DataFormatError(f"expected a header with an 'image' column, found {header}", path=path, line=1)
+        raise DataFormatError(
+            f"expected a header with an 'image' column, found {header}", path=path, line=1
+        )
     image_col = header.index("image")
     caption_cols = [i for i, h in enumerate(header) if h.startswith("caption")]
     if not caption_cols:
@@ -124,7 +130,9 @@ def _csv_rows(path: Path, problems: ProblemLog) -> list[Row]:
             continue
         if len(fields) != len(header):
             problems.report(
-                f"expected {len(header)} columns, found {len(fields)}; row skipped", path=path, line=line
+                f"expected {len(header)} columns, found {len(fields)}; row skipped",
+                path=path,
+                line=line,
             )
             continue
         image = fields[image_col].strip()
@@ -151,21 +159,38 @@ def _jsonl_rows(path: Path, problems: ProblemLog) -> list[Row]:
         except json.JSONDecodeError as exc:
             problems.report(f"not valid JSON ({exc.msg}); line skipped", path=path, line=line)
             continue
-        if not isinstance(record, dict) or not isinstance(record.get("image"), str) or not record["image"].strip():
-            problems.report("expected an object with an 'image' string; line skipped", path=path, line=line)
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("image"), str)
+            or not record["image"].strip()
+        ):
+            problems.report(
+                "expected an object with an 'image' string; line skipped", path=path, line=line
+            )
             continue
         raw_captions = record.get("captions", record.get("caption", []))
         if isinstance(raw_captions, str):
             raw_captions = [raw_captions]
         raw_tags = record.get("tags", [])
-        if not isinstance(raw_captions, list) or not all(isinstance(c, str) for c in raw_captions) or (
-            not isinstance(raw_tags, list) or not all(isinstance(t, str) for t in raw_tags)
+        if (
+            not isinstance(raw_captions, list)
+            or not all(isinstance(c, str) for c in raw_captions)
+            or (not isinstance(raw_tags, list) or not all(isinstance(t, str) for t in raw_tags))
         ):
-            problems.report("'captions' and 'tags' must be lists of strings; line skipped", path=path, line=line)
+            problems.report(
+                "'captions' and 'tags' must be lists of strings; line skipped", path=path, line=line
+            )
             continue
         row_captions = [c.strip() for c in raw_captions if c.strip()]
         if not row_captions:
             problems.report("no caption; line skipped", path=path, line=line)
             continue
-        rows.append((line, record["image"].strip(), row_captions, _parse_tags(raw_tags, path, line, problems)))
+        rows.append(
+            (
+                line,
+                record["image"].strip(),
+                row_captions,
+                _parse_tags(raw_tags, path, line, problems),
+            )
+        )
     return rows

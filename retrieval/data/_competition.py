@@ -99,8 +99,10 @@ def load_competition(
         image_ids = set.intersection(*feature_id_sets)
         for kind, (ids, _) in features_by_kind.items():
             for missing in sorted(set().union(*feature_id_sets) - set(ids)):
-                problems.report(f"image {missing} has no {kind} row; image dropped",
-                                path=feature_csv_path(root, split, kind))
+                problems.report(
+                    f"image {missing} has no {kind} row; image dropped",
+                    path=feature_csv_path(root, split, kind),
+                )
     else:
         if not image_files:
             raise DataFormatError(
@@ -112,8 +114,10 @@ def load_competition(
     if paired:
         for missing in _sort_ids(set(description_files) - image_ids):
             what = "features" if features_by_kind else "image"
-            problems.report(f"description {missing} has no {what}; item dropped",
-                            path=description_files[missing])
+            problems.report(
+                f"description {missing} has no {what}; item dropped",
+                path=description_files[missing],
+            )
         for extra in _sort_ids(image_ids - set(description_files)):
             problems.report(f"image {extra} has no description; item dropped", path=desc_dir)
         image_ids &= set(description_files)
@@ -125,7 +129,8 @@ def load_competition(
     descriptions = [read_description(description_files[i], problems) for i in description_ids]
     tags = [_tags_for(tags_dir, i, problems) for i in ids]
     matrices = {
-        kind: _align(feature_ids, matrix, ids) for kind, (feature_ids, matrix) in features_by_kind.items()
+        kind: _align(feature_ids, matrix, ids)
+        for kind, (feature_ids, matrix) in features_by_kind.items()
     }
     relevant: np.ndarray | None = np.arange(len(ids)) if paired else None
     if answers is not None:
@@ -158,9 +163,13 @@ def _load_features(
         kinds = list(features)
         for kind in kinds:
             if kind not in FEATURE_FILES:
-                raise ValueError(f"unknown feature kind {kind!r}; expected one of {sorted(FEATURE_FILES)}")
+                raise ValueError(
+                    f"unknown feature kind {kind!r}; expected one of {sorted(FEATURE_FILES)}"
+                )
             if not feature_csv_path(root, split, kind).is_file():
-                raise DataFormatError(f"{kind} feature file not found", path=feature_csv_path(root, split, kind))
+                raise DataFormatError(
+                    f"{kind} feature file not found", path=feature_csv_path(root, split, kind)
+                )
     return {kind: read_feature_csv(feature_csv_path(root, split, kind), problems) for kind in kinds}
 
 
@@ -190,14 +199,19 @@ def read_answers(path: str | os.PathLike[str]) -> dict[str, str]:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != ANSWER_HEADER:
-            raise DataFormatError(f"expected the header {','.join(ANSWER_HEADER)}, found {header}",
-                                  path=path, line=1)
+            raise DataFormatError(
+                f"expected the header {','.join(ANSWER_HEADER)}, found {header}", path=path, line=1
+            )
         for number, row in enumerate(reader, start=2):
             if len(row) != 2:
-                raise DataFormatError(f"expected 2 columns, found {len(row)}", path=path, line=number)
+                raise DataFormatError(
+                    f"expected 2 columns, found {len(row)}", path=path, line=number
+                )
             description_id = image_id_from_path(row[0])
             if description_id in answers:
-                raise DataFormatError(f"description {row[0]} answered twice", path=path, line=number)
+                raise DataFormatError(
+                    f"description {row[0]} answered twice", path=path, line=number
+                )
             answers[description_id] = image_id_from_path(row[1])
     return answers
 

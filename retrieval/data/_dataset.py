@@ -166,9 +166,7 @@ class Dataset:
     def summary(self, top_tags: int = 10) -> DatasetSummary:
         """Counts, sentence lengths and the most frequent tags."""
         sentence_counts = np.array([len(d) for d in self.descriptions], dtype=np.int64)
-        words = np.array(
-            [len(s.split()) for d in self.descriptions for s in d], dtype=np.int64
-        )
+        words = np.array([len(s.split()) for d in self.descriptions for s in d], dtype=np.int64)
         tag_counter = collections.Counter(str(t) for tags in self.tags for t in tags)
         return DatasetSummary(
             name=self.name,
@@ -200,7 +198,9 @@ class Spread(NamedTuple):
 def _spread(values: np.ndarray) -> Spread:
     if values.size == 0:
         return Spread(0, 0.0, 0.0, 0)
-    return Spread(int(values.min()), float(values.mean()), float(np.median(values)), int(values.max()))
+    return Spread(
+        int(values.min()), float(values.mean()), float(np.median(values)), int(values.max())
+    )
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,11 @@ class DatasetSummary:
 
     def __str__(self) -> str:
         s, w = self.sentences_per_description, self.words_per_sentence
-        pairing = "paired" if self.paired else ("answers known" if self.answers_known else "pairing hidden")
+        pairing = (
+            "paired"
+            if self.paired
+            else ("answers known" if self.answers_known else "pairing hidden")
+        )
         lines = [
             f"{self.name or 'dataset'}: {self.images} images, {self.descriptions} descriptions ({pairing})",
             f"  sentences: {self.sentences} in all; per description min {s.min}, "

@@ -107,7 +107,9 @@ def _read_careful(path: Path, problems: ProblemLog) -> tuple[list[str], np.ndarr
             values = np.array(fields[1:], dtype=np.float32)
         except ValueError:
             bad = next(f for f in fields[1:] if not _is_number(f))
-            problems.report(f"expected a number, found {bad.strip()!r}; row skipped", path=path, line=number)
+            problems.report(
+                f"expected a number, found {bad.strip()!r}; row skipped", path=path, line=number
+            )
             continue
         if not np.isfinite(values).all():
             problems.report("row holds NaN or infinity; row skipped", path=path, line=number)
@@ -138,7 +140,9 @@ def _drop_repeated_ids(
     keep = []
     for row, image_id in enumerate(ids):
         if image_id in seen:
-            problems.report(f"image id {image_id} repeated; later row skipped", path=path, line=row + 1)
+            problems.report(
+                f"image id {image_id} repeated; later row skipped", path=path, line=row + 1
+            )
             continue
         seen.add(image_id)
         keep.append(row)

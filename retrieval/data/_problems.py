@@ -44,6 +44,8 @@ class ProblemLog:
         hidden = len(self.messages) - self.max_warnings
         if hidden > 0:
             warnings.warn(
-                f"{hidden} more data problems not shown; see Dataset.notes", DataWarning, stacklevel=3
+                f"{hidden} more data problems not shown; see Dataset.notes",
+                DataWarning,
+                stacklevel=3,
             )
         return list(self.messages)

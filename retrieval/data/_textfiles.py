@@ -36,7 +36,9 @@ def read_description(path: Path, problems: ProblemLog) -> list[str]:
     sentences = [line.strip() for line in decode_lines(path.read_bytes(), path, problems)]
     sentences = [s for s in sentences if s]
     if not sentences:
-        problems.report("empty description (no non-blank line); kept as an empty description", path=path)
+        problems.report(
+            "empty description (no non-blank line); kept as an empty description", path=path
+        )
     return sentences
 
 

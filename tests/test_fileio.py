@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.fileio import atomic_directory, atomic_write, save_npy
+
+
+def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "model.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as handle:
+        handle.write("half of the new")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_write_replaces_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "x.bin"
+    with atomic_write(target, "wb") as handle:
+        handle.write(b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+
+
+def test_atomic_directory_swaps_complete_directories_only(tmp_path: Path) -> None:
+    target = tmp_path / "bundle"
+    with atomic_directory(target) as staging:
+        (staging / "a.txt").write_text("1")
+    assert (target / "a.txt").read_text() == "1"
+    with pytest.raises(KeyError), atomic_directory(target) as staging:
+        (staging / "b.txt").write_text("2")
+        raise KeyError("interrupted")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_save_npy_round_trip(tmp_path: Path) -> None:
+    save_npy(tmp_path / "x.npy", np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), np.arange(6).reshape(2, 3))
