@@ -1,0 +1,48 @@
+"""The ``retrieval`` command line.
+
+Each subcommand lives in its own module and registers itself through ``register``;
+heavy libraries (TensorFlow, Keras) are imported inside the commands that need them,
+so ``retrieval --help`` and the data commands start fast.
+
+Example
+-------
+$ retrieval summary data/demo --split train
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from retrieval import __version__
+from retrieval.cli import cmd_demo, cmd_summary
+from retrieval.errors import RetrievalError
+
+COMMANDS = (cmd_summary, cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="retrieval",
+        description="Text-to-image retrieval: find the image that a description talks about.",
+    )
+    parser.add_argument("--version", action="version", version=f"retrieval {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (errors print one line on stderr)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("retrieval: interrupted", file=sys.stderr)
+        return 130
+    except (RetrievalError, FileNotFoundError, ValueError) as exc:
+        print(f"retrieval {args.command}: error: {exc}", file=sys.stderr)
+        return 1
