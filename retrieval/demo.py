@@ -23,7 +23,9 @@ class DemoOutputs:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def run_demo(root: str | os.PathLike[str] = "data/demo", out: str | os.PathLike[str] = "runs/demo") -> DemoOutputs:
+def run_demo(
+    root: str | os.PathLike[str] = "data/demo", out: str | os.PathLike[str] = "runs/demo"
+) -> DemoOutputs:
     """Load the demo's train and test parts and print their summaries."""
     root, out = Path(root), Path(out)
     outputs = DemoOutputs(out=out)

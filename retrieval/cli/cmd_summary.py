@@ -19,9 +19,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", type=Path, help="a competition folder, or a .csv/.jsonl captions table")
     parser.add_argument(
-        "--split", action="append", choices=["train", "test"], help="part(s) of a competition folder (default: both)"
+        "source", type=Path, help="a competition folder, or a .csv/.jsonl captions table"
+    )
+    parser.add_argument(
+        "--split",
+        action="append",
+        choices=["train", "test"],
+        help="part(s) of a competition folder (default: both)",
     )
     parser.add_argument("--top-tags", type=int, default=10, help="how many frequent tags to list")
     parser.set_defaults(run=run)
@@ -38,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         answers = args.source / "answers_test.csv"
         datasets = [
             load_competition(
-                args.source, split, answers=answers if split == "test" and answers.is_file() else None
+                args.source,
+                split,
+                answers=answers if split == "test" and answers.is_file() else None,
             )
             for split in (args.split or ["train", "test"])
         ]

@@ -19,7 +19,9 @@ def test_summary_prints_counts_and_tags(capsys: pytest.CaptureFixture[str]) -> N
     assert "51  animals:mammals" in out
 
 
-def test_summary_of_missing_folder_is_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_summary_of_missing_folder_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert main(["summary", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"retrieval summary: error: {tmp_path / 'nope'}: competition folder not found"]
@@ -33,8 +35,10 @@ def test_bad_flag_exits_non_zero() -> None:
 
 def test_data_commands_do_not_import_tensorflow() -> None:
     code = (
-        "import sys; from retrieval.cli import main; main(['summary', %r, '--split', 'test']);"
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)" % str(DEMO)
+        f"import sys; from retrieval.cli import main; main(['summary', {str(DEMO)!r}, '--split', 'test']);"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().splitlines()[-1] == "False False"
