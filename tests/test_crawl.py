@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from retrieval.crawl import FileCatalog, iter_image_files
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    (root / "trip").mkdir(parents=True)
+    (root / ".thumbnails").mkdir()
+    (root / "a.jpg").write_bytes(b"picture a")
+    (root / "trip" / "b.PNG").write_bytes(b"picture b")
+    (root / "trip" / "copy_of_a.jpg").write_bytes(b"picture a")
+    (root / ".thumbnails" / "t.jpg").write_bytes(b"thumb")
+    (root / ".hidden.jpg").write_bytes(b"hidden")
+    (root / "notes.txt").write_text("not a picture")
+    return root
+
+
+def test_walk_skips_hidden_and_other_extensions(photos: Path) -> None:
+    found = [p.relative_to(photos).as_posix() for p in iter_image_files([photos])]
+    assert found == ["a.jpg", "trip/b.PNG", "trip/copy_of_a.jpg"]
+    with_hidden = {p.name for p in iter_image_files([photos], include_hidden=True)}
+    assert {"t.jpg", ".hidden.jpg"} <= with_hidden
+    only_png = [p.name for p in iter_image_files([photos], extensions=["png"])]
+    assert only_png == ["b.PNG"]
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        list(iter_image_files([photos / "missing"]))
+
+
+def test_sync_is_incremental_and_tracks_removals(photos: Path, tmp_path: Path) -> None:
+    with FileCatalog(tmp_path / "index" / "catalog.sqlite") as catalog:
+        first = catalog.sync([photos])
+        assert len(first.added) == 3 and first.unchanged == 0
+        second = catalog.sync([photos])
+        assert (second.added, second.changed, second.removed, second.unchanged) == ([], [], [], 3)
+
+        (photos / "trip" / "b.PNG").write_bytes(b"picture b, edited")
+        os.utime(photos / "trip" / "b.PNG", ns=(1, 1))
+        (photos / "a.jpg").unlink()
+        (photos / "new.jpg").write_bytes(b"brand new")
+        third = catalog.sync([photos])
+        assert [p.name for p in third.added] == ["new.jpg"]
+        assert [p.name for p in third.changed] == ["b.PNG"]
+        assert [p.name for p in third.removed] == ["a.jpg"]
+        assert len(catalog) == 3
+
+
+def test_identical_content_is_reported_once(photos: Path, tmp_path: Path) -> None:
+    with FileCatalog(tmp_path / "catalog.sqlite") as catalog:
+        changes = catalog.sync([photos])
+        assert changes.duplicates == {
+            str(photos / "a.jpg"): [str(photos / "trip" / "copy_of_a.jpg")]
+        }
+        assert [p.name for p in catalog.unique_files()] == ["a.jpg", "b.PNG"]
+
+
+def test_catalogue_survives_reopening_and_rejects_other_schema(
+    photos: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "catalog.sqlite"
+    with FileCatalog(path) as catalog:
+        catalog.sync([photos])
+    with FileCatalog(path) as catalog:
+        assert catalog.sync([photos]).unchanged == 3
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    with pytest.raises(ValueError, match="schema 99"):
+        FileCatalog(path)
