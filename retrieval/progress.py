@@ -2,12 +2,8 @@
 
 Example
 -------
->>> bar = progress_bar(total=3, desc="items", disable=True)
->>> for _ in range(3):
-...     bar.update(1)
->>> bar.n
-3
->>> bar.close()
+>>> list(track(range(3), desc="items", disable=True))
+[0, 1, 2]
 """
 
 from __future__ import annotations
