@@ -1,0 +1,162 @@
+"""The FastAPI application: text and example-image search, pictures, relevance feedback."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from retrieval.feedback import RelevanceFeedback
+from retrieval.web.page import PAGE
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+
+
+class Hit(NamedTuple):
+    """One result: the gallery index of a picture and its score (higher is better)."""
+
+    index: int
+    score: float
+
+
+class Gallery(Protocol):
+    """What the page needs from a searchable collection of pictures."""
+
+    paths: Sequence[Path]
+    codes: np.ndarray
+
+    def search_text(self, text: str, k: int) -> list[Hit]: ...
+
+    def search_image(self, image: Image.Image, k: int) -> list[Hit]: ...
+
+    def text_scores(self, text: str) -> np.ndarray: ...
+
+
+class Result(BaseModel):
+    id: int = Field(description="gallery index of the picture")
+    score: float
+    name: str
+    url: str
+
+
+class Results(BaseModel):
+    query: str
+    results: list[Result]
+
+
+class FeedbackRequest(BaseModel):
+    query: str = Field("", description="the text query the session started from (may be empty)")
+    votes: dict[int, bool] = Field(default_factory=dict, description="picture id -> relevant?")
+    k: int = Field(20, ge=1, le=200)
+
+
+class FeedbackResults(BaseModel):
+    proposals: list[Result] = Field(
+        description="pictures to vote on next, likely yes and likely no alternating"
+    )
+    ranking: list[Result] = Field(description="the best pictures not voted on yet")
+
+
+def create_app(
+    gallery: Gallery,
+    *,
+    roots: Sequence[Path],
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    title: str = "retrieval",
+) -> FastAPI:
+    """The web application over ``gallery``; pictures are served only from inside ``roots``."""
+    allowed_roots = [Path(r).resolve() for r in roots]
+    app = FastAPI(
+        title=title, description="Search pictures by text or by example image.", version="1"
+    )
+
+    def result(hit: Hit) -> Result:
+        return Result(
+            id=hit.index,
+            score=round(float(hit.score), 6),
+            name=gallery.paths[hit.index].name,
+            url=f"/images/{hit.index}",
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return PAGE
+
+    @app.get("/api/search", response_model=Results, summary="Search by text")
+    def search(
+        q: str = Query(..., min_length=1, max_length=1000), k: int = Query(20, ge=1, le=200)
+    ) -> Results:
+        if not q.strip():
+            raise HTTPException(422, "the query is blank")
+        return Results(query=q, results=[result(h) for h in gallery.search_text(q, k)])
+
+    @app.post("/api/search/image", response_model=Results, summary="Search by an example image")
+    async def search_image(
+        file: UploadFile = File(...), k: int = Query(20, ge=1, le=200)
+    ) -> Results:
+        data = await file.read(max_upload_bytes + 1)
+        if len(data) > max_upload_bytes:
+            raise HTTPException(413, f"the upload is larger than {max_upload_bytes} bytes")
+        image = _decode_upload(data)
+        return Results(
+            query=file.filename or "image",
+            results=[result(h) for h in gallery.search_image(image, k)],
+        )
+
+    @app.get(
+        "/images/{index}",
+        summary="A gallery picture",
+        responses={404: {"description": "no such picture"}},
+    )
+    def picture(index: int) -> FileResponse:
+        if not 0 <= index < len(gallery.paths):
+            raise HTTPException(404, "no such picture")
+        path = Path(gallery.paths[index]).resolve()
+        if not any(path.is_relative_to(root) for root in allowed_roots) or not path.is_file():
+            raise HTTPException(404, "no such picture")
+        return FileResponse(path)
+
+    @app.post("/api/feedback", response_model=FeedbackResults, summary="Learn from yes/no votes")
+    def feedback(request: FeedbackRequest) -> FeedbackResults:
+        n = len(gallery.paths)
+        bad = [i for i in request.votes if not 0 <= i < n]
+        if bad:
+            raise HTTPException(422, f"picture ids outside the gallery of {n}: {bad[:5]}")
+        initial = gallery.text_scores(request.query) if request.query.strip() else None
+        session = RelevanceFeedback(gallery.codes, initial_scores=initial)
+        session.vote_many(list(request.votes), list(request.votes.values()))
+        scores = session.scores()
+        ranking = session.ranking()[: request.k]
+        return FeedbackResults(
+            proposals=[result(Hit(i, scores[i])) for i in session.propose(8)],
+            ranking=[result(Hit(int(i), scores[i])) for i in ranking],
+        )
+
+    return app
+
+
+def _decode_upload(data: bytes) -> Image.Image:
+    """Check that ``data`` is a picture of sane size and decode it, or answer 400."""
+    if not data:
+        raise HTTPException(400, "the upload is empty")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+            if width * height > MAX_UPLOAD_PIXELS:
+                raise HTTPException(400, f"the image is too large ({width}x{height} pixels)")
+            probe.verify()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except HTTPException:
+        raise
+    except Exception as exc:  # Pillow raises many kinds for bad data
+        raise HTTPException(400, f"not a readable image: {type(exc).__name__}") from None
+    return image

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from retrieval.data import load_competition
+from retrieval.web import Hit, create_app
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+
+
+class CaptionGallery:
+    """Demo pictures searched by TF-IDF over their captions and by 8x8 thumbnails."""
+
+    def __init__(self, paths: list[Path], captions: list[str]) -> None:
+        self.paths = paths
+        self.vectorizer = TfidfVectorizer().fit(captions)
+        self.caption_vectors = self.vectorizer.transform(captions)
+        self.codes = np.stack([self._thumb(Image.open(p)) for p in paths])
+
+    @staticmethod
+    def _thumb(image: Image.Image) -> np.ndarray:
+        v = np.asarray(image.convert("L").resize((8, 8)), dtype=np.float32).ravel()
+        v -= v.mean()
+        return v / (np.linalg.norm(v) + 1e-6)
+
+    def text_scores(self, text: str) -> np.ndarray:
+        return (self.caption_vectors @ self.vectorizer.transform([text]).T).toarray().ravel()
+
+    def _top(self, scores: np.ndarray, k: int) -> list[Hit]:
+        return [Hit(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
+
+    def search_text(self, text: str, k: int) -> list[Hit]:
+        return self._top(self.text_scores(text), k)
+
+    def search_image(self, image: Image.Image, k: int) -> list[Hit]:
+        return self._top(self.codes @ self._thumb(image), k)
+
+
+@pytest.fixture(scope="module")
+def demo_gallery() -> CaptionGallery:
+    train = load_competition(DEMO, "train", features=None)
+    return CaptionGallery(train.image_paths[:120], train.texts()[:120])
+
+
+@pytest.fixture
+def client(demo_gallery: CaptionGallery) -> TestClient:
+    return TestClient(create_app(demo_gallery, roots=[DEMO], max_upload_bytes=200_000))
+
+
+def test_page_and_openapi(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="query"' in page.text
+    spec = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/search/image", "/api/feedback", "/images/{index}"} <= set(
+        spec["paths"]
+    )
+
+
+def test_text_search_finds_the_captioned_picture(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "a strawberry", "k": 5}).json()
+    assert body["results"][0]["id"] == 0  # demo train item 0 is "A strawberry."
+    assert body["results"][0]["url"] == "/images/0"
+    assert len(body["results"]) == 5
+    assert client.get("/api/search", params={"q": "   "}).status_code == 422
+    assert client.get("/api/search", params={"q": "x", "k": 0}).status_code == 422
+
+
+def test_image_search_returns_the_same_picture_first(client: TestClient) -> None:
+    data = (DEMO / "images_train" / "7.jpg").read_bytes()
+    response = client.post(
+        "/api/search/image", params={"k": 3}, files={"file": ("7.jpg", data, "image/jpeg")}
+    )
+    assert response.status_code == 200
+    assert response.json()["results"][0]["id"] == 7
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "message"),
+    [
+        (b"", 400, "empty"),
+        (b"GIF89a not really", 400, "not a readable image"),
+        (b"\xff" * 300_000, 413, "larger than 200000 bytes"),
+    ],
+)
+def test_bad_uploads_are_refused(
+    client: TestClient, payload: bytes, status: int, message: str
+) -> None:
+    response = client.post("/api/search/image", files={"file": ("x.jpg", payload, "image/jpeg")})
+    assert response.status_code == status
+    assert message in response.json()["detail"]
+
+
+def test_decompression_bomb_upload_is_refused(client: TestClient) -> None:
+    buffer = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 200_000
+    response = client.post(
+        "/api/search/image", files={"file": ("bomb.png", buffer.getvalue(), "image/png")}
+    )
+    assert response.status_code == 400 and "too large" in response.json()["detail"]
+
+
+def test_pictures_served_only_from_indexed_folders(
+    tmp_path: Path, demo_gallery: CaptionGallery
+) -> None:
+    secret = tmp_path / "secret.jpg"
+    Image.new("RGB", (4, 4)).save(secret)
+    inside = tmp_path / "photos"
+    inside.mkdir()
+    (inside / "link.jpg").symlink_to(secret)
+    Image.new("RGB", (4, 4)).save(inside / "ok.jpg")
+
+    class Two(CaptionGallery):
+        def __init__(self) -> None:
+            self.paths = [inside / "ok.jpg", inside / "link.jpg"]
+
+    app_client = TestClient(create_app(Two(), roots=[inside]))
+    assert app_client.get("/images/0").status_code == 200
+    assert app_client.get("/images/1").status_code == 404  # symlink escaping the folder
+    assert app_client.get("/images/2").status_code == 404
+    assert app_client.get("/images/-1").status_code == 404
+    assert app_client.get("/images/..%2F..%2Fetc%2Fpasswd").status_code in (404, 422)
+
+
+def test_feedback_moves_voted_kind_to_the_top(
+    client: TestClient, demo_gallery: CaptionGallery
+) -> None:
+    votes = {i: False for i in range(10)}
+    votes[0] = True
+    body = client.post("/api/feedback", json={"query": "fruit", "votes": votes, "k": 10}).json()
+    ranked = [r["id"] for r in body["ranking"]]
+    scores = [r["score"] for r in body["ranking"]]
+    assert not set(ranked) & set(votes)
+    assert scores == sorted(scores, reverse=True)
+    proposals = body["proposals"]
+    assert len(proposals) == 8
+    assert proposals[0]["score"] > proposals[1]["score"]  # a likely yes, then a likely no
+    assert client.post("/api/feedback", json={"votes": {"999": True}}).status_code == 422
