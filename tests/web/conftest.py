@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from retrieval.data import load_competition
+from retrieval.web import Hit
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+
+
+class CaptionGallery:
+    """Demo pictures searched by TF-IDF over their captions and by 8x8 thumbnails."""
+
+    def __init__(self, paths: list[Path], captions: list[str]) -> None:
+        self.paths = paths
+        self.vectorizer = TfidfVectorizer().fit(captions)
+        self.caption_vectors = self.vectorizer.transform(captions)
+        self.codes = np.stack([self._thumb(Image.open(p)) for p in paths])
+
+    @staticmethod
+    def _thumb(image: Image.Image) -> np.ndarray:
+        v = np.asarray(image.convert("L").resize((8, 8)), dtype=np.float32).ravel()
+        v -= v.mean()
+        return v / (np.linalg.norm(v) + 1e-6)
+
+    def text_scores(self, text: str) -> np.ndarray:
+        return (self.caption_vectors @ self.vectorizer.transform([text]).T).toarray().ravel()
+
+    def _top(self, scores: np.ndarray, k: int) -> list[Hit]:
+        return [Hit(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
+
+    def search_text(self, text: str, k: int) -> list[Hit]:
+        return self._top(self.text_scores(text), k)
+
+    def search_image(self, image: Image.Image, k: int) -> list[Hit]:
+        return self._top(self.codes @ self._thumb(image), k)
+
+
+@pytest.fixture(scope="session")
+def demo_gallery() -> CaptionGallery:
+    train = load_competition(DEMO, "train", features=None)
+    return CaptionGallery(train.image_paths[:120], train.texts()[:120])

@@ -1,0 +1,92 @@
+"""The page end to end: a real server on 127.0.0.1 driven by Playwright in Debian's Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from retrieval.web import create_app
+from tests.web.conftest import DEMO, CaptionGallery
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+    ),
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def server_url(demo_gallery: CaptionGallery) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(demo_gallery, roots=[DEMO]), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server_url)
+        page.fill("#query", "a strawberry")
+        page.click("#search")
+        page.wait_for_selector(".card img")
+        cards = page.locator(".card")
+        assert cards.count() == 24
+        assert cards.first.get_attribute("data-id") == "0"
+        assert "24 pictures" in page.inner_text("#status")
+        page.wait_for_function("document.querySelector('.card img').naturalWidth > 0")
+
+        voted = {cards.nth(0).get_attribute("data-id"), cards.nth(1).get_attribute("data-id")}
+        cards.nth(0).locator("button.y").click()
+        cards.nth(1).locator("button.n").click()
+        assert "yes" in cards.nth(0).get_attribute("class")
+        page.click("#refine")
+        page.wait_for_function(
+            "document.getElementById('status').textContent.startsWith('Refined')"
+        )
+        assert page.inner_text("#status") == "Refined with 2 votes"
+        ids = [c.get_attribute("data-id") for c in page.locator(".card").all()]
+        assert len(ids) == 24 and not voted & set(ids)
+
+        page.set_input_files("#image", str(DEMO / "images_train" / "7.jpg"))
+        page.click("#search-image")
+        page.wait_for_function(
+            "document.getElementById('status').textContent.includes('like 7.jpg')"
+        )
+        assert page.locator(".card").first.get_attribute("data-id") == "7"
+        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        browser.close()
