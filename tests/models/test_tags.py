@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.data import Tag, load_competition, train_val_split
+from retrieval.models.tags import TagPredictor, code_scores, fuse_scores, tag_scores
+from retrieval.text import TfidfEncoder
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+
+
+@pytest.fixture(scope="module")
+def split():
+    if not (DEMO / "descriptions_train").is_dir():
+        pytest.skip("demo data not present")
+    ds = load_competition(DEMO, "train", features=None)
+    return train_val_split(ds, val_size=0.25, seed=0)
+
+
+def test_tags_from_held_out_text_beat_the_prior(split):
+    train, val = split
+    enc = TfidfEncoder().fit(train.texts())
+    pred = TagPredictor(C=10).fit(enc.transform(train.texts()), train.tags)
+    truth = pred.binarize(val.tags)
+    proba = pred.predict_proba(enc.transform(val.texts()))
+    assert proba.shape == truth.shape and proba.dtype == np.float32
+    # Log-likelihood of the held-out tags, against predicting each tag's training frequency.
+    eps = 1e-6
+
+    def loglik(p):
+        p = np.clip(p, eps, 1 - eps)
+        return float(np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+
+    prior = np.broadcast_to(pred.prior_, truth.shape)
+    assert loglik(proba) > loglik(prior) + 0.005
+
+
+def test_tag_fusion_improves_retrieval_over_random_codes(split):
+    train, val = split
+    enc = TfidfEncoder().fit(train.texts())
+    pred = TagPredictor(C=10).fit(enc.transform(train.texts()), train.tags)
+    proba = pred.predict_proba(enc.transform(val.texts()))
+    gallery = pred.binarize(val.tags)
+    rng = np.random.default_rng(0)
+    code = code_scores(rng.normal(size=(len(val), 8)), rng.normal(size=(len(val), 8)))
+    fused = fuse_scores(code, tag_scores(proba, gallery), weight=0.7)
+
+    def mean_rank(scores):
+        own = np.diag(scores)
+        return float((scores > own[:, None]).sum(axis=1).mean())
+
+    assert mean_rank(fused) < 0.7 * mean_rank(code)
+    np.testing.assert_array_equal(fuse_scores(code, code * 0, weight=0.0), code)
+    with pytest.raises(ValueError, match="weight"):
+        fuse_scores(code, code, weight=1.5)
+
+
+def test_tag_scores_by_hand():
+    proba = np.array([[0.9, 0.1, 0.0]], dtype=np.float32)
+    gallery = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float32)
+    s = tag_scores(proba, gallery)
+    assert s.shape == (1, 3) and s[0, 0] > s[0, 1] > s[0, 2] == 0
+    with pytest.raises(ValueError, match="tag columns"):
+        tag_scores(proba, gallery[:, :2])
+
+
+def test_rare_and_universal_tags_get_constant_probability(tmp_path):
+    X = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)
+    tags = [
+        [Tag("animal", "dog"), Tag("x", "all")],
+        [Tag("animal", "dog"), Tag("x", "all")],
+        [Tag("x", "all"), "rare:one"],
+        [Tag("x", "all")],
+    ]
+    pred = TagPredictor(C=10).fit(X, tags)
+    assert pred.classes_ == ["animal:dog", "rare:one", "x:all"]
+    proba = pred.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 1], 0.25)
+    np.testing.assert_allclose(proba[:, 2], 1.0)
+    assert pred.predict(X[:1]) == [["animal:dog", "x:all"]]
+    again = TagPredictor.load(pred.save(tmp_path / "tags.pkl"))
+    np.testing.assert_array_equal(again.predict_proba(X), proba)
+    with pytest.raises(ValueError, match="no image has a tag"):
+        TagPredictor().fit(X, [[], [], [], []])
+    assert pred.binarize([["unknown:tag"]]).sum() == 0
