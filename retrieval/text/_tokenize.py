@@ -21,8 +21,8 @@ class Tokenizer:
     min_length:
         Tokens shorter than this are dropped.
 
-    No stemming is done: on the demo data it did not improve retrieval, and word vectors
-    are looked up by their surface form.
+    No stemming is done: pretrained and word2vec vectors are looked up by the surface
+    form, and the encoders should agree on tokens.
 
     Examples
     --------
