@@ -185,3 +185,13 @@ def test_seeded_fit_is_reproducible(pairs):
     a = TextToCodeRegressor(loss="contrastive", hidden=[16], epochs=2, seed=5).fit(X[:80], Y[:80])
     b = TextToCodeRegressor(loss="contrastive", hidden=[16], epochs=2, seed=5).fit(X[:80], Y[:80])
     np.testing.assert_allclose(a.predict(X[:10]), b.predict(X[:10]), atol=1e-6)
+
+
+def test_numpy_export_matches_keras(pairs):
+    from retrieval.models.dense_stack import DenseStack
+
+    X, Y = pairs
+    reg = TextToCodeRegressor(loss="contrastive", hidden=[32, 16], epochs=1).fit(X[:60], Y[:60])
+    np.testing.assert_allclose(
+        DenseStack.from_keras(reg.model_)(X[:20]), reg.predict(X[:20]), atol=1e-5
+    )
