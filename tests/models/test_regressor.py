@@ -193,5 +193,5 @@ def test_numpy_export_matches_keras(pairs):
     X, Y = pairs
     reg = TextToCodeRegressor(loss="contrastive", hidden=[32, 16], epochs=1).fit(X[:60], Y[:60])
     np.testing.assert_allclose(
-        DenseStack.from_keras(reg.model_)(X[:20]), reg.predict(X[:20]), atol=1e-5
+        DenseStack.from_keras(reg.model_)(X[:20]), reg.predict(X[:20]), rtol=1e-4, atol=1e-4
     )
