@@ -92,3 +92,12 @@ def test_nan_and_shape_errors():
             model.fit(X, Y[:3])
     with pytest.raises(ValueError, match="NaN"):
         RidgeBaseline().fit(sparse.csr_matrix(bad), Y)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import retrieval.models.baselines as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -195,3 +195,12 @@ def test_numpy_export_matches_keras(pairs):
     np.testing.assert_allclose(
         DenseStack.from_keras(reg.model_)(X[:20]), reg.predict(X[:20]), rtol=1e-4, atol=1e-4
     )
+
+
+def test_docstring_examples():
+    import doctest
+
+    import retrieval.models.regressor as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -86,3 +86,12 @@ def test_rare_and_universal_tags_get_constant_probability(tmp_path):
     with pytest.raises(ValueError, match="no image has a tag"):
         TagPredictor().fit(X, [[], [], [], []])
     assert pred.binarize([["unknown:tag"]]).sum() == 0
+
+
+def test_docstring_examples():
+    import doctest
+
+    import retrieval.models.tags as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
