@@ -176,7 +176,9 @@ class TextToCodeRegressor:
     standardize:
         Scale input columns to zero mean and unit variance (learned in ``fit``, saved with the model).
     seed:
-        Seeds weight initialisation, the validation split, dropout and shuffling.
+        Seeds weight initialisation, the validation split, dropout and shuffling
+        (``fit`` calls ``keras.utils.set_random_seed``, which also reseeds Python's and
+        NumPy's global generators).
 
     Attributes
     ----------

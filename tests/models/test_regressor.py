@@ -204,3 +204,14 @@ def test_docstring_examples():
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [RMSELoss(), TripletLoss(margin=0.5, negatives="random"), ContrastiveLoss(temperature=0.1)],
+)
+def test_losses_are_registered_and_serializable(loss):
+    again = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert type(again) is type(loss) and again.get_config() == loss.get_config()
+    name = f"retrieval>{type(loss).__name__}"
+    assert keras.saving.get_registered_object(name) is type(loss)
