@@ -1,0 +1,58 @@
+"""``retrieval evaluate``: metrics of a trained bundle on its held-out split or on a test part with answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+EXAMPLE = """examples:
+  retrieval evaluate --bundle runs/demo/bundle                       # the held-out split it was trained without
+  retrieval evaluate --bundle runs/demo/bundle --split test          # test part + data/demo/answers_test.csv"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="MAP@20 (both forms), recall@K and median rank of a trained bundle",
+        description="Rank every image of a part for each of its descriptions and report the metrics.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--bundle", type=Path, default=Path("runs/demo/bundle"))
+    parser.add_argument("--root", type=Path, help="data root (default: the bundle config's)")
+    parser.add_argument("--split", choices=["held-out", "test"], default="held-out")
+    parser.add_argument(
+        "--answers", type=Path, help="answer file for --split test (default ROOT/answers_test.csv)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from retrieval.data import load_competition, train_val_split
+    from retrieval.evaluation import evaluate, format_metrics
+    from retrieval.fileio import atomic_write
+    from retrieval.pipeline import Retriever
+
+    retriever = Retriever.load(args.bundle)
+    config = retriever.config
+    root = args.root or Path(config.data.root)
+    if args.split == "held-out":
+        _, part = train_val_split(
+            load_competition(root, "train"),
+            val_size=config.data.val_size,
+            seed=config.data.split_seed,
+        )
+    else:
+        part = load_competition(root, "test", answers=args.answers or root / "answers_test.csv")
+    result = evaluate(retriever, part)
+    print(
+        format_metrics(
+            result.metrics, gallery_size=result.gallery_size, title=f"{root} {args.split}"
+        )
+    )
+    if args.json:
+        with atomic_write(args.json) as handle:
+            json.dump({"gallery_size": result.gallery_size, **result.metrics}, handle, indent=1)
+    return 0
