@@ -16,10 +16,18 @@ import sys
 from collections.abc import Sequence
 
 from retrieval import __version__
-from retrieval.cli import cmd_demo, cmd_evaluate, cmd_search, cmd_submit, cmd_summary, cmd_train
+from retrieval.cli import (
+    cmd_demo,
+    cmd_evaluate,
+    cmd_search,
+    cmd_serve,
+    cmd_submit,
+    cmd_summary,
+    cmd_train,
+)
 from retrieval.errors import RetrievalError
 
-COMMANDS = (cmd_summary, cmd_train, cmd_evaluate, cmd_search, cmd_submit, cmd_demo)
+COMMANDS = (cmd_summary, cmd_train, cmd_evaluate, cmd_search, cmd_serve, cmd_submit, cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
