@@ -25,6 +25,12 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str],
@@ -38,6 +44,7 @@ def atomic_write(
     target.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.chmod(tmp_name, 0o666 & ~_umask())
     try:
         with os.fdopen(
             fd,

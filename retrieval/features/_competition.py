@@ -1,0 +1,66 @@
+"""Write the competition's feature CSVs for a folder of ``images_<split>/<id>.jpg``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.data import feature_csv_path, write_feature_csv
+from retrieval.features._extract import extract_features
+
+
+def write_competition_features(
+    root: str | os.PathLike[str],
+    split: str,
+    *,
+    weights: str | os.PathLike[str] | None = "imagenet",
+    fc1000: bool = True,
+    batch_size: int = 32,
+    seed: int = 0,
+    cache_dir: str | os.PathLike[str] | None = None,
+    float_format: str = "%.5g",
+) -> list[Path]:
+    """Extract ``root/images_<split>/*.jpg`` and write the competition's headerless CSVs.
+
+    Rows are written in a seeded shuffled order, as in the competition's own files (readers
+    must join on the id). ``features_<split>/NOTE.txt`` records the weights used.
+    """
+    root = Path(root)
+    images = sorted(
+        (root / f"images_{split}").glob("*.jpg"),
+        key=lambda p: (not p.stem.isdigit(), int(p.stem) if p.stem.isdigit() else 0, p.stem),
+    )
+    if not images:
+        raise FileNotFoundError(f"{root / f'images_{split}'}: no .jpg pictures")
+    result = extract_features(
+        images,
+        weights=weights,
+        fc1000=fc1000,
+        batch_size=batch_size,
+        seed=seed,
+        cache_dir=cache_dir,
+    )
+    order = np.random.default_rng(seed).permutation(len(result.paths))
+    names = [f"images_{split}/{result.paths[i].name}" for i in order]
+    written = [feature_csv_path(root, split, "pool5")]
+    write_feature_csv(written[0], names, result.pool5[order], float_format=float_format)
+    if fc1000 and result.fc1000 is not None:
+        written.append(feature_csv_path(root, split, "fc1000"))
+        write_feature_csv(written[1], names, result.fc1000[order], float_format=float_format)
+    note = written[0].parent / "NOTE.txt"
+    note.write_text(
+        f"Features of images_{split}/ made by retrieval.features: ResNet-50 (keras.applications), "
+        f"pool5 = global average pool (2048), fc1000 = logits of the 1000-way layer.\n"
+        f"weights: {result.weights}\n"
+        + (
+            "These weights are a seeded random initialisation, not ImageNet: the features carry no "
+            "ImageNet knowledge.\n"
+            if weights is None
+            else ""
+        )
+        + f"skipped: {len(result.failures)}\n",
+        encoding="utf-8",
+    )
+    return written

@@ -1,0 +1,80 @@
+"""Decoding pictures for ResNet-50: any mode in, 224x224 RGB out; bad files named, never fatal."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from retrieval.errors import RetrievalError
+
+INPUT_SIZE = 224
+MAX_PIXELS = 64_000_000  # larger than any camera picture; a "decompression bomb" beyond
+
+
+class BadImageError(RetrievalError):
+    """A file that cannot be used as a picture; ``reason`` says why."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def to_rgb_on_white(image: Image.Image) -> Image.Image:
+    """Convert palette, grayscale, CMYK, and transparent pictures to RGB (transparency on white)."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        top = array.max() or 1.0
+        image = Image.fromarray((array * (255.0 / top)).astype(np.uint8), mode="L")
+    return image.convert("RGB")
+
+
+def load_picture(
+    source: str | os.PathLike[str] | Image.Image, size: int = INPUT_SIZE
+) -> np.ndarray:
+    """A picture as a ``(size, size, 3)`` uint8 array: EXIF orientation applied, resized.
+
+    Raises :class:`BadImageError` for a missing, empty, truncated, corrupt or oversized file.
+    """
+    if isinstance(source, Image.Image):
+        image = source
+        path = Path(getattr(source, "filename", "") or "<image>")
+    else:
+        path = Path(source)
+        try:
+            if path.stat().st_size == 0:
+                raise BadImageError(path, "empty file (0 bytes)")
+        except FileNotFoundError:
+            raise BadImageError(path, "file not found") from None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(path)
+                if image.width * image.height > MAX_PIXELS:
+                    raise BadImageError(path, f"too many pixels ({image.width}x{image.height})")
+                image.load()
+        except BadImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise BadImageError(path, "decompression bomb (too many pixels)") from None
+        except Image.UnidentifiedImageError:
+            raise BadImageError(path, "not an image") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise BadImageError(path, f"corrupt or truncated image ({exc})") from None
+    try:
+        image = ImageOps.exif_transpose(image)
+        image = to_rgb_on_white(image).resize((size, size), Image.Resampling.BILINEAR)
+    except (OSError, ValueError) as exc:
+        raise BadImageError(path, f"cannot convert image ({exc})") from None
+    return np.asarray(image, dtype=np.uint8)
