@@ -19,16 +19,9 @@ from retrieval.data import Dataset
 
 def relevant_ranks(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     """1-based rank of each row's relevant column among all columns (ties count against it)."""
-    scores = np.asarray(scores)
-    relevant = np.asarray(relevant, dtype=np.int64)
-    if scores.ndim != 2 or relevant.shape != (scores.shape[0],):
-        raise ValueError("scores must be (n, m) and relevant (n,)")
-    true_scores = scores[np.arange(len(relevant)), relevant]
-    return (
-        1
-        + (scores > true_scores[:, None]).sum(axis=1)
-        + ((scores == true_scores[:, None]).sum(axis=1) - 1)
-    )
+    from retrieval.metrics import ranks_from_scores
+
+    return ranks_from_scores(scores, relevant)
 
 
 @dataclass

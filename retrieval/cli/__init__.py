@@ -12,6 +12,7 @@ $ retrieval summary data/demo --split train
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (errors print one line on stderr)."""
+    os.environ.setdefault(
+        "TF_CPP_MIN_LOG_LEVEL", "2"
+    )  # keep TensorFlow's start-up notes off stderr
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
