@@ -22,6 +22,7 @@ def small_config(**regressor: object) -> RunConfig:
         {
             "image": {"code_dim": 32, "hidden": [128], "epochs": 15},
             "regressor": {"hidden": [128], "epochs": 40, **regressor},
+            "tags": {"enabled": True, "weight": 0.5},
         }
     )
 

@@ -20,11 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--root", type=Path, default=Path("data/demo"), help="the demo folder")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="where outputs go")
+    parser.add_argument(
+        "--config", type=Path, default=Path("configs/demo.toml"), help="the run config"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from retrieval.demo import run_demo
 
-    run_demo(args.root, args.out)
+    run_demo(args.root, args.out, config_path=args.config)
     return 0
