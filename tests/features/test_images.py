@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from retrieval.features import BadImageError, load_picture
+
+
+def test_transparent_pixels_become_white(tmp_path: Path) -> None:
+    rgba = Image.new("RGBA", (50, 50), (255, 0, 0, 0))
+    rgba.paste((0, 0, 255, 255), (0, 0, 25, 50))
+    rgba.save(tmp_path / "a.png")
+    pixels = load_picture(tmp_path / "a.png")
+    assert pixels.shape == (224, 224, 3) and pixels.dtype == np.uint8
+    assert tuple(pixels[112, 200]) == (255, 255, 255)
+    assert tuple(pixels[112, 20]) == (0, 0, 255)
+
+
+def test_palette_with_transparency_grayscale_and_cmyk(tmp_path: Path) -> None:
+    palette = Image.new("P", (10, 10), 1)
+    palette.putpalette([0, 0, 0, 10, 200, 10] + [0] * 762)
+    palette.info["transparency"] = 1
+    palette.save(tmp_path / "p.png", transparency=1)
+    assert tuple(load_picture(tmp_path / "p.png")[5, 5]) == (255, 255, 255)
+    Image.new("L", (10, 10), 100).save(tmp_path / "g.png")
+    assert tuple(load_picture(tmp_path / "g.png")[5, 5]) == (100, 100, 100)
+    Image.new("CMYK", (10, 10), (0, 255, 255, 0)).save(tmp_path / "c.jpg")
+    red = load_picture(tmp_path / "c.jpg")[5, 5]
+    assert red[0] > 200 and red[1] < 60 and red[2] < 60
+
+
+def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
+    picture = Image.new("RGB", (40, 20), "white")
+    picture.paste((0, 0, 0), (0, 0, 20, 20))  # left half black
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    picture.save(tmp_path / "o.jpg", exif=exif)
+    pixels = load_picture(tmp_path / "o.jpg")
+    assert pixels[20, 112].mean() < 60  # the black half is on top after rotation
+    assert pixels[200, 112].mean() > 200
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"this is a text file, not a picture", "not an image"),
+        ("truncated", "corrupt or truncated"),
+    ],
+)
+def test_bad_files_raise_with_reason(tmp_path: Path, content: bytes | str, reason: str) -> None:
+    path = tmp_path / "bad.jpg"
+    if content == "truncated":
+        buffer = io.BytesIO()
+        Image.new("RGB", (300, 300), "red").save(buffer, format="JPEG")
+        content = buffer.getvalue()[:400]
+    path.write_bytes(content)
+    with pytest.raises(BadImageError, match=reason) as err:
+        load_picture(path)
+    assert err.value.path == path
+
+
+def test_decompression_bomb_and_missing_file(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (10_000, 10_000)).save(bomb)
+    with pytest.raises(BadImageError, match="too many pixels|decompression bomb"):
+        load_picture(bomb)
+    with pytest.raises(BadImageError, match="file not found"):
+        load_picture(tmp_path / "none.jpg")
