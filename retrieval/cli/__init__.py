@@ -20,6 +20,7 @@ from retrieval import __version__
 from retrieval.cli import (
     cmd_demo,
     cmd_evaluate,
+    cmd_features,
     cmd_search,
     cmd_serve,
     cmd_submit,
@@ -28,7 +29,16 @@ from retrieval.cli import (
 )
 from retrieval.errors import RetrievalError
 
-COMMANDS = (cmd_summary, cmd_train, cmd_evaluate, cmd_search, cmd_serve, cmd_submit, cmd_demo)
+COMMANDS = (
+    cmd_summary,
+    cmd_features,
+    cmd_train,
+    cmd_evaluate,
+    cmd_search,
+    cmd_serve,
+    cmd_submit,
+    cmd_demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

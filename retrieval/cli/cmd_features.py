@@ -1,0 +1,89 @@
+"""``retrieval features``: ResNet-50 features of pictures, as .npy + manifest or competition CSVs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+EXAMPLE = """examples:
+  retrieval features --competition data/demo --split train --weights none       # writes features_train/*.csv
+  retrieval features photos/*.jpg --out feats.npy --cache .cache/features       # .npy + feats.json manifest"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "features",
+        help="extract ResNet-50 pool5 (and fc1000) features",
+        description="Extract features with a resumable cache; bad files are skipped and listed.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("images", nargs="*", type=Path, help="picture files (unless --competition)")
+    parser.add_argument(
+        "--competition",
+        type=Path,
+        help="a competition folder: read images_<split>/, write its CSVs",
+    )
+    parser.add_argument("--split", choices=["train", "test"], default="train")
+    parser.add_argument(
+        "--out", type=Path, help="the .npy to write (a .json manifest goes beside it)"
+    )
+    parser.add_argument(
+        "--weights", default="imagenet", help="imagenet, none (random, seeded), or a weights file"
+    )
+    parser.add_argument("--fc1000", action="store_true", help="also the 1000-d fc layer")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--cache", type=Path, help="cache folder: re-runs extract only new or changed files"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of random weights (--weights none)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from retrieval.features import extract_features, write_competition_features
+    from retrieval.fileio import atomic_write
+
+    weights = None if args.weights == "none" else args.weights
+    if args.competition is not None:
+        written = write_competition_features(
+            args.competition,
+            args.split,
+            weights=weights,
+            fc1000=True,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            cache_dir=args.cache,
+        )
+        for path in written:
+            print(path)
+        return 0
+    if not args.images or args.out is None:
+        raise ValueError("give picture files and --out, or --competition FOLDER")
+    result = extract_features(
+        args.images,
+        weights=weights,
+        fc1000=args.fc1000,
+        batch_size=args.batch_size,
+        cache_dir=args.cache,
+        out=args.out,
+        seed=args.seed,
+    )
+    manifest = {
+        "weights": result.weights,
+        "paths": [str(p) for p in result.paths],
+        "skipped": [{"path": str(p), "reason": r} for p, r in result.failures],
+    }
+    if result.fc1000 is not None:
+        from retrieval.fileio import save_npy
+
+        save_npy(args.out.with_suffix(".fc1000.npy"), result.fc1000)
+    with atomic_write(args.out.with_suffix(".json")) as handle:
+        json.dump(manifest, handle, indent=1)
+    print(
+        f"{len(result.paths)} pictures -> {args.out} ({len(result.failures)} skipped, {result.reused} from cache)"
+    )
+    return 0
