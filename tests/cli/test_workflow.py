@@ -1,0 +1,155 @@
+"""The day-to-day commands end to end on the demo data: train, evaluate, search, submit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "data" / "demo"
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    config = out / "tiny.toml"
+    config.write_text(
+        f'name = "tiny"\n[data]\nroot = "{DEMO}"\n[image]\ncode_dim = 32\nhidden = [64]\nepochs = 10\n'
+        "[regressor]\nhidden = [64]\nepochs = 20\n[tags]\nenabled = true\n"
+    )
+    assert main(["train", "--config", str(config), "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_bundle_metrics_and_history(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (run_dir / "bundle" / "bundle.json").is_file()
+    assert (run_dir / "metrics.json").is_file() and (run_dir / "history.json").is_file()
+
+
+def test_evaluate_prints_both_map_forms_and_gallery_size(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", "--bundle", str(run_dir / "bundle"), "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "140-image gallery" in out
+    assert "MAP@20 (1/r, Kaggle)" in out and "MAP@20 (linear" in out
+
+
+def test_search_prints_score_tab_path(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "a red apple", "--bundle", str(run_dir / "bundle"), "--k", "4"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4
+    scores = [float(line.split("\t")[0]) for line in lines]
+    assert scores == sorted(scores, reverse=True)
+    assert all(Path(line.split("\t")[1]).is_file() for line in lines)
+    assert (
+        main(
+            [
+                "search",
+                "a red apple",
+                "--bundle",
+                str(run_dir / "bundle"),
+                "--k",
+                "2",
+                "--paths-only",
+            ]
+        )
+        == 0
+    )
+    assert [Path(p).is_file() for p in capsys.readouterr().out.split()] == [True, True]
+
+
+def test_search_by_example_image_finds_itself(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = str(run_dir / "bundle")
+    first = main(["search", "a dog", "--bundle", bundle, "--k", "1", "--paths-only"])
+    image = capsys.readouterr().out.strip()
+    assert first == 0
+    assert (
+        main(
+            [
+                "search",
+                "--image",
+                image,
+                "--weights",
+                "none",
+                "--bundle",
+                bundle,
+                "--k",
+                "1",
+                "--paths-only",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == image
+
+
+def test_interactive_search_until_exit(run_dir: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "retrieval",
+            "search",
+            "--bundle",
+            str(run_dir / "bundle"),
+            "--k",
+            "2",
+        ],
+        input="a red apple\n\na house\nexit\nnever read\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert len(result.stdout.strip().splitlines()) == 4
+
+
+def test_submit_writes_a_valid_scored_file(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = run_dir / "submission.csv"
+    assert (
+        main(
+            ["submit", "--bundle", str(run_dir / "bundle"), "--root", str(DEMO), "--out", str(out)]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "140 rows, valid" in printed and "140-image gallery" in printed
+    assert out.read_text().startswith("Descritpion_ID,Top_20_Image_IDs\n0.txt,")
+
+
+def test_errors_are_one_line_with_non_zero_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "x", "--bundle", str(tmp_path)]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"retrieval search: error: {tmp_path}: not a retrieval bundle (no bundle.json)"
+    )
+    assert main(["train", "--config", str(tmp_path / "none.toml")]) == 1
+    assert "config file not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "--k"])
+    assert exit_info.value.code == 2
+
+
+def test_every_subcommand_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    from retrieval.cli import COMMANDS
+
+    for command in COMMANDS:
+        name = command.__name__.rsplit("cmd_", 1)[1]
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        assert "example" in capsys.readouterr().out
