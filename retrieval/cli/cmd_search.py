@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--bundle", type=Path, default=Path("runs/demo/bundle"), help="a trained bundle folder"
     )
+    parser.add_argument(
+        "--library", type=Path, help="search a library made by `retrieval index` instead"
+    )
     parser.add_argument("--k", type=int, default=20, help="how many results (default 20)")
     parser.add_argument("--image", type=Path, help="query by this example image instead of text")
     parser.add_argument(
@@ -47,7 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise ValueError(f"--k must be at least 1, got {args.k}")
-    retriever = Retriever.load(args.bundle)
+    if args.library is not None:
+        from retrieval.library import PictureLibrary
+
+        library = PictureLibrary(args.library)
+        retriever = library.retriever()
+        if args.weights == "imagenet" and library.weights != "imagenet":
+            args.weights = "none" if library.weights is None else library.weights
+    else:
+        retriever = Retriever.load(args.bundle)
     if args.image is not None:
         if not args.image.is_file():
             raise FileNotFoundError(f"{args.image}: no such image file")

@@ -1,0 +1,58 @@
+"""``retrieval index``: crawl folders of pictures into a searchable library."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXAMPLE = """examples:
+  retrieval index ~/Pictures --bundle runs/demo/bundle --store ~/.retrieval/pictures
+  retrieval index --store ~/.retrieval/pictures              # re-crawl: only new or changed files are extracted
+  retrieval search "a red apple" --library ~/.retrieval/pictures"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "index",
+        help="index folders of pictures for search (incremental)",
+        description="Crawl folders, extract features of new or changed pictures, and code them with a bundle.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "folders", nargs="*", type=Path, help="folders to add (the library remembers earlier ones)"
+    )
+    parser.add_argument(
+        "--store", type=Path, default=Path("~/.retrieval/library"), help="where the library lives"
+    )
+    parser.add_argument("--bundle", type=Path, help="trained bundle (needed the first time)")
+    parser.add_argument(
+        "--weights", default="imagenet", help="ResNet-50 weights: imagenet, none, or a file"
+    )
+    parser.add_argument(
+        "--ext", default="jpg,jpeg,png,gif,bmp,webp,tif,tiff", help="comma-separated extensions"
+    )
+    parser.add_argument("--hidden", action="store_true", help="also crawl hidden files and folders")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from retrieval.library import PictureLibrary
+
+    library = PictureLibrary(args.store)
+    report = library.update(
+        args.folders,
+        bundle=args.bundle,
+        weights=None if args.weights == "none" else args.weights,
+        extensions=[e.strip() for e in args.ext.split(",") if e.strip()],
+        include_hidden=args.hidden,
+        batch_size=args.batch_size,
+    )
+    for kept, copies in report.duplicates.items():
+        print(f"duplicate content: {kept} also at {', '.join(copies)}", file=sys.stderr)
+    print(report)
+    print(f"library: {library.store}")
+    return 0

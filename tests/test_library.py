@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.cli import main
+from retrieval.config import RunConfig
+from retrieval.data import load_competition
+from retrieval.library import PictureLibrary
+from retrieval.pipeline import Retriever
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = RunConfig.from_dict(
+        {
+            "image": {"code_dim": 32, "hidden": [64], "epochs": 5},
+            "regressor": {"hidden": [64], "epochs": 10},
+        }
+    )
+    retriever = Retriever(config).fit(load_competition(DEMO, "train"))
+    return retriever.save(tmp_path_factory.mktemp("bundle") / "bundle")
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    (root / "trip").mkdir(parents=True)
+    for i in range(6):
+        shutil.copyfile(
+            DEMO / "images_test" / f"{i}.jpg", root / ("trip" if i % 2 else ".") / f"p{i}.jpg"
+        )
+    shutil.copyfile(DEMO / "images_test" / "0.jpg", root / "trip" / "copy_of_p0.jpg")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (root / ".hidden").mkdir()
+    shutil.copyfile(DEMO / "images_test" / "9.jpg", root / ".hidden" / "secret.jpg")
+    return root
+
+
+def test_index_search_and_incremental_update(bundle: Path, photos: Path, tmp_path: Path) -> None:
+    library = PictureLibrary(tmp_path / "store")
+    first = library.update([photos], bundle=bundle, weights=None)
+    assert first.indexed == 6 and first.extracted == 6 and first.added == 8
+    assert first.duplicates == {str(photos / "p0.jpg"): [str(photos / "trip" / "copy_of_p0.jpg")]}
+    assert [Path(p).name for p, _ in first.skipped] == ["broken.jpg"]
+
+    retriever = library.retriever()
+    hits = retriever.search("a picture", k=10)
+    assert len(hits) == 6 and all(h.path.is_relative_to(photos) for h in hits)
+    assert all(".hidden" not in str(h.path) for h in hits)
+    example = retriever.search_image(photos / "trip" / "p3.jpg", k=1, weights=None)
+    assert example[0].path == photos / "trip" / "p3.jpg"
+
+    again = library.update(weights=None)  # remembers roots and bundle
+    assert (again.extracted, again.unchanged, again.indexed) == (0, 8, 6)
+
+    (photos / "p2.jpg").unlink()
+    shutil.copyfile(DEMO / "images_test" / "20.jpg", photos / "new.jpg")
+    third = library.update(weights=None)
+    assert (third.removed, third.added, third.extracted, third.indexed) == (1, 1, 1, 6)
+    names = {h.path.name for h in library.retriever().search("a picture", k=10)}
+    assert "p2.jpg" not in names and "new.jpg" in names
+
+
+def test_cli_index_then_search_library(
+    bundle: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "store")
+    assert (
+        main(["index", str(photos), "--bundle", str(bundle), "--store", store, "--weights", "none"])
+        == 0
+    )
+    out = capsys.readouterr()
+    assert "6 pictures indexed" in out.out and "duplicate content" in out.err
+    assert (
+        main(
+            [
+                "search",
+                "--library",
+                store,
+                "--image",
+                str(photos / "p4.jpg"),
+                "--k",
+                "1",
+                "--paths-only",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == str(photos / "p4.jpg")
+    assert main(["search", "a red apple", "--library", str(tmp_path / "empty")]) == 1
+    assert "nothing indexed yet" in capsys.readouterr().err
