@@ -1,0 +1,314 @@
+"""Index backends: exact (scikit-learn), HNSW (hnswlib), 1-bit codes, Qdrant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.index._base import IndexStateError, Metric, VectorIndex, unit_rows
+
+
+class ExactIndex(VectorIndex):
+    """Exact search with scikit-learn's ``NearestNeighbors`` (brute force); incremental ``add``.
+
+    Example
+    -------
+    >>> index = ExactIndex()
+    >>> index.add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
+    >>> ids, scores = index.search([[0.9, 0.1]], k=1)
+    >>> ids.tolist(), round(float(scores[0, 0]), 3)
+    ([['a']], 0.994)
+    """
+
+    backend = "exact"
+
+    def __init__(self, metric: Metric = "cosine") -> None:
+        super().__init__(metric)
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+
+    def _fit(self) -> None:
+        from sklearn.neighbors import NearestNeighbors
+
+        self._model = NearestNeighbors(metric=self.metric, algorithm="brute").fit(self._vectors)
+
+    def add(self, ids: Sequence[object], vectors: Any) -> None:
+        ids, matrix = self._check_add(ids, vectors)
+        self._vectors = matrix if not len(self._vectors) else np.vstack([self._vectors, matrix])
+        self.ids_.extend(ids)
+        self._fit()
+
+    def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries, k = self._check_search(vectors, k)
+        distances, rows = self._model.kneighbors(queries, n_neighbors=k)
+        scores = 1.0 - distances if self.metric == "cosine" else -distances
+        return self._ids_array(rows), scores.astype(np.float32)
+
+    def _save_state(self, folder: Path) -> None:
+        np.save(folder / "vectors.npy", self._vectors)
+
+    def _load_state(self, folder: Path) -> None:
+        self._vectors = np.load(folder / "vectors.npy")
+        self._fit()
+
+
+class HNSWIndex(VectorIndex):
+    """Approximate search with hnswlib's HNSW graph; incremental ``add`` (the graph grows).
+
+    ``M`` and ``ef_construction`` trade build time for recall; ``ef`` (>= k) trades query time
+    for recall.
+    """
+
+    backend = "hnsw"
+
+    def __init__(
+        self,
+        metric: Metric = "cosine",
+        M: int = 16,
+        ef_construction: int = 200,
+        ef: int = 100,
+        threads: int = -1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(metric)
+        self.M, self.ef_construction, self.ef, self.threads, self.seed = (
+            M,
+            ef_construction,
+            ef,
+            threads,
+            seed,
+        )
+        self._graph = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "M": self.M,
+            "ef_construction": self.ef_construction,
+            "ef": self.ef,
+            "threads": self.threads,
+            "seed": self.seed,
+        }
+
+    def _space(self) -> str:
+        return "cosine" if self.metric == "cosine" else "l2"
+
+    def add(self, ids: Sequence[object], vectors: Any) -> None:
+        import hnswlib
+
+        ids, matrix = self._check_add(ids, vectors)
+        if self._graph is None:
+            self._graph = hnswlib.Index(space=self._space(), dim=self.dim_)
+            self._graph.init_index(
+                max_elements=max(1024, len(matrix)),
+                M=self.M,
+                ef_construction=self.ef_construction,
+                random_seed=self.seed,
+            )
+        needed = len(self.ids_) + len(matrix)
+        if needed > self._graph.get_max_elements():
+            self._graph.resize_index(max(needed, 2 * self._graph.get_max_elements()))
+        labels = np.arange(len(self.ids_), needed)
+        self._graph.add_items(matrix, labels, num_threads=self.threads)
+        self.ids_.extend(ids)
+
+    def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries, k = self._check_search(vectors, k)
+        self._graph.set_ef(max(self.ef, k))
+        rows, distances = self._graph.knn_query(queries, k=k, num_threads=self.threads)
+        scores = 1.0 - distances if self.metric == "cosine" else -np.sqrt(np.maximum(distances, 0))
+        return self._ids_array(rows.astype(np.int64)), scores.astype(np.float32)
+
+    def _save_state(self, folder: Path) -> None:
+        self._graph.save_index(str(folder / "hnsw.bin"))
+
+    def _load_state(self, folder: Path) -> None:
+        import hnswlib
+
+        self._graph = hnswlib.Index(space=self._space(), dim=self.dim_)
+        self._graph.load_index(str(folder / "hnsw.bin"), max_elements=len(self.ids_))
+
+
+class BinaryIndex(VectorIndex):
+    """1-bit codes: the signs of the centred vectors, searched by Hamming distance; the best
+    ``candidates`` are re-ranked exactly. Memory per vector: ``dim / 8`` bytes for the codes
+    (plus the float vectors kept for re-ranking unless ``keep_vectors=False``).
+    """
+
+    backend = "binary"
+
+    def __init__(
+        self, metric: Metric = "cosine", candidates: int = 200, keep_vectors: bool = True
+    ) -> None:
+        super().__init__(metric)
+        self.candidates, self.keep_vectors = candidates, keep_vectors
+        self._codes = np.zeros((0, 0), dtype=np.uint64)
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self.centre_: np.ndarray | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "candidates": self.candidates,
+            "keep_vectors": self.keep_vectors,
+        }
+
+    def _encode(self, matrix: np.ndarray) -> np.ndarray:
+        bits = np.packbits((matrix - self.centre_) > 0, axis=1)
+        padded = np.zeros((len(bits), -(-bits.shape[1] // 8) * 8), dtype=np.uint8)
+        padded[:, : bits.shape[1]] = bits
+        return padded.view(np.uint64)
+
+    def add(self, ids: Sequence[object], vectors: Any) -> None:
+        ids, matrix = self._check_add(ids, vectors)
+        if self.metric == "cosine":
+            matrix = unit_rows(matrix)
+        if self.centre_ is None:
+            self.centre_ = matrix.mean(axis=0)
+        codes = self._encode(matrix)
+        self._codes = codes if not len(self._codes) else np.vstack([self._codes, codes])
+        if self.keep_vectors:
+            self._vectors = matrix if not len(self._vectors) else np.vstack([self._vectors, matrix])
+        self.ids_.extend(ids)
+
+    def hamming(self, queries: np.ndarray) -> np.ndarray:
+        """Hamming distances ``(n_queries, n_items)`` between query codes and the index."""
+        if self.metric == "cosine":
+            queries = unit_rows(queries)
+        codes = self._encode(queries)
+        return np.bitwise_count(codes[:, None, :] ^ self._codes[None, :, :]).sum(axis=2)
+
+    def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries, k = self._check_search(vectors, k)
+        n_candidates = min(len(self), max(k, self.candidates))
+        ids = np.empty((len(queries), k), dtype=object)
+        scores = np.empty((len(queries), k), dtype=np.float32)
+        for row, query in enumerate(queries):
+            distance = self.hamming(query[None])[0]
+            candidates = np.argpartition(distance, n_candidates - 1)[:n_candidates]
+            if self.keep_vectors:
+                q = unit_rows(query[None])[0] if self.metric == "cosine" else query
+                exact = (
+                    self._vectors[candidates] @ q
+                    if self.metric == "cosine"
+                    else -np.linalg.norm(self._vectors[candidates] - q, axis=1)
+                )
+            else:
+                exact = -distance[candidates].astype(np.float32)
+            best = np.argsort(-exact, kind="stable")[:k]
+            ids[row] = self._ids_array(candidates[best])
+            scores[row] = exact[best]
+        return ids, scores
+
+    def memory_bytes(self) -> int:
+        return int(self._codes.nbytes + (self._vectors.nbytes if self.keep_vectors else 0))
+
+    def _save_state(self, folder: Path) -> None:
+        np.savez(
+            folder / "binary.npz", codes=self._codes, vectors=self._vectors, centre=self.centre_
+        )
+
+    def _load_state(self, folder: Path) -> None:
+        with np.load(folder / "binary.npz") as data:
+            self._codes, self._vectors, self.centre_ = (
+                data["codes"],
+                data["vectors"],
+                data["centre"],
+            )
+
+
+class QdrantIndex(VectorIndex):
+    """Qdrant through ``qdrant-client``: embedded on a local ``path`` by default, or a server
+    (or cluster) at ``url``. Points carry the string id as payload; ``add`` is incremental.
+    """
+
+    backend = "qdrant"
+
+    def __init__(
+        self,
+        metric: Metric = "cosine",
+        path: str | None = None,
+        url: str | None = None,
+        collection: str = "retrieval",
+        api_key: str | None = None,
+    ) -> None:
+        super().__init__(metric)
+        if (path is None) == (url is None):
+            raise ValueError(
+                "give exactly one of path= (embedded Qdrant) or url= (a Qdrant server)"
+            )
+        self.path, self.url, self.collection, self.api_key = path, url, collection, api_key
+        self._client = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "path": self.path,
+            "url": self.url,
+            "collection": self.collection,
+        }
+
+    def client(self):
+        if self._client is None:
+            try:
+                from qdrant_client import QdrantClient
+            except ImportError:
+                raise IndexStateError(
+                    "the qdrant backend needs qdrant-client: pip install 'retrieval[qdrant]'"
+                ) from None
+            self._client = (
+                QdrantClient(path=self.path)
+                if self.path
+                else QdrantClient(url=self.url, api_key=self.api_key)
+            )
+        return self._client
+
+    def add(self, ids: Sequence[object], vectors: Any) -> None:
+        from qdrant_client import models
+
+        ids, matrix = self._check_add(ids, vectors)
+        client = self.client()
+        if not client.collection_exists(self.collection):
+            distance = models.Distance.COSINE if self.metric == "cosine" else models.Distance.EUCLID
+            client.create_collection(
+                self.collection,
+                vectors_config=models.VectorParams(size=self.dim_, distance=distance),
+            )
+        start = len(self.ids_)
+        for offset in range(0, len(ids), 1000):
+            chunk = range(offset, min(offset + 1000, len(ids)))
+            client.upsert(
+                self.collection,
+                points=[
+                    models.PointStruct(
+                        id=start + i, vector=matrix[i].tolist(), payload={"id": ids[i]}
+                    )
+                    for i in chunk
+                ],
+            )
+        self.ids_.extend(ids)
+
+    def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries, k = self._check_search(vectors, k)
+        ids = np.empty((len(queries), k), dtype=object)
+        scores = np.empty((len(queries), k), dtype=np.float32)
+        for row, query in enumerate(queries):
+            points = (
+                self.client().query_points(self.collection, query=query.tolist(), limit=k).points
+            )
+            ids[row] = [self.ids_[p.id] for p in points]
+            scores[row] = [p.score if self.metric == "cosine" else -p.score for p in points]
+        return ids, scores
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _save_state(self, folder: Path) -> None:
+        """Qdrant persists by itself (its path or server); only the id list is written."""
+
+    def _load_state(self, folder: Path) -> None:
+        self._client = None

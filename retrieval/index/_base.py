@@ -1,0 +1,117 @@
+"""The index interface shared by every backend."""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from retrieval.errors import RetrievalError
+
+Metric = Literal["cosine", "euclidean"]
+INDEX_FORMAT = 1
+
+
+class IndexStateError(RetrievalError):
+    """An index operation that the backend or its state does not allow."""
+
+
+def as_matrix(vectors: Any, dim: int | None = None, name: str = "vectors") -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d array, got shape {matrix.shape}")
+    if dim is not None and matrix.shape[1] != dim:
+        raise ValueError(f"{name} have {matrix.shape[1]} dimensions, the index has {dim}")
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"{name} hold NaN or infinity")
+    return matrix
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+class VectorIndex(ABC):
+    """``add(ids, vectors)``, ``search(vectors, k) -> (ids, scores)``, ``save``, ``load``, ``len``.
+
+    Scores are similarities (higher is better): cosine similarity, or the negative
+    Euclidean distance for ``metric="euclidean"``. Ids are strings.
+    """
+
+    backend: str = ""
+    metric: Metric
+
+    def __init__(self, metric: Metric = "cosine") -> None:
+        if metric not in ("cosine", "euclidean"):
+            raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+        self.metric = metric
+        self.ids_: list[str] = []
+        self.dim_: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids_)
+
+    def _check_add(self, ids: Sequence[object], vectors: Any) -> tuple[list[str], np.ndarray]:
+        matrix = as_matrix(vectors, self.dim_)
+        ids = [str(i) for i in ids]
+        if len(ids) != len(matrix):
+            raise ValueError(f"{len(ids)} ids for {len(matrix)} vectors")
+        known = set(self.ids_)
+        repeated = [i for i in ids if i in known] or (
+            [i for i in ids if ids.count(i) > 1] if len(set(ids)) != len(ids) else []
+        )
+        if repeated:
+            raise IndexStateError(f"id {repeated[0]!r} is already in the index (ids must be unique)")
+        if self.dim_ is None:
+            self.dim_ = int(matrix.shape[1])
+        return ids, matrix
+
+    def _check_search(self, vectors: Any, k: int) -> tuple[np.ndarray, int]:
+        if not len(self):
+            raise IndexStateError("the index is empty; add vectors first")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        return as_matrix(vectors, self.dim_, "queries"), min(int(k), len(self))
+
+    @abstractmethod
+    def add(self, ids: Sequence[object], vectors: Any) -> None: ...
+
+    @abstractmethod
+    def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @abstractmethod
+    def _save_state(self, folder: Path) -> None: ...
+
+    @abstractmethod
+    def _load_state(self, folder: Path) -> None: ...
+
+    def params(self) -> dict[str, Any]:
+        return {"metric": self.metric}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the index folder atomically (``index.json`` plus the backend's files)."""
+        from retrieval.fileio import atomic_directory
+
+        path = Path(path)
+        with atomic_directory(path) as staging:
+            self._save_state(staging)
+            meta = {
+                "format": INDEX_FORMAT,
+                "backend": self.backend,
+                "params": self.params(),
+                "ids": self.ids_,
+                "dim": self.dim_,
+            }
+            (staging / "index.json").write_text(json.dumps(meta), encoding="utf-8")
+        return path
+
+    def _ids_array(self, rows: np.ndarray) -> np.ndarray:
+        ids = np.asarray(self.ids_, dtype=object)
+        return ids[rows]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.index import BinaryIndex, IndexStateError, load_index, make_index
+
+BACKENDS = ["exact", "hnsw", "binary", "qdrant"]
+
+
+def clustered(n: int = 600, dim: int = 100, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (12, dim))
+    return (centres[rng.integers(0, 12, n)] + rng.normal(0, 0.35, (n, dim))).astype(np.float32)
+
+
+def build(backend: str, tmp_path: Path, metric: str = "cosine"):
+    params = {"metric": metric}
+    if backend == "qdrant":
+        params["path"] = str(tmp_path / f"qdrant-{metric}")
+    if backend == "binary":
+        params["candidates"] = 300  # 1-bit codes need many candidates on tight clusters
+    return make_index(backend, **params)
+
+
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, metric: str) -> np.ndarray:
+    if metric == "cosine":
+        a = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        scores = q @ a.T
+    else:
+        scores = -np.linalg.norm(queries[:, None, :] - vectors[None, :, :], axis=2)
+    return np.argsort(-scores, axis=1)[:, :k]
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_recall_against_exact_search_and_incremental_add(
+    backend: str, metric: str, tmp_path: Path
+) -> None:
+    vectors = clustered()
+    queries = clustered(40, seed=1)
+    index = build(backend, tmp_path, metric)
+    ids = [f"item{i}" for i in range(len(vectors))]
+    index.add(ids[:400], vectors[:400])
+    index.add(ids[400:], vectors[400:])  # incremental
+    assert len(index) == 600
+    found, scores = index.search(queries, k=10)
+    assert found.shape == scores.shape == (40, 10)
+    assert np.all(np.diff(scores, axis=1) <= 1e-5)  # best first
+    truth = exact_top(vectors, queries, 10, metric)
+    recall = np.mean([len(set(found[i]) & {ids[j] for j in truth[i]}) / 10 for i in range(40)])
+    assert recall >= {"exact": 1.0, "hnsw": 0.95, "qdrant": 0.95, "binary": 0.85}[backend], recall
+    if hasattr(index, "close"):
+        index.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_save_load_round_trip(backend: str, tmp_path: Path) -> None:
+    vectors = clustered(200)
+    index = build(backend, tmp_path)
+    index.add([str(i) for i in range(200)], vectors)
+    before = index.search(vectors[:5], k=5)
+    if hasattr(index, "close"):
+        index.close()
+    index.save(tmp_path / "index")
+    loaded = load_index(tmp_path / "index")
+    after = loaded.search(vectors[:5], k=5)
+    assert after[0].tolist() == before[0].tolist()
+    np.testing.assert_allclose(after[1], before[1], rtol=1e-5, atol=1e-5)
+    assert after[0][0, 0] == "0"
+
+
+@pytest.mark.parametrize("backend", ["exact", "hnsw", "binary"])
+def test_errors(backend: str, tmp_path: Path) -> None:
+    index = build(backend, tmp_path)
+    with pytest.raises(IndexStateError, match="empty"):
+        index.search(np.zeros((1, 4)), k=1)
+    index.add(["a", "b"], np.eye(2, 4))
+    with pytest.raises(IndexStateError, match="'a' is already in the index"):
+        index.add(["a"], np.ones((1, 4)))
+    with pytest.raises(ValueError, match="3 dimensions, the index has 4"):
+        index.search(np.zeros((1, 3)), k=1)
+    with pytest.raises(ValueError, match="NaN"):
+        index.add(["c"], np.full((1, 4), np.nan))
+    assert index.search(np.eye(1, 4), k=10)[0].shape == (1, 2)  # k capped at the index size
+
+
+def test_unknown_backend_and_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown index backend 'faiss'"):
+        make_index("faiss")
+    with pytest.raises(IndexStateError, match="no index.json"):
+        load_index(tmp_path)
+    with pytest.raises(ValueError, match="exactly one of path"):
+        make_index("qdrant")
+
+
+def test_binary_codes_are_compact_and_hamming_is_right() -> None:
+    index = BinaryIndex(keep_vectors=False)
+    vectors = clustered(100, dim=128)
+    index.add([str(i) for i in range(100)], vectors)
+    assert index.memory_bytes() == 100 * 128 // 8
+    distances = index.hamming(vectors[:3])
+    assert distances.shape == (3, 100)
+    assert (distances[np.arange(3), np.arange(3)] == 0).all()
+    bits = (index._encode(index.centre_[None] + 1.0) != 0).sum()
+    assert bits > 0
