@@ -1,0 +1,120 @@
+"""Figures of a report, rendered with matplotlib's Agg backend to base64 data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+PLACEHOLDER_COLOR = (220, 220, 220)
+
+
+def load_thumbnail(path: Path, size: int = 96) -> tuple[Image.Image, bool]:
+    """A square RGB thumbnail of ``path``; a grey placeholder (and ``False``) when unreadable."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image).convert("RGB")
+            image.thumbnail((size, size))
+            canvas = Image.new("RGB", (size, size), (255, 255, 255))
+            canvas.paste(image, ((size - image.width) // 2, (size - image.height) // 2))
+            return canvas, True
+    except (OSError, ValueError, Image.DecompressionBombError):
+        canvas = Image.new("RGB", (size, size), PLACEHOLDER_COLOR)
+        draw = ImageDraw.Draw(canvas)
+        draw.line((0, 0, size, size), fill=(160, 160, 160), width=2)
+        draw.line((0, size, size, 0), fill=(160, 160, 160), width=2)
+        draw.text((6, size // 2 - 6), "missing", fill=(90, 90, 90))
+        return canvas, False
+
+
+def image_uri(image: Image.Image, fmt: str = "JPEG") -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, quality=85)
+    mime = "image/jpeg" if fmt == "JPEG" else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_uri(fig) -> str:
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def recall_curve(runs) -> str:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for run in runs:
+        ks = np.arange(1, min(100, run.gallery_size) + 1)
+        ax.plot(ks, [(run.ranks <= k).mean() for k in ks], label=run.name)
+    ax.axvline(20, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("K")
+    ax.set_ylabel("recall@K")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Recall@K")
+    return figure_uri(fig)
+
+
+def rank_histogram(runs) -> str:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    top = max(run.gallery_size for run in runs)
+    bins = np.unique(np.geomspace(1, max(top, 2) + 1, 30).astype(int))
+    for run in runs:
+        ax.hist(run.ranks, bins=bins, alpha=0.6, label=run.name)
+    ax.set_xscale("log")
+    ax.axvline(20.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("rank of the true image (log scale)")
+    ax.set_ylabel("queries")
+    ax.legend(fontsize=8)
+    ax.set_title("Ranks of the true image")
+    return figure_uri(fig)
+
+
+def loss_curves(history: dict[str, list[float]]) -> str:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for key, values in history.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Training")
+    return figure_uri(fig)
+
+
+def pca_map(codes: np.ndarray, paths: list[Path], *, max_points: int = 300, seed: int = 0) -> str:
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+    from sklearn.decomposition import PCA
+
+    plt = _pyplot()
+    codes = np.asarray(codes, dtype=np.float64)
+    xy = PCA(n_components=2, random_state=seed).fit_transform(codes)
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(paths), size=min(max_points, len(paths)), replace=False))
+    fig, ax = plt.subplots(figsize=(9, 9))
+    ax.scatter(xy[:, 0], xy[:, 1], s=3, color="lightgrey")
+    for i in chosen:
+        thumb, _ = load_thumbnail(paths[i], 40)
+        box = AnnotationBbox(OffsetImage(np.asarray(thumb), zoom=0.6), xy[i], frameon=False)
+        ax.add_artist(box)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(f"PCA of the image codes ({len(chosen)} of {len(paths)} shown)")
+    return figure_uri(fig)

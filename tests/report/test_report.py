@@ -1,0 +1,128 @@
+"""Reports on the demo data: metric values, self-containment, chosen queries, placeholders."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.report import RunResult, run_metrics, write_report
+from retrieval.report._html import pick_queries
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "data" / "demo"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from retrieval.data import load_competition
+
+    return load_competition(DEMO, "train", features=None)
+
+
+def _ranked_run(demo, ranks, name="hand") -> RunResult:
+    """A run whose true image sits at the given ranks (query q describes image q)."""
+    n_gallery = 60
+    paths = list(demo.image_paths[:n_gallery])
+    rows, relevant = [], []
+    for q, r in enumerate(ranks):
+        others = [i for i in range(n_gallery) if i != q]
+        row = others[: r - 1] + [q] + others[r - 1 :]
+        rows.append(row[:20])
+        relevant.append(q)
+    texts = [demo.descriptions[q][0] for q in range(len(ranks))]
+    return RunResult(
+        name=name,
+        gallery_paths=paths,
+        query_texts=texts,
+        relevant=np.array(relevant),
+        ranking=np.array(rows),
+        ranks=np.array(ranks),
+    )
+
+
+def test_metrics_by_hand(demo):
+    values = run_metrics(_ranked_run(demo, [1, 2, 25]))
+    assert values["MAP@20 (1/r)"] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert values["MAP@20 linear ((21-r)/20)"] == pytest.approx((1 + 19 / 20 + 0) / 3)
+    assert values["R@1"] == pytest.approx(1 / 3)
+    assert values["R@20"] == pytest.approx(2 / 3)
+    assert values["median rank"] == 2
+
+
+def test_report_values_picks_and_self_contained(demo, tmp_path):
+    run = _ranked_run(demo, [3, 1, 25, 7, 12])
+    path = write_report(tmp_path, [run], title="Hand-made", gallery_note="Demo train images.")
+    page = path.read_text(encoding="utf-8")
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    expected = (1 / 3 + 1 + 0 + 1 / 7 + 1 / 12) / 5
+    assert f"{expected:.4f}" in page and f"{expected:.4f}" in md
+    assert "gallery size" in md and "60" in md
+    for src in re.findall(r'src="([^"]*)"', page):
+        assert src.startswith("data:image/")
+    assert "http://" not in page and "https://" not in page
+    assert pick_queries(run.ranks) == {"best": 1, "median": 3, "worst": 2}
+    assert f"best query #1 (rank 1): {run.query_texts[1]}" in md
+    assert f"worst query #2 (rank 25): {run.query_texts[2]}" in md
+    assert "true image at rank 25 of 60" in page
+
+
+def test_tfidf_run_with_codes_history_and_missing_image(demo, tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    n = 80
+    gallery_text = [" ".join(d[1:]) for d in demo.descriptions[:n]]
+    queries = [d[0] for d in demo.descriptions[:n]]
+    vec = TfidfVectorizer().fit(gallery_text + queries)
+    g, q = vec.transform(gallery_text), vec.transform(queries)
+    scores = (q @ g.T).toarray()
+    paths = list(demo.image_paths[:n])
+    paths[int(np.argmax(scores[0]))] = tmp_path / "gone.jpg"
+    run = RunResult(
+        name="tfidf",
+        gallery_paths=paths,
+        query_texts=queries,
+        relevant=np.arange(n),
+        scores=scores,
+        codes=g.toarray()[:, :50] + np.random.default_rng(0).normal(0, 1e-3, (n, 50)),
+        history={"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7]},
+        config={"encoder": "tfidf"},
+    )
+    other = RunResult(
+        name="random",
+        gallery_paths=paths,
+        query_texts=queries,
+        relevant=np.arange(n),
+        scores=np.random.default_rng(1).random((n, n)),
+    )
+    path = write_report(tmp_path / "out", [run, other], title="TF-IDF", gallery_note="80 demo.")
+    page = path.read_text(encoding="utf-8")
+    assert "Comparison" in page and "PCA map" in page and "loss curves" in page
+    assert f"{run_metrics(run)['MAP@20 (1/r)']:.4f}" in page
+    # the missing file became a placeholder, not a crash
+    from retrieval.report._figures import load_thumbnail
+
+    _, ok = load_thumbnail(tmp_path / "gone.jpg")
+    assert not ok
+
+
+def test_cli_npz(demo, tmp_path):
+    from retrieval.cli import cmd_report
+
+    run = _ranked_run(demo, [1, 2, 25])
+    npz = tmp_path / "run.npz"
+    np.savez(
+        npz,
+        gallery_paths=np.array([str(p) for p in run.gallery_paths]),
+        query_texts=np.array(run.query_texts),
+        relevant=run.relevant,
+        ranking=run.ranking,
+        ranks=run.ranks,
+    )
+    import argparse
+
+    args = argparse.Namespace(scores=[npz], out=tmp_path / "r", title="t", gallery_note="")
+    assert cmd_report.run(args) == 0
+    assert "0.5000" in (tmp_path / "r" / "report.md").read_text()
