@@ -176,6 +176,7 @@ def write_report(
             )
         thumbs: dict[int, str] = {}
         picks = pick_queries(run.ranks)
+        parts.append("<h3>Best, median and worst queries (top 20)</h3>")
         md.append(f"## {run.name}")
         for label, q in picks.items():
             parts.append(_query_gallery(run, label, q, thumbs))

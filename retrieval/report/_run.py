@@ -44,7 +44,10 @@ class RunResult:
             self.scores = np.asarray(self.scores, dtype=np.float64)
             if self.scores.shape != (n, len(self.gallery_paths)):
                 raise ValueError("scores must be n_queries x n_gallery")
-            order = np.argsort(-self.scores, axis=1, kind="stable")
+            # ties are ordered against the true image, as the ranks count them
+            is_true = np.zeros(self.scores.shape, dtype=np.int8)
+            is_true[np.arange(n), self.relevant] = 1
+            order = np.lexsort((is_true, -self.scores), axis=1)
             self.ranking = order[:, :TOP_K]
             if self.ranks is None:
                 self.ranks = metrics.ranks_from_scores(self.scores, self.relevant)

@@ -126,3 +126,14 @@ def test_cli_npz(demo, tmp_path):
     args = argparse.Namespace(scores=[npz], out=tmp_path / "r", title="t", gallery_note="")
     assert cmd_report.run(args) == 0
     assert "0.5000" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_ties_are_ranked_against_the_true_image(demo):
+    scores = np.zeros((2, 30))
+    scores[1, 5] = 1.0
+    run = RunResult(
+        "ties", list(demo.image_paths[:30]), ["a", "b"], np.array([3, 5]), scores=scores
+    )
+    assert list(run.ranks) == [30, 1]
+    assert 3 not in run.ranking[0]
+    assert run.ranking[1][0] == 5
