@@ -111,8 +111,8 @@ def pca_map(codes: np.ndarray, paths: list[Path], *, max_points: int = 300, seed
     fig, ax = plt.subplots(figsize=(9, 9))
     ax.scatter(xy[:, 0], xy[:, 1], s=3, color="lightgrey")
     for i in chosen:
-        thumb, _ = load_thumbnail(paths[i], 40)
-        box = AnnotationBbox(OffsetImage(np.asarray(thumb), zoom=0.6), xy[i], frameon=False)
+        thumb, _ = load_thumbnail(paths[i], 48)
+        box = AnnotationBbox(OffsetImage(np.asarray(thumb), zoom=0.75), xy[i], frameon=False)
         ax.add_artist(box)
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
