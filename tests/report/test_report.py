@@ -137,3 +137,12 @@ def test_ties_are_ranked_against_the_true_image(demo):
     assert list(run.ranks) == [30, 1]
     assert 3 not in run.ranking[0]
     assert run.ranking[1][0] == 5
+
+
+def test_missing_true_image_is_a_placeholder_in_the_page(demo, tmp_path):
+    run = _ranked_run(demo, [1, 30])
+    run.gallery_paths[0] = tmp_path / "gone.jpg"
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    run.gallery_paths[1] = tmp_path / "bad.jpg"
+    page = write_report(tmp_path / "out", [run]).read_text(encoding="utf-8")
+    assert 'alt="gone.jpg"' in page and "true image at rank 30 of 60" in page
