@@ -87,21 +87,17 @@ def run_demo(
         result = evaluate(retriever, part)
         outputs.metrics[name] = {"gallery_size": result.gallery_size, **result.metrics}
         print(format_metrics(result.metrics, gallery_size=result.gallery_size, title=name))
-        if name == "held-out":
-            held_out_result = result
     outputs.files["metrics"] = out / "metrics.json"
     with atomic_write(outputs.files["metrics"]) as handle:
         json.dump(outputs.metrics, handle, indent=1)
 
     _step("report")
-    try:
-        from retrieval.report import report_for_retriever
-    except ImportError:
-        report_for_retriever = None
-    if report_for_retriever is not None:
-        outputs.files.update(
-            report_for_retriever(retriever, held_out, held_out_result, out / "report")
-        )
+    from retrieval.report import report_for_retriever
+
+    outputs.files.update(
+        report_for_retriever(retriever, held_out, out / "report", title="Demo: held-out split")
+    )
+    print(outputs.files["report"])
 
     _step("submission")
     ranking = retriever.rank(test.texts(), test, k=20)

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 EXAMPLE = """example:
+  retrieval report --bundle runs/demo/bundle --out reports/demo           # its held-out split
+  retrieval report --bundle runs/demo/bundle --split test --out reports/demo-test
   retrieval report --scores run.npz --out reports/run
   retrieval report --scores a.npz --scores b.npz --out reports/compare
 
@@ -23,7 +25,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--scores", type=Path, action="append", required=True, help="a run saved as .npz"
+        "--scores", type=Path, action="append", default=[], help="a run saved as .npz"
+    )
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        action="append",
+        default=[],
+        help="a trained bundle (repeat to compare)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=["held-out", "test"],
+        default="held-out",
+        help="what --bundle is scored on",
+    )
+    parser.add_argument(
+        "--root", type=Path, help="data root for --bundle (default: the bundle config's)"
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="Retrieval report")
@@ -69,6 +87,26 @@ def run(args: argparse.Namespace) -> int:
     from retrieval.report import write_report
 
     runs = [load_run(path) for path in args.scores]
+    if args.bundle:
+        from retrieval.data import load_competition, train_val_split
+        from retrieval.pipeline import Retriever
+        from retrieval.report import run_from_retriever
+
+        for bundle in args.bundle:
+            retriever = Retriever.load(bundle)
+            config = retriever.config
+            root = args.root or Path(config.data.root)
+            if args.split == "held-out":
+                _, part = train_val_split(
+                    load_competition(root, "train"),
+                    val_size=config.data.val_size,
+                    seed=config.data.split_seed,
+                )
+            else:
+                part = load_competition(root, "test", answers=root / "answers_test.csv")
+            runs.append(run_from_retriever(retriever, part, name=f"{config.name} ({bundle})"))
+    if not runs:
+        raise ValueError("give --bundle or --scores")
     path = write_report(args.out, runs, title=args.title, gallery_note=args.gallery_note)
     print(path)
     print(args.out / "report.md")
