@@ -153,3 +153,14 @@ def test_every_subcommand_help_shows_an_example(capsys: pytest.CaptureFixture[st
         with pytest.raises(SystemExit):
             main([name, "--help"])
         assert "example" in capsys.readouterr().out
+
+
+def test_report_of_a_bundle_is_self_contained(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = run_dir / "report"
+    assert main(["report", "--bundle", str(run_dir / "bundle"), "--out", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "MAP@20" in html and "PCA" in html
+    assert 'src="http' not in html and "src='http" not in html
+    assert "112" in (out / "report.md").read_text()  # the held-out gallery size

@@ -109,7 +109,7 @@ def test_tfidf_run_with_codes_history_and_missing_image(demo, tmp_path):
 
 
 def test_cli_npz(demo, tmp_path):
-    from retrieval.cli import cmd_report
+    from retrieval.cli import main
 
     run = _ranked_run(demo, [1, 2, 25])
     npz = tmp_path / "run.npz"
@@ -121,11 +121,11 @@ def test_cli_npz(demo, tmp_path):
         ranking=run.ranking,
         ranks=run.ranks,
     )
-    import argparse
-
-    args = argparse.Namespace(scores=[npz], out=tmp_path / "r", title="t", gallery_note="")
-    assert cmd_report.run(args) == 0
+    assert main(["report", "--scores", str(npz), "--out", str(tmp_path / "r"), "--title", "t"]) == 0
     assert "0.5000" in (tmp_path / "r" / "report.md").read_text()
+    assert (
+        main(["report", "--out", str(tmp_path / "none")]) == 1
+    )  # nothing to report: one-line error
 
 
 def test_ties_are_ranked_against_the_true_image(demo):
