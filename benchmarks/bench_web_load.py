@@ -30,10 +30,12 @@ SERVER = textwrap.dedent(
     import sys
     import numpy as np
     import uvicorn
+    from threadpoolctl import threadpool_limits
     from retrieval.pipeline import Gallery, Retriever
     from retrieval.web import create_app
     from retrieval.web.gallery import RetrieverGallery
 
+    threadpool_limits(1)  # as `retrieval serve` does: one BLAS thread per request thread
     bundle, size, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     retriever = Retriever.load(bundle)
     base = retriever.gallery_

@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
+    from threadpoolctl import threadpool_limits
+
+    # Requests run concurrently in threads; one BLAS thread each avoids oversubscribing the cores.
+    threadpool_limits(1)
 
     from retrieval.pipeline import Retriever
     from retrieval.web import create_app
