@@ -123,7 +123,7 @@ def main() -> None:
             rows.append((f"qdrant (embedded, {args.qdrant_n:,} vectors)", result))
             continue
         params = (
-            {"M": 16, "ef_construction": 100, "ef": 64}
+            {"M": 16, "ef_construction": 200, "ef": 400}
             if backend == "hnsw"
             else ({"candidates": 2000} if backend == "binary" else {})
         )
