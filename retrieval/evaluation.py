@@ -68,3 +68,23 @@ def format_metrics(metrics: dict[str, float], *, gallery_size: int, title: str =
         for name, value in metrics.items()
     ]
     return "\n".join(lines)
+
+
+def evaluation_part(config, split: str, *, root=None, answers=None) -> Dataset:
+    """The data a trained bundle is judged on: its own held-out split (``"held-out"``, rebuilt
+    from the config's seed and size) or a test part with its answer file (``"test"``)."""
+    from pathlib import Path
+
+    from retrieval.data import load_competition, train_val_split
+
+    root = Path(root) if root is not None else Path(config.data.root)
+    if split == "held-out":
+        _, part = train_val_split(
+            load_competition(root, "train"),
+            val_size=config.data.val_size,
+            seed=config.data.split_seed,
+        )
+        return part
+    if split == "test":
+        return load_competition(root, "test", answers=answers or root / "answers_test.csv")
+    raise ValueError(f"split must be 'held-out' or 'test', got {split!r}")

@@ -30,22 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retrieval.data import load_competition, train_val_split
-    from retrieval.evaluation import evaluate, format_metrics
+    from retrieval.evaluation import evaluate, evaluation_part, format_metrics
     from retrieval.fileio import atomic_write
     from retrieval.pipeline import Retriever
 
     retriever = Retriever.load(args.bundle)
     config = retriever.config
     root = args.root or Path(config.data.root)
-    if args.split == "held-out":
-        _, part = train_val_split(
-            load_competition(root, "train"),
-            val_size=config.data.val_size,
-            seed=config.data.split_seed,
-        )
-    else:
-        part = load_competition(root, "test", answers=args.answers or root / "answers_test.csv")
+    part = evaluation_part(config, args.split, root=root, answers=args.answers)
     result = evaluate(retriever, part)
     print(
         format_metrics(

@@ -88,22 +88,14 @@ def run(args: argparse.Namespace) -> int:
 
     runs = [load_run(path) for path in args.scores]
     if args.bundle:
-        from retrieval.data import load_competition, train_val_split
+        from retrieval.evaluation import evaluation_part
         from retrieval.pipeline import Retriever
         from retrieval.report import run_from_retriever
 
         for bundle in args.bundle:
             retriever = Retriever.load(bundle)
             config = retriever.config
-            root = args.root or Path(config.data.root)
-            if args.split == "held-out":
-                _, part = train_val_split(
-                    load_competition(root, "train"),
-                    val_size=config.data.val_size,
-                    seed=config.data.split_seed,
-                )
-            else:
-                part = load_competition(root, "test", answers=root / "answers_test.csv")
+            part = evaluation_part(config, args.split, root=args.root)
             runs.append(run_from_retriever(retriever, part, name=f"{config.name} ({bundle})"))
     if not runs:
         raise ValueError("give --bundle or --scores")
