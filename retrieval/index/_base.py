@@ -68,7 +68,9 @@ class VectorIndex(ABC):
             [i for i in ids if ids.count(i) > 1] if len(set(ids)) != len(ids) else []
         )
         if repeated:
-            raise IndexStateError(f"id {repeated[0]!r} is already in the index (ids must be unique)")
+            raise IndexStateError(
+                f"id {repeated[0]!r} is already in the index (ids must be unique)"
+            )
         if self.dim_ is None:
             self.dim_ = int(matrix.shape[1])
         return ids, matrix
