@@ -90,7 +90,12 @@ def create_app(
     def page() -> str:
         return PAGE
 
-    @app.get("/api/search", response_model=Results, summary="Search by text")
+    @app.get(
+        "/api/search",
+        response_model=Results,
+        summary="Search by text",
+        responses={422: {"description": "a blank query or a bad k"}},
+    )
     def search(
         q: str = Query(..., min_length=1, max_length=1000), k: int = Query(20, ge=1, le=200)
     ) -> Results:
@@ -98,7 +103,15 @@ def create_app(
             raise HTTPException(422, "the query is blank")
         return Results(query=q, results=[result(h) for h in gallery.search_text(q, k)])
 
-    @app.post("/api/search/image", response_model=Results, summary="Search by an example image")
+    @app.post(
+        "/api/search/image",
+        response_model=Results,
+        summary="Search by an example image",
+        responses={
+            400: {"description": "not a readable image, empty, or too many pixels"},
+            413: {"description": "the upload is larger than the limit"},
+        },
+    )
     async def search_image(
         file: UploadFile = File(...), k: int = Query(20, ge=1, le=200)
     ) -> Results:
@@ -114,7 +127,11 @@ def create_app(
     @app.get(
         "/images/{index}",
         summary="A gallery picture",
-        responses={404: {"description": "no such picture"}},
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"image/*": {}}, "description": "the picture file"},
+            404: {"description": "no such picture"},
+        },
     )
     def picture(index: int) -> FileResponse:
         if not 0 <= index < len(gallery.paths):
@@ -124,7 +141,15 @@ def create_app(
             raise HTTPException(404, "no such picture")
         return FileResponse(path)
 
-    @app.post("/api/feedback", response_model=FeedbackResults, summary="Learn from yes/no votes")
+    @app.post(
+        "/api/feedback",
+        response_model=FeedbackResults,
+        summary="Learn from yes/no votes",
+        responses={
+            400: {"description": "the body is not valid JSON"},
+            422: {"description": "ids outside the gallery"},
+        },
+    )
     def feedback(request: FeedbackRequest) -> FeedbackResults:
         n = len(gallery.paths)
         bad = [i for i in request.votes if not 0 <= i < n]
