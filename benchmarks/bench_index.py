@@ -23,9 +23,13 @@ from retrieval.index import make_index
 from retrieval.metrics import map_at_k, map_at_k_linear, ranks_from_scores
 
 
-def clustered(n: int, dim: int = 100, clusters: int = 1000, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 1, (clusters, dim)).astype(np.float32)
+def clustered(
+    n: int, dim: int = 100, clusters: int = 1000, seed: int = 0, centre_seed: int = 0
+) -> np.ndarray:
+    """``n`` points around ``clusters`` Gaussian centres; the centres depend only on ``centre_seed``,
+    so queries drawn with another ``seed`` come from the same clusters as the collection."""
+    centres = np.random.default_rng(centre_seed).normal(0, 1, (clusters, dim)).astype(np.float32)
+    rng = np.random.default_rng(seed + 1)
     out = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from retrieval import __version__
 from retrieval.cli import (
     cmd_demo,
+    cmd_download,
     cmd_evaluate,
     cmd_features,
     cmd_index,
@@ -33,6 +34,7 @@ from retrieval.errors import RetrievalError
 
 COMMANDS = (
     cmd_summary,
+    cmd_download,
     cmd_features,
     cmd_train,
     cmd_evaluate,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from retrieval.kaggle_client import DEFAULT_COMPETITION
+
 EXAMPLE = """examples:
   retrieval submit --bundle runs/demo/bundle --root data/demo --out runs/demo/submission.csv
   retrieval submit --bundle runs/full/bundle --root data/cs5785-fall19-final \\
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score against this answer file (default ROOT/answers_test.csv if present)",
     )
     parser.add_argument("--upload", action="store_true", help="upload through the kaggle client")
-    parser.add_argument("--competition", default="cs5785-fall19-final")
+    parser.add_argument("--competition", default=DEFAULT_COMPETITION)
     parser.add_argument("--message", default="retrieval submission")
     parser.set_defaults(run=run)
 
@@ -55,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
     if args.upload:
         from retrieval.kaggle_client import submit
 
-        submit(args.competition, args.out, args.message)
-        print(f"uploaded to {args.competition}")
+        receipt = submit(args.competition, args.out, args.message)
+        print(f"uploaded to {receipt.competition}: {receipt.message} (ref {receipt.ref})")
     return 0

@@ -130,6 +130,19 @@ def test_submit_writes_a_valid_scored_file(
     assert out.read_text().startswith("Descritpion_ID,Top_20_Image_IDs\n0.txt,")
 
 
+def test_submit_uploads_through_the_kaggle_client(
+    run_dir: Path, kaggle_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kaggle_server.archives["cs5785-demo"] = b""
+    out = run_dir / "uploaded.csv"
+    argv = ["submit", "--bundle", str(run_dir / "bundle"), "--root", str(DEMO), "--out", str(out)]
+    argv += ["--upload", "--competition", "cs5785-demo", "--message", "tiny demo run"]
+    assert main(argv) == 0
+    assert "uploaded to cs5785-demo: Successfully submitted (ref 1001)" in capsys.readouterr().out
+    assert kaggle_server.uploads["blob-1"] == out.read_bytes()
+    assert kaggle_server.submissions[0]["submissionDescription"] == "tiny demo run"
+
+
 def test_errors_are_one_line_with_non_zero_exit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
