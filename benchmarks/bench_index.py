@@ -2,10 +2,14 @@
 
 (a) 2,000 description codes against 2,000 image codes (100-d): exact top-20 search and
     MAP@20 in both forms, median of --repeats runs (target: under 0.5 s).
-(b) --n clustered 100-d vectors: per backend, build time, memory of the index structure,
+(b) --n clustered 100-d vectors: per backend, build time, memory,
     single-query latency p50/p99 over --queries queries, and recall@20 against exact search.
     Qdrant's embedded mode is a pure-Python brute force meant for development; it is measured
     at --qdrant-n vectors.
+
+Memory is the growth of the process's resident memory from before the build to after the
+first queries (for "binary codes only", the codes alone). HNSW is built once and queried at
+each --ef; the 1-bit index is built once and re-ranked at each --candidates.
 
 Usage: python benchmarks/bench_index.py [--n 1000000] [--queries 200] [--qdrant-n 20000]
 """
@@ -13,7 +17,9 @@ Usage: python benchmarks/bench_index.py [--n 1000000] [--queries 200] [--qdrant-
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
+import sys
 import tempfile
 import time
 
@@ -67,37 +73,58 @@ def exact_truth(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return truth
 
 
-def measure(
-    backend: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, **params
-) -> dict:
+def rss_mb() -> float:
+    """Resident memory of this process, from /proc (Linux)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def build(backend: str, vectors: np.ndarray, **params) -> tuple[object, float, float]:
+    """The index, its build time in seconds, and the process's resident memory before it."""
+    gc.collect()
+    before = rss_mb()
     index = make_index(backend, **params)
     ids = [str(i) for i in range(len(vectors))]
     start = time.perf_counter()
     for offset in range(0, len(vectors), 100_000):
         index.add(ids[offset : offset + 100_000], vectors[offset : offset + 100_000])
-    build = time.perf_counter() - start
+    return index, time.perf_counter() - start, before
+
+
+def query(index, queries: np.ndarray, truth: np.ndarray) -> dict:
+    """Single-vector query latency p50/p99 in ms and mean recall@20 against ``truth``."""
     latencies, recalls = [], []
-    for query, true in zip(queries, truth, strict=True):
+    for vector, true in zip(queries, truth, strict=True):
         start = time.perf_counter()
-        found, _ = index.search(query[None], k=20)
+        found, _ = index.search(vector[None], k=20)
         latencies.append(1000 * (time.perf_counter() - start))
         recalls.append(len({int(x) for x in found[0]} & set(true.tolist())) / 20)
-    memory = {"exact": vectors.nbytes, "hnsw": None, "binary": None, "qdrant": None}[backend]
-    if backend == "binary":
-        memory = index.memory_bytes()
-    elif backend == "hnsw":
-        m = params.get("M", 16)
-        memory = vectors.nbytes + len(vectors) * (
-            2 * m * 4 + 8
-        )  # vectors + level-0 links (hnswlib layout)
     latencies.sort()
     return {
-        "build": build,
-        "memory_mb": None if memory is None else memory / 1e6,
         "p50": statistics.median(latencies),
         "p99": latencies[int(0.99 * (len(latencies) - 1))],
         "recall": float(np.mean(recalls)),
     }
+
+
+def sweep(backend, vectors, queries, truth, label, settings, **params) -> list[tuple[str, dict]]:
+    """Build one index, then query it under each (name, attribute, value) search setting."""
+    index, seconds, before = build(backend, vectors, **params)
+    rows, memory = [], None
+    for name, attribute, value in settings:
+        if attribute:
+            setattr(index, attribute, value)
+        timings = query(index, queries, truth)
+        if memory is None:  # after the first queries, so lazily fitted structures count
+            gc.collect()
+            memory = rss_mb() - before
+        row = {"build": seconds, "memory_mb": memory, **timings}
+        if backend == "binary" and not index.keep_vectors:
+            row["memory_mb"] = index.memory_bytes() / 1e6
+        rows.append((f"{label}{name}", row))
+        print(f"{rows[-1][0]}: {row}", file=sys.stderr, flush=True)
+    return rows
 
 
 def main() -> None:
@@ -107,6 +134,10 @@ def main() -> None:
     parser.add_argument("--qdrant-n", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backends", nargs="*", default=["exact", "hnsw", "binary", "qdrant"])
+    parser.add_argument("--M", type=int, default=16)
+    parser.add_argument("--ef-construction", type=int, default=200)
+    parser.add_argument("--ef", type=int, nargs="*", default=[32, 64, 128, 256])
+    parser.add_argument("--candidates", type=int, nargs="*", default=[200, 2000])
     args = parser.parse_args()
 
     print(
@@ -116,27 +147,50 @@ def main() -> None:
     vectors = clustered(args.n)
     queries = clustered(args.queries, seed=1)
     truth = exact_truth(vectors, queries, 20)
+    n = f"{args.n:,} vectors"
     rows = []
-    for backend in args.backends:
-        if backend == "qdrant":
-            small = vectors[: args.qdrant_n]
-            with tempfile.TemporaryDirectory() as scratch:
-                result = measure(
-                    "qdrant", small, queries, exact_truth(small, queries, 20), path=scratch
-                )
-            rows.append((f"qdrant (embedded, {args.qdrant_n:,} vectors)", result))
-            continue
-        params = (
-            {"M": 16, "ef_construction": 200, "ef": 400}
-            if backend == "hnsw"
-            else ({"candidates": 2000} if backend == "binary" else {})
+    if "exact" in args.backends:
+        rows += sweep("exact", vectors, queries, truth, f"exact ({n})", [("", None, None)])
+    if "hnsw" in args.backends:
+        settings = [(f", ef {ef}", "ef", ef) for ef in args.ef]
+        label = f"hnsw ({n}, M {args.M}, ef_construction {args.ef_construction})"
+        rows += sweep(
+            "hnsw",
+            vectors,
+            queries,
+            truth,
+            label,
+            settings,
+            M=args.M,
+            ef_construction=args.ef_construction,
         )
-        rows.append(
-            (f"{backend} ({args.n:,} vectors)", measure(backend, vectors, queries, truth, **params))
+    if "binary" in args.backends:
+        settings = [(f", re-rank {c}", "candidates", c) for c in args.candidates]
+        rows += sweep("binary", vectors, queries, truth, f"binary ({n}", settings)
+        rows = [(name + ")" if name.startswith("binary") else name, r) for name, r in rows]
+        rows += sweep(
+            "binary",
+            vectors,
+            queries,
+            truth,
+            f"binary codes only ({n}, Hamming rank)",
+            [("", None, None)],
+            keep_vectors=False,
         )
-        print(f"{rows[-1][0]}: {rows[-1][1]}", flush=True)
+    if "qdrant" in args.backends:
+        small = vectors[: args.qdrant_n]
+        with tempfile.TemporaryDirectory() as scratch:
+            rows += sweep(
+                "qdrant",
+                small,
+                queries,
+                exact_truth(small, queries, 20),
+                f"qdrant (embedded, {args.qdrant_n:,} vectors)",
+                [("", None, None)],
+                path=scratch,
+            )
     print(f"\n(b) clustered 100-d vectors, {args.queries} single-vector queries, k=20\n")
-    print("| backend | build s | index memory MB | p50 ms | p99 ms | recall@20 |")
+    print("| backend | build s | memory MB | p50 ms | p99 ms | recall@20 |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows:
         memory = "-" if r["memory_mb"] is None else f"{r['memory_mb']:.0f}"

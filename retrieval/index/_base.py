@@ -54,6 +54,8 @@ class VectorIndex(ABC):
         self.metric = metric
         self.ids_: list[str] = []
         self.dim_: int | None = None
+        self._known: set[str] = set()
+        self._id_array = np.empty(0, dtype=object)
 
     def __len__(self) -> int:
         return len(self.ids_)
@@ -63,7 +65,7 @@ class VectorIndex(ABC):
         ids = [str(i) for i in ids]
         if len(ids) != len(matrix):
             raise ValueError(f"{len(ids)} ids for {len(matrix)} vectors")
-        known = set(self.ids_)
+        known = self._known_ids()
         repeated = [i for i in ids if i in known] or (
             [i for i in ids if ids.count(i) > 1] if len(set(ids)) != len(ids) else []
         )
@@ -114,6 +116,14 @@ class VectorIndex(ABC):
             (staging / "index.json").write_text(json.dumps(meta), encoding="utf-8")
         return path
 
+    def _known_ids(self) -> set[str]:
+        """The set of ids, kept in step with ``ids_`` (which only ever grows)."""
+        if len(self._known) != len(self.ids_):
+            self._known.update(self.ids_[len(self._known) :])
+        return self._known
+
     def _ids_array(self, rows: np.ndarray) -> np.ndarray:
-        ids = np.asarray(self.ids_, dtype=object)
-        return ids[rows]
+        """The ids at ``rows``; the id array is rebuilt only after the index has grown."""
+        if len(self._id_array) != len(self.ids_):
+            self._id_array = np.asarray(self.ids_, dtype=object)
+        return self._id_array[rows]
