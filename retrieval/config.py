@@ -76,10 +76,18 @@ class RegressorConfig:
 
 @dataclass
 class IndexConfig:
-    """The nearest-neighbour index over image codes."""
+    """How ``Retriever.search`` finds candidates in a large gallery.
 
-    backend: str = "exact"
+    ``exact`` scores every gallery image. Another backend (see :mod:`retrieval.index`) finds
+    the ``candidates`` nearest codes first, and only those are scored in full (tag fusion
+    included); ``params`` go to the backend (``{ef = 128}`` for hnsw, ``{url = "..."}`` or
+    ``{path = "..."}`` for qdrant). Whole-gallery ranking (``rank``, the competition) stays exact.
+    """
+
+    backend: Literal["exact", "hnsw", "binary", "qdrant"] = "exact"
     metric: Literal["cosine", "euclidean"] = "cosine"
+    candidates: int = 200
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,6 +167,10 @@ def _check(value: Any, hint: Any, key: str, source: str | None) -> Any:
         if not isinstance(value, list):
             raise DataFormatError(f"{key!r} must be a list, got {value!r}", path=source)
         return [_check(v, item_type, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise DataFormatError(f"{key!r} must be a table, got {value!r}", path=source)
+        return dict(value)
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"unsupported config type for {key}")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):

@@ -72,6 +72,15 @@ class Gallery:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def subset(self, positions: Sequence[int] | np.ndarray) -> Gallery:
+        """The images at ``positions``, in that order."""
+        return Gallery(
+            [self.ids[i] for i in positions],
+            [self.paths[i] for i in positions],
+            self.codes[np.asarray(positions, dtype=np.int64)],
+            None if self.tags is None else [self.tags[i] for i in positions],
+        )
+
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -208,13 +217,19 @@ class Retriever:
 
     def scores(self, texts: Sequence[str], gallery: Gallery | None = None) -> np.ndarray:
         """Similarity of every description with every gallery image (n_texts, n_gallery)."""
+        self._check_fitted()
+        features = self.encoder_.transform(list(texts))
+        return self._text_scores(_unit_rows(self.text_stack_(features)), features, gallery)
+
+    def _text_scores(
+        self, codes: np.ndarray, features: np.ndarray, gallery: Gallery | None
+    ) -> np.ndarray:
         gallery = gallery if gallery is not None else self.gallery_
-        codes = self.encode_texts(texts)
         similarity = codes @ gallery.codes.T
         if self.tagger_ is not None and gallery.tags is not None:
             from retrieval.models.tags import fuse_scores, tag_scores
 
-            proba = self.tagger_.predict_proba(self.encoder_.transform(list(texts)))
+            proba = self.tagger_.predict_proba(features)
             similarity = fuse_scores(
                 similarity,
                 tag_scores(proba, self.tagger_.binarize(gallery.tags)),
@@ -226,26 +241,55 @@ class Retriever:
         """The ``k`` gallery images that best match ``text``."""
         if not text.strip():
             raise ValueError("the query is empty")
-        return self._hits(self.scores([text])[0], k)
+        self._check_fitted()
+        features = self.encoder_.transform([text])
+        code = _unit_rows(self.text_stack_(features))
+        positions = self._candidates(code[0], k)
+        gallery = self.gallery_ if positions is None else self.gallery_.subset(positions)
+        return self._hits(self._text_scores(code, features, gallery)[0], k, positions)
 
     def search_image(
         self, image: Any, k: int = 20, *, weights: str | None = "imagenet"
     ) -> list[SearchHit]:
         """The ``k`` gallery images closest to an example image (a path or a PIL image) in code space."""
-        code = self.encode_images([image], weights=weights)[0]
-        return self._hits(self.gallery_.codes @ code, k)
+        return self.search_code(self.encode_images([image], weights=weights)[0], k)
 
     def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
         """The ``k`` gallery images closest to a code (for example a gallery image's own)."""
-        return self._hits(
-            self.gallery_.codes @ _unit_rows(np.asarray(code, np.float32)[None])[0], k
-        )
+        code = _unit_rows(np.asarray(code, np.float32)[None])[0]
+        positions = self._candidates(code, k)
+        codes = self.gallery_.codes if positions is None else self.gallery_.codes[positions]
+        return self._hits(codes @ code, k, positions)
 
-    def _hits(self, scores: np.ndarray, k: int) -> list[SearchHit]:
+    def _candidates(self, code: np.ndarray, k: int) -> np.ndarray | None:
+        """Gallery positions worth scoring for one query code; ``None`` means all of them.
+
+        With ``config.index.backend`` other than ``exact`` and a gallery larger than
+        ``config.index.candidates``, the index (built on first use for each gallery) proposes
+        the nearest codes.
+        """
+        settings = self.config.index
+        wanted = max(k, settings.candidates)
+        if settings.backend == "exact" or len(self.gallery_) <= wanted:
+            return None
+        cached = getattr(self, "_gallery_index", None)
+        if cached is None or cached[0] is not self.gallery_:
+            from retrieval.index import make_index
+
+            index = make_index(settings.backend, metric=settings.metric, **settings.params)
+            index.add(range(len(self.gallery_)), self.gallery_.codes)
+            cached = self._gallery_index = (self.gallery_, index)
+        ids, _ = cached[1].search(code[None], wanted)
+        return np.array([int(i) for i in ids[0]], dtype=np.int64)
+
+    def _hits(
+        self, scores: np.ndarray, k: int, positions: np.ndarray | None = None
+    ) -> list[SearchHit]:
         gallery = self.gallery_
+        best = top_k(scores[None], k)[0]
         return [
-            SearchHit(int(i), gallery.ids[i], gallery.paths[i], float(scores[i]))
-            for i in top_k(scores[None], k)[0]
+            SearchHit(int(i), gallery.ids[i], gallery.paths[i], float(scores[j]))
+            for j, i in zip(best, best if positions is None else positions[best], strict=True)
         ]
 
     def rank(

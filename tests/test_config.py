@@ -45,3 +45,16 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
     with pytest.raises(DataFormatError, match=message) as err:
         RunConfig.from_toml(path)
     assert err.value.path == str(path)
+
+
+def test_index_section_takes_a_backend_and_its_parameters(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[index]\nbackend = "hnsw"\ncandidates = 500\n[index.params]\nef = 128\n')
+    index = RunConfig.from_toml(path).index
+    assert (index.backend, index.candidates, index.params) == ("hnsw", 500, {"ef": 128})
+    path.write_text('[index]\nbackend = "annoy"\n')
+    with pytest.raises(DataFormatError, match=r"'index.backend' must be one of \['exact', 'hnsw'"):
+        RunConfig.from_toml(path)
+    path.write_text("[index]\nparams = 3\n")
+    with pytest.raises(DataFormatError, match="'index.params' must be a table"):
+        RunConfig.from_toml(path)

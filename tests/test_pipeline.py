@@ -118,3 +118,38 @@ def test_nan_features_and_unpaired_data_are_refused(trained: Retriever) -> None:
     test_part = load_competition(DEMO, "test")
     with pytest.raises(ValueError, match="paired"):
         Retriever(small_config()).fit(test_part)
+
+
+@pytest.mark.parametrize(
+    "backend, params", [("hnsw", {"ef": 64}), ("binary", {"candidates": 1000})]
+)
+def test_an_index_backend_proposes_candidates_that_are_scored_in_full(
+    trained: Retriever, parts, backend: str, params: dict, tmp_path: Path
+) -> None:
+    fit_part, _ = parts
+    loaded = Retriever.load(trained.save(tmp_path / "bundle"))
+    loaded.config.index.backend, loaded.config.index.params = backend, params
+    loaded.config.index.candidates = 40
+    queries = fit_part.texts()[:25]
+    with_index = [[hit.index for hit in loaded.search(text, k=10)] for text in queries]
+    assert loaded._gallery_index[1].backend == backend
+    # the index proposes about the 40 nearest codes; those are ranked by the fused score
+    codes, fused = trained.encode_texts(queries), trained.scores(queries)
+    recalls = []
+    for row, hits in enumerate(with_index):
+        proposed = loaded._candidates(codes[row], 10)
+        assert len(proposed) == 40
+        expected = proposed[np.argsort(-fused[row, proposed], kind="stable")[:10]]
+        assert hits == expected.tolist()
+        nearest = np.argsort(-(trained.gallery_.codes @ codes[row]))[:40]
+        recalls.append(len(set(proposed) & set(nearest)) / 40)
+    assert np.mean(recalls) > 0.9
+    # code-space search needs no fusion: the index's answer is the exact one
+    code = loaded.gallery_.codes[7]
+    assert [h.index for h in loaded.search_code(code, k=10)] == [
+        h.index for h in trained.search_code(code, k=10)
+    ]
+    # a new gallery gets a new index
+    loaded.set_gallery(loaded.gallery_.subset(range(100)))
+    assert loaded.search_code(code, k=1)[0].index == 7
+    assert len(loaded._gallery_index[1]) == 100
