@@ -64,7 +64,13 @@ class SubmissionReceipt:
 
 
 def _endpoint() -> str:
-    return os.environ.get("KAGGLE_API_ENVIRONMENT", "PROD")
+    """The address the client talks to, for error messages."""
+    try:
+        from kagglesdk.kaggle_env import get_endpoint, get_env
+
+        return get_endpoint(get_env())
+    except Exception:  # an unknown KAGGLE_API_ENVIRONMENT is reported elsewhere
+        return os.environ.get("KAGGLE_API_ENVIRONMENT", "Kaggle")
 
 
 @contextlib.contextmanager
@@ -96,7 +102,7 @@ def _translated_errors(action: str, competition: str) -> Iterator[None]:
         ) from None
     except requests.exceptions.RequestException as exc:
         raise KaggleError(
-            f"cannot reach Kaggle ({_endpoint()}) to {action}: {type(exc).__name__}; "
+            f"cannot reach Kaggle at {_endpoint()} to {action}: {type(exc).__name__}; "
             "check the network connection"
         ) from None
     except (zipfile.BadZipFile, ValueError) as exc:

@@ -132,7 +132,9 @@ def test_no_credentials_is_one_clear_error(
 
 
 def test_no_server_means_cannot_reach(kaggle_env: KaggleStandIn, tmp_path: Path) -> None:
-    with pytest.raises(KaggleError, match=r"cannot reach Kaggle \(TEST\) to download"):
+    with pytest.raises(
+        KaggleError, match="cannot reach Kaggle at http://localhost:7777 to download"
+    ):
         download("cs5785-demo", tmp_path / "x")
 
 
