@@ -177,12 +177,13 @@ class Retriever:
     # ------------------------------------------------------------------ encoding
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Descriptions -> unit-length codes (n, code_dim)."""
+        return _unit_rows(self.text_stack_(self._text_features(texts, "encode_texts")))
+
+    def _text_features(self, texts: Sequence[str], caller: str) -> np.ndarray:
         self._check_fitted()
         if isinstance(texts, str):
-            raise TypeError(
-                "encode_texts() takes a list of descriptions; wrap a single one in a list"
-            )
-        return _unit_rows(self.text_stack_(self.encoder_.transform(list(texts))))
+            raise TypeError(f"{caller}() takes a list of descriptions; wrap a single one in a list")
+        return self.encoder_.transform(list(texts))
 
     def encode_features(self, features: np.ndarray) -> np.ndarray:
         """pool5 features -> unit-length codes."""
@@ -217,8 +218,7 @@ class Retriever:
 
     def scores(self, texts: Sequence[str], gallery: Gallery | None = None) -> np.ndarray:
         """Similarity of every description with every gallery image (n_texts, n_gallery)."""
-        self._check_fitted()
-        features = self.encoder_.transform(list(texts))
+        features = self._text_features(texts, "scores")
         return self._text_scores(_unit_rows(self.text_stack_(features)), features, gallery)
 
     def _text_scores(
@@ -241,8 +241,7 @@ class Retriever:
         """The ``k`` gallery images that best match ``text``."""
         if not text.strip():
             raise ValueError("the query is empty")
-        self._check_fitted()
-        features = self.encoder_.transform([text])
+        features = self._text_features([text], "search")
         code = _unit_rows(self.text_stack_(features))
         positions = self._candidates(code[0], k)
         gallery = self.gallery_ if positions is None else self.gallery_.subset(positions)

@@ -153,3 +153,10 @@ def test_an_index_backend_proposes_candidates_that_are_scored_in_full(
     loaded.set_gallery(loaded.gallery_.subset(range(100)))
     assert loaded.search_code(code, k=1)[0].index == 7
     assert len(loaded._gallery_index[1]) == 100
+
+
+def test_a_bare_string_where_a_list_is_expected_is_refused(trained: Retriever) -> None:
+    with pytest.raises(TypeError, match=r"scores\(\) takes a list of descriptions"):
+        trained.scores("a red apple")
+    with pytest.raises(TypeError, match=r"encode_texts\(\) takes a list"):
+        trained.encode_texts("a red apple")
