@@ -18,6 +18,16 @@ import time
 import numpy as np
 
 
+def resampled_pool5(n: int) -> np.ndarray:
+    """``n`` rows of the demo's real pool5 features, resampled with 10% multiplicative noise."""
+    from retrieval.data import load_competition
+
+    base = load_competition("data/demo", "train").pool5
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, len(base), n)
+    return np.maximum(base[rows] * rng.normal(1.0, 0.1, (n, base.shape[1])).astype(np.float32), 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000)
@@ -29,13 +39,9 @@ def main() -> None:
 
     import keras
 
-    from retrieval.data import load_competition
     from retrieval.models.autoencoder import Autoencoder
 
-    base = load_competition("data/demo", "train").pool5
-    rng = np.random.default_rng(0)
-    rows = rng.integers(0, len(base), args.n)
-    X = np.maximum(base[rows] * rng.normal(1.0, 0.1, (args.n, base.shape[1])).astype(np.float32), 0)
+    X = resampled_pool5(args.n)
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()

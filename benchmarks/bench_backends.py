@@ -28,13 +28,11 @@ LOSSES = ("rmse", "triplet", "contrastive")
 
 
 def autoencoder_rows(n: int, epochs: int, batch_sizes: list[int]) -> list[str]:
-    from retrieval.data import load_competition
+    from bench_autoencoder import resampled_pool5
+
     from retrieval.models.autoencoder import Autoencoder
 
-    base = load_competition("data/demo", "train").pool5
-    rng = np.random.default_rng(0)
-    noise = rng.normal(1.0, 0.1, (n, base.shape[1])).astype(np.float32)
-    X = np.maximum(base[rng.integers(0, len(base), n)] * noise, 0)
+    X = resampled_pool5(n)
     rows = []
     for batch in batch_sizes:
         start = time.perf_counter()

@@ -165,9 +165,8 @@ def main() -> None:
             ef_construction=args.ef_construction,
         )
     if "binary" in args.backends:
-        settings = [(f", re-rank {c}", "candidates", c) for c in args.candidates]
+        settings = [(f", re-rank {c})", "candidates", c) for c in args.candidates]
         rows += sweep("binary", vectors, queries, truth, f"binary ({n}", settings)
-        rows = [(name + ")" if name.startswith("binary") else name, r) for name, r in rows]
         rows += sweep(
             "binary",
             vectors,

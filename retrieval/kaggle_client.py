@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import RetrievalError
-from retrieval.fileio import atomic_directory, atomic_write
+from retrieval.fileio import atomic_directory
 
 DEFAULT_COMPETITION = "cs5785-fall19-final"
 MANIFEST = ".kaggle-download.json"
@@ -63,18 +63,8 @@ class SubmissionReceipt:
     message: str
 
 
-def _endpoint() -> str:
-    """The address the client talks to, for error messages."""
-    try:
-        from kagglesdk.kaggle_env import get_endpoint, get_env
-
-        return get_endpoint(get_env())
-    except Exception:  # an unknown KAGGLE_API_ENVIRONMENT is reported elsewhere
-        return os.environ.get("KAGGLE_API_ENVIRONMENT", "Kaggle")
-
-
 @contextlib.contextmanager
-def _translated_errors(action: str, competition: str) -> Iterator[None]:
+def _translated_errors(api: Any, action: str, competition: str) -> Iterator[None]:
     """Turn the client's exceptions into one-line :class:`KaggleError` messages."""
     import requests
 
@@ -102,7 +92,7 @@ def _translated_errors(action: str, competition: str) -> Iterator[None]:
         ) from None
     except requests.exceptions.RequestException as exc:
         raise KaggleError(
-            f"cannot reach Kaggle at {_endpoint()} to {action}: {type(exc).__name__}; "
+            f"cannot reach Kaggle at {api.endpoint} to {action}: {type(exc).__name__}; "
             "check the network connection"
         ) from None
     except (zipfile.BadZipFile, ValueError) as exc:
@@ -120,7 +110,7 @@ def _client() -> Any:
         with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
             from kaggle.api.kaggle_api_extended import KaggleApi
             from kagglesdk import KaggleClient
-            from kagglesdk.kaggle_env import get_env
+            from kagglesdk.kaggle_env import get_endpoint, get_env
     except ImportError:
         raise KaggleError("the kaggle package is not installed: pip install kaggle") from None
     try:
@@ -129,6 +119,8 @@ def _client() -> Any:
         raise KaggleError(f"KAGGLE_API_ENVIRONMENT: {exc}") from None
 
     class EnvironmentAwareApi(KaggleApi):
+        endpoint = get_endpoint(environment)
+
         def build_kaggle_client(self) -> Any:
             return KaggleClient(
                 env=environment,
@@ -164,15 +156,19 @@ def _read_manifest(folder: Path) -> tuple[str, ...] | None:
     return tuple(sorted(sizes))
 
 
-def _extract_archives(folder: Path) -> None:
-    """Unzip every ``.zip`` under ``folder`` in place, nested archives included, then delete it."""
+def _unzip(archive: Path, folder: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(folder)
+    except zipfile.BadZipFile:
+        raise KaggleError(f"{archive}: not a valid zip archive") from None
+
+
+def _extract_nested_archives(folder: Path) -> None:
+    """Unzip every ``.zip`` under ``folder`` in place, archives inside archives too."""
     while archives := sorted(folder.rglob("*.zip")):
         for archive in archives:
-            try:
-                with zipfile.ZipFile(archive) as bundle:
-                    bundle.extractall(archive.parent)
-            except zipfile.BadZipFile:
-                raise KaggleError(f"{archive}: not a valid zip archive") from None
+            _unzip(archive, archive.parent)
             archive.unlink()
 
 
@@ -195,7 +191,7 @@ def download(
     api = _client()
     incoming = target.with_name(f".{target.name}.download")
     with (
-        _translated_errors(f"download {competition}", competition),
+        _translated_errors(api, f"download {competition}", competition),
         contextlib.redirect_stdout(sys.stderr),
     ):
         api.competition_download_files(competition, path=str(incoming), force=force, quiet=False)
@@ -204,15 +200,15 @@ def download(
         raise KaggleError(f"the download of {competition} brought no zip archive into {incoming}")
     with atomic_directory(target) as staging:
         for archive in archives:
-            shutil.copy2(archive, staging / archive.name)
-        _extract_archives(staging)
+            _unzip(archive, staging)
+        _extract_nested_archives(staging)
         sizes = {
             str(path.relative_to(staging)): path.stat().st_size
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
-        with atomic_write(staging / MANIFEST) as handle:
-            json.dump({"competition": competition, "files": sizes}, handle, indent=1)
+        record = {"competition": competition, "files": sizes}
+        (staging / MANIFEST).write_text(json.dumps(record, indent=1), encoding="utf-8")
     shutil.rmtree(incoming, ignore_errors=True)
     return DownloadedCompetition(target, tuple(sorted(sizes)), fetched=True)
 
@@ -233,7 +229,7 @@ def submit(competition: str, file: str | os.PathLike[str], message: str) -> Subm
         raise KaggleError("the submission message is empty: describe the run in a few words")
     api = _client()
     with (
-        _translated_errors(f"submit to {competition}", competition),
+        _translated_errors(api, f"submit to {competition}", competition),
         contextlib.redirect_stdout(sys.stderr),
     ):
         response = api.competition_submit(str(path), message, competition, quiet=True)

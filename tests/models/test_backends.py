@@ -36,6 +36,8 @@ TRAIN_ON_JAX = textwrap.dedent(
     rng = np.random.default_rng(0)
     images = np.maximum(rng.normal(size=(256, 64)), 0).astype(np.float32)
     texts = rng.normal(size=(256, 40)).astype(np.float32)
+    np.save(out / "images.npy", images)
+    np.save(out / "texts.npy", texts)
     report = {"backend": keras.backend.backend()}
     auto = Autoencoder(code_dim=8, hidden=[32], epochs=15, validation_fraction=0.0).fit(images)
     auto.save(out / "autoencoder")
@@ -82,9 +84,7 @@ def test_jax_trained_models_predict_the_same_on_tensorflow(trained_on_jax: Path)
     import keras
 
     assert keras.backend.backend() == "tensorflow"
-    rng = np.random.default_rng(0)
-    images = np.maximum(rng.normal(size=(256, 64)), 0).astype(np.float32)
-    texts = rng.normal(size=(256, 40)).astype(np.float32)
+    images, texts = np.load(trained_on_jax / "images.npy"), np.load(trained_on_jax / "texts.npy")
     auto = Autoencoder.load(trained_on_jax / "autoencoder")
     np.testing.assert_allclose(
         auto.transform(images), np.load(trained_on_jax / "codes.npy"), atol=1e-4
