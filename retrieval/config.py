@@ -1,13 +1,19 @@
-"""Run configuration: one dataclass per run, loadable from a TOML file in ``configs/``.
+"""Run configuration: small dataclasses, one per concern, loadable from a TOML file.
 
-Every section is a small dataclass with defaults; a TOML file only states what differs.
-Unknown keys and values of the wrong type are errors that name the file and the key.
+Every section is a dataclass with defaults; a TOML file only states what differs. These
+dataclasses are the one place where defaults live: the estimators take their defaults
+from them and are built from them. Unknown keys and values of the wrong type are errors
+that name the file and the key.
+
+A run maps text into an image space with one or more *mappers* (``[[mappers]]`` tables);
+their scores are standardised per query and summed with weights, together with the tag
+score when ``[tags]`` is enabled.
 
 Example
 -------
->>> config = RunConfig.from_dict({"regressor": {"loss": "triplet"}})
->>> config.regressor.loss, config.image.code_dim
-('triplet', 100)
+>>> config = RunConfig.from_dict({"mappers": [{"kind": "ridge", "params": {"alpha": 3}}]})
+>>> config.mappers[0].kind, config.mappers[0].params["alpha"], config.image.code_dim
+('ridge', 3.0, 100)
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from retrieval.errors import DataFormatError
+from retrieval.errors import ConfigError
+
+ImageSpace = Literal["code", "features"]
 
 
 @dataclass
@@ -36,52 +44,178 @@ class DataConfig:
 
 @dataclass
 class ImageConfig:
-    """The image branch: the autoencoder that maps pool5 features to the search code."""
+    """The image branch: ResNet features -> standardised features -> autoencoder code.
+
+    ``sqrt`` takes the square root of the (non-negative) pooled features before they are
+    standardised; ``whiten`` decorrelates the code and gives each direction unit variance
+    (learned on the training images), so no direction dominates the cosine. With
+    ``use_autoencoder = false`` the code is the standardised features themselves.
+    The remaining fields are the :class:`~retrieval.models.autoencoder.Autoencoder`'s.
+    """
 
     use_autoencoder: bool = True
+    sqrt: bool = True
+    whiten: bool = True
     code_dim: int = 100
-    hidden: list[int] = field(default_factory=lambda: [512])
-    epochs: int = 50
-    batch_size: int = 128
+    hidden: tuple[int, ...] = ()
+    epochs: int = 10
+    batch_size: int = 256
     learning_rate: float = 1e-3
-    patience: int = 5
+    validation_fraction: float = 0.1
+    patience: int = 3
+    pca_init: bool = True
 
 
 @dataclass
 class TextConfig:
-    """The text encoder(s); several names are concatenated (``["tfidf", "word2vec"]``)."""
+    """The text encoders; several names are concatenated side by side (``["tfidf", "glove"]``).
 
-    encoders: list[str] = field(default_factory=lambda: ["tfidf"])
+    ``weights`` scales each encoder's block (one weight per name; empty: all 1).
+    """
+
+    encoders: tuple[str, ...] = ("tfidf",)
+    weights: tuple[float, ...] = ()
     max_features: int = 20000
+    min_df: int = 1
+    ngram_max: int = 1
+    sublinear_tf: bool = True
     word2vec_dim: int = 100
     word2vec_epochs: int = 20
+    word2vec_min_count: int = 2
     glove_vocabulary: int = 100000
 
 
 @dataclass
-class RegressorConfig:
-    """The network that maps text features into the image code."""
+class RidgeParams:
+    """Ridge regression from text features to the image space (the course's baseline)."""
+
+    alpha: float = 1.0
+
+
+@dataclass
+class ReverseRidgeParams:
+    """Ridge regression from the image space to text features; ranked in text space."""
+
+    alpha: float = 100.0
+
+
+@dataclass
+class KernelRidgeParams:
+    """Kernel ridge regression with an RBF kernel on unit-length text features."""
+
+    alpha: float = 1.0
+    gamma: float = 1.0
+
+
+@dataclass
+class PLSParams:
+    """Partial least squares with ``n_components`` latent directions."""
+
+    n_components: int = 64
+    max_iter: int = 500
+
+
+@dataclass
+class CCAParams:
+    """Regularised canonical correlation analysis; ``reg`` shrinks each side's covariance."""
+
+    reg: float = 1.0
+    n_components: int = 128
+
+
+@dataclass
+class NeuralParams:
+    """The learned Keras mapping from text features into the image space."""
 
     loss: Literal["rmse", "triplet", "contrastive"] = "contrastive"
-    hidden: list[int] = field(default_factory=lambda: [512])
-    dropout: float = 0.2
-    epochs: int = 60
-    batch_size: int = 64
+    hidden: tuple[int, ...] = ()
+    dropout: float = 0.0
+    input_dropout: float = 0.0
+    epochs: int = 40
+    batch_size: int = 256
     learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
     margin: float = 0.2
     hard_negatives: bool = True
-    temperature: float = 0.07
-    patience: int = 8
+    temperature: float = 0.1
+    validation_fraction: float = 0.0
+    patience: int = 5
+    standardize: bool = False
+
+
+MAPPER_PARAMS: dict[str, type] = {
+    "ridge": RidgeParams,
+    "reverse_ridge": ReverseRidgeParams,
+    "kernel_ridge": KernelRidgeParams,
+    "pls": PLSParams,
+    "cca": CCAParams,
+    "neural": NeuralParams,
+}
+"""The mapper kinds and the dataclass holding each one's parameters and defaults."""
+
+
+@dataclass
+class MapperConfig:
+    """One way of matching text to images, and its weight in the sum of standardised scores.
+
+    ``space`` is the image side it works in: ``"code"`` (the autoencoder code) or
+    ``"features"`` (the standardised ResNet features). ``params`` are the kind's
+    parameters (see :data:`MAPPER_PARAMS`); missing ones take their defaults.
+    """
+
+    kind: Literal["ridge", "reverse_ridge", "kernel_ridge", "pls", "cca", "neural"] = "neural"
+    space: ImageSpace = "code"
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.params = dataclasses.asdict(
+            _build(MAPPER_PARAMS[self.kind], self.params, "params.", None)
+        )
+
+    def settings(self) -> Any:
+        """The parameters as the kind's dataclass."""
+        return MAPPER_PARAMS[self.kind](**self.params)
+
+
+@dataclass
+class TagConfig:
+    """Tag fusion: predicted tags of a description against each image's tags.
+
+    The tag score (cosine between predicted tag probabilities and the image's tags) is
+    standardised per query like the mappers' scores and added with ``weight``.
+    """
+
+    enabled: bool = False
+    weight: float = 0.5
+    C: float = 1.0
+    min_count: int = 2
+
+
+@dataclass
+class FusionConfig:
+    """How the weights of the mappers and of the tag score are set.
+
+    ``"fixed"`` uses the configured weights. ``"holdout"`` chooses them at training time:
+    the mappers are fitted on the training items minus a seeded ``holdout`` fraction, the
+    weights that give the best MAP@20 on that fraction are kept (``grid`` lists the
+    candidate weights of every member after the first, whose weight stays 1), and the
+    mappers are fitted again on every item.
+    """
+
+    select: Literal["fixed", "holdout"] = "fixed"
+    holdout: float = 0.2
+    grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass
 class IndexConfig:
-    """How ``Retriever.search`` finds candidates in a large gallery.
+    """How search finds candidates in a large gallery.
 
     ``exact`` scores every gallery image. Another backend (see :mod:`retrieval.index`) finds
     the ``candidates`` nearest codes first, and only those are scored in full (tag fusion
     included); ``params`` go to the backend (``{ef = 128}`` for hnsw, ``{url = "..."}`` or
-    ``{path = "..."}`` for qdrant). Whole-gallery ranking (``rank``, the competition) stays exact.
+    ``{path = "..."}`` for qdrant). Whole-gallery ranking (the competition) stays exact.
     """
 
     backend: Literal["exact", "hnsw", "binary", "qdrant"] = "exact"
@@ -90,12 +224,8 @@ class IndexConfig:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class TagConfig:
-    """Tag fusion: blend text -> tag predictions with the gallery images' tags."""
-
-    enabled: bool = False
-    weight: float = 0.3
+def _default_mappers() -> list[MapperConfig]:
+    return [MapperConfig()]
 
 
 @dataclass
@@ -107,9 +237,14 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     text: TextConfig = field(default_factory=TextConfig)
-    regressor: RegressorConfig = field(default_factory=RegressorConfig)
-    index: IndexConfig = field(default_factory=IndexConfig)
+    mappers: list[MapperConfig] = field(default_factory=_default_mappers)
     tags: TagConfig = field(default_factory=TagConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+
+    def __post_init__(self) -> None:
+        if not self.mappers:
+            raise ConfigError("'mappers' needs at least one [[mappers]] table")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str | None = None) -> RunConfig:
@@ -118,63 +253,80 @@ class RunConfig:
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> RunConfig:
-        """Read a TOML file such as ``configs/demo.toml``."""
+        """Read a TOML file such as ``configs/default.toml``."""
         path = Path(path)
         if not path.is_file():
-            raise DataFormatError("config file not found", path=path)
+            raise ConfigError("config file not found", path=path)
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise DataFormatError(f"not valid TOML: {exc}", path=path) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"not valid TOML: {exc}", path=path) from None
         return cls.from_dict(values, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain dicts, suitable for JSON or TOML."""
-        return dataclasses.asdict(self)
+        """Nested plain dicts and lists, suitable for JSON or TOML."""
+        return _plain(dataclasses.asdict(self))
 
 
-def _build(cls: type, values: dict[str, Any], *, prefix: str, source: str | None) -> Any:
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, values: Any, prefix: str, source: str | None) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix.rstrip('.')!r} must be a table", path=source)
+    if cls is MapperConfig and values.get("kind", "neural") in MAPPER_PARAMS:
+        params = _build(
+            MAPPER_PARAMS[values.get("kind", "neural")],
+            values.get("params", {}),
+            f"{prefix}params.",
+            source,
+        )
+        values = {**values, "params": dataclasses.asdict(params)}
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise DataFormatError(
+        raise ConfigError(
             f"unknown key {prefix + unknown[0]!r}; expected one of {sorted(known)}", path=source
         )
-    kwargs = {}
-    for name, value in values.items():
-        hint = hints[name]
-        key = prefix + name
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(value, dict):
-                raise DataFormatError(f"{key!r} must be a table", path=source)
-            kwargs[name] = _build(hint, value, prefix=f"{key}.", source=source)
-        else:
-            kwargs[name] = _check(value, hint, key, source)
-    return cls(**kwargs)
+    kwargs = {
+        name: _check(value, hints[name], prefix + name, source) for name, value in values.items()
+    }
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=source) from None
 
 
 def _check(value: Any, hint: Any, key: str, source: str | None) -> Any:
     origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, f"{key}.", source)
     if origin is Literal:
         if value not in typing.get_args(hint):
-            raise DataFormatError(
+            raise ConfigError(
                 f"{key!r} must be one of {list(typing.get_args(hint))}, got {value!r}", path=source
             )
         return value
-    if origin is list:
-        (item_type,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise DataFormatError(f"{key!r} must be a list, got {value!r}", path=source)
-        return [_check(v, item_type, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin in (list, tuple):
+        item_type = typing.get_args(hint)[0]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key!r} must be a list, got {value!r}", path=source)
+        items = [_check(v, item_type, f"{key}[{i}]", source) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
-            raise DataFormatError(f"{key!r} must be a table, got {value!r}", path=source)
+            raise ConfigError(f"{key!r} must be a table, got {value!r}", path=source)
         return dict(value)
-    if origin in (typing.Union, types.UnionType):
+    if origin in (typing.Union, types.UnionType) or hint is Any:
         raise TypeError(f"unsupported config type for {key}")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if hint in (int, float, str, bool) and (type(value) is not hint):
-        raise DataFormatError(f"{key!r} must be {hint.__name__}, got {value!r}", path=source)
+    if hint in (int, float, str, bool) and type(value) is not hint:
+        raise ConfigError(f"{key!r} must be {hint.__name__}, got {value!r}", path=source)
     return value

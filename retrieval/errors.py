@@ -25,8 +25,8 @@ def _location(path: str | os.PathLike[str] | None, line: int | None) -> str:
     return f"{os.fspath(path)}:{line}: " if line is not None else f"{os.fspath(path)}: "
 
 
-class DataFormatError(RetrievalError, ValueError):
-    """Input data is missing or malformed; ``path`` and ``line`` say where."""
+class LocatedError(RetrievalError, ValueError):
+    """An error about a file; ``path`` and ``line`` say where."""
 
     def __init__(
         self,
@@ -39,6 +39,14 @@ class DataFormatError(RetrievalError, ValueError):
         self.line = line
         self.message = message
         super().__init__(_location(path, line) + message)
+
+
+class DataFormatError(LocatedError):
+    """Input data is missing or malformed; ``path`` and ``line`` say where."""
+
+
+class ConfigError(LocatedError):
+    """A run configuration has an unknown key or a value of the wrong type or range."""
 
 
 class DataWarning(UserWarning):

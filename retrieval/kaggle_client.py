@@ -219,7 +219,7 @@ def submit(competition: str, file: str | os.PathLike[str], message: str) -> Subm
     The file is checked first (header, ids, 20 distinct images a row), so a malformed file
     never reaches the leaderboard.
     """
-    from retrieval.submission import validate_submission
+    from retrieval.data import validate_submission
 
     path = Path(file)
     if not path.is_file():

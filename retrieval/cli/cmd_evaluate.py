@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from retrieval.cli._options import add_bundle
 
 EXAMPLE = """examples:
   retrieval evaluate --bundle runs/demo/bundle                       # the held-out split it was trained without
@@ -19,9 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--bundle", type=Path, default=Path("runs/demo/bundle"))
+    add_bundle(parser)
     parser.add_argument("--root", type=Path, help="data root (default: the bundle config's)")
-    parser.add_argument("--split", choices=["held-out", "test"], default="held-out")
+    parser.add_argument(
+        "--split",
+        choices=["held-out", "test"],
+        default="held-out",
+        help="what to score (default held-out)",
+    )
     parser.add_argument(
         "--answers", type=Path, help="answer file for --split test (default ROOT/answers_test.csv)"
     )
@@ -30,21 +36,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate, evaluation_part, format_metrics
-    from retrieval.fileio import atomic_write
-    from retrieval.pipeline import Retriever
+    import json
 
-    retriever = Retriever.load(args.bundle)
-    config = retriever.config
-    root = args.root or Path(config.data.root)
-    part = evaluation_part(config, args.split, root=root, answers=args.answers)
-    result = evaluate(retriever, part)
+    from retrieval.evaluation import format_metrics
+    from retrieval.fileio import atomic_write
+    from retrieval.workflows import evaluate_bundle
+
+    result, part = evaluate_bundle(args.bundle, args.split, root=args.root, answers=args.answers)
     print(
         format_metrics(
-            result.metrics, gallery_size=result.gallery_size, title=f"{root} {args.split}"
+            result.metrics, gallery_size=result.gallery_size, title=f"{part.name} ({args.split})"
         )
     )
     if args.json:
         with atomic_write(args.json) as handle:
-            json.dump({"gallery_size": result.gallery_size, **result.metrics}, handle, indent=1)
+            json.dump(result.to_dict(), handle, indent=1)
     return 0

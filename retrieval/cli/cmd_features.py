@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from retrieval.cli._options import add_feature_weights, feature_weights, positive
+
 EXAMPLE = """examples:
   retrieval features --competition data/demo --split train --weights none       # writes features_train/*.csv
   retrieval features photos/*.jpg --out feats.npy --cache .cache/features       # .npy + feats.json manifest"""
@@ -25,20 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="a competition folder: read images_<split>/, write its CSVs",
     )
-    parser.add_argument("--split", choices=["train", "test"], default="train")
+    parser.add_argument("--split", choices=["train", "test"], default="train", help="which part of --competition (default train)")
     parser.add_argument(
         "--out", type=Path, help="the .npy to write (a .json manifest goes beside it)"
     )
-    parser.add_argument(
-        "--weights", default="imagenet", help="imagenet, none (random, seeded), or a weights file"
-    )
+    add_feature_weights(parser)
     parser.add_argument("--fc1000", action="store_true", help="also the 1000-d fc layer")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-size", type=positive, default=32, help="pictures per model call (default 32)"
+    )
     parser.add_argument(
         "--cache", type=Path, help="cache folder: re-runs extract only new or changed files"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of random weights (--weights none)"
     )
     parser.set_defaults(run=run)
 
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from retrieval.features import extract_features, write_competition_features
     from retrieval.fileio import atomic_write
 
-    weights = None if args.weights == "none" else args.weights
+    weights = feature_weights(args.weights)
     if args.competition is not None:
         written = write_competition_features(
             args.competition,
@@ -72,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         seed=args.seed,
     )
+    from retrieval.features import feature_record
+
     manifest = {
-        "weights": result.weights,
+        "features": feature_record(weights, args.seed),
         "paths": [str(p) for p in result.paths],
         "skipped": [{"path": str(p), "reason": r} for p, r in result.failures],
     }

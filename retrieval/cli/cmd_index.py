@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from retrieval.cli._options import add_weights_file, positive
+
 EXAMPLE = """examples:
   retrieval index ~/Pictures --bundle runs/demo/bundle --store ~/.retrieval/pictures
   retrieval index --store ~/.retrieval/pictures              # re-crawl: only new or changed files are extracted
+
+Pictures are encoded with the network the bundle's training features came from.
   retrieval search "a red apple" --library ~/.retrieval/pictures"""
 
 
@@ -26,14 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--store", type=Path, default=Path("~/.retrieval/library"), help="where the library lives"
     )
     parser.add_argument("--bundle", type=Path, help="trained bundle (needed the first time)")
-    parser.add_argument(
-        "--weights", default="imagenet", help="ResNet-50 weights: imagenet, none, or a file"
-    )
+    add_weights_file(parser)
     parser.add_argument(
         "--ext", default="jpg,jpeg,png,gif,bmp,webp,tif,tiff", help="comma-separated extensions"
     )
     parser.add_argument("--hidden", action="store_true", help="also crawl hidden files and folders")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-size", type=positive, default=32, help="pictures per model call (default 32)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     report = library.update(
         args.folders,
         bundle=args.bundle,
-        weights=None if args.weights == "none" else args.weights,
+        weights_file=args.weights_file,
         extensions=[e.strip() for e in args.ext.split(",") if e.strip()],
         include_hidden=args.hidden,
         batch_size=args.batch_size,

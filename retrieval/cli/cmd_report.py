@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from retrieval.cli._options import add_bundle
+
 EXAMPLE = """example:
   retrieval report --bundle runs/demo/bundle --out reports/demo           # its held-out split
   retrieval report --bundle runs/demo/bundle --split test --out reports/demo-test
@@ -27,13 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scores", type=Path, action="append", default=[], help="a run saved as .npz"
     )
-    parser.add_argument(
-        "--bundle",
-        type=Path,
-        action="append",
-        default=[],
-        help="a trained bundle (repeat to compare)",
-    )
+    add_bundle(parser, repeat=True)
     parser.add_argument(
         "--split",
         choices=["held-out", "test"],
@@ -44,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--root", type=Path, help="data root for --bundle (default: the bundle config's)"
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--title", default="Retrieval report")
+    parser.add_argument("--title", default="Retrieval report", help="the report's title")
     parser.add_argument("--gallery-note", default="", help="a sentence about the gallery")
     parser.set_defaults(run=run)
 
@@ -66,7 +62,10 @@ def load_run(path: Path):
     missing = {"gallery_paths", "query_texts", "relevant"} - set(arrays)
     if missing:
         raise DataFormatError(f"{path}: missing arrays {sorted(missing)}")
-    history = json.loads(str(arrays["history"])) if "history" in arrays else None
+    try:
+        history = json.loads(str(arrays["history"])) if "history" in arrays else None
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{path}: 'history' is not JSON ({exc.msg})") from None
     try:
         return RunResult(
             name=str(arrays["name"]) if "name" in arrays else path.stem,
@@ -84,22 +83,19 @@ def load_run(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from retrieval.report import write_report
+    from retrieval.workflows import report_bundles
 
-    runs = [load_run(path) for path in args.scores]
-    if args.bundle:
-        from retrieval.evaluation import evaluation_part
-        from retrieval.pipeline import Retriever
-        from retrieval.report import run_from_retriever
-
-        for bundle in args.bundle:
-            retriever = Retriever.load(bundle)
-            config = retriever.config
-            part = evaluation_part(config, args.split, root=args.root)
-            runs.append(run_from_retriever(retriever, part, name=f"{config.name} ({bundle})"))
-    if not runs:
+    if not args.bundle and not args.scores:
         raise ValueError("give --bundle or --scores")
-    path = write_report(args.out, runs, title=args.title, gallery_note=args.gallery_note)
+    path = report_bundles(
+        args.bundle,
+        args.out,
+        split=args.split,
+        root=args.root,
+        extra_runs=[load_run(path) for path in args.scores],
+        title=args.title,
+        gallery_note=args.gallery_note,
+    )
     print(path)
     print(args.out / "report.md")
     return 0

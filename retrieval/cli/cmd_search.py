@@ -1,4 +1,4 @@
-"""``retrieval search``: ask a trained bundle for the images that match a description."""
+"""``retrieval search``: the images of a bundle's gallery, or of a library, that match a description."""
 
 from __future__ import annotations
 
@@ -6,35 +6,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from retrieval.cli._options import add_weights_file, positive
+
 EXAMPLE = """examples:
   retrieval search "a red apple" --bundle runs/demo/bundle --k 5
   retrieval search "a dog" --bundle runs/demo/bundle --paths-only | xargs -n1 echo
-  retrieval search --image photo.jpg --bundle runs/demo/bundle --weights none
+  retrieval search --image photo.jpg --bundle runs/demo/bundle
+  retrieval search "a red apple" --library ~/.retrieval/pictures
   retrieval search --bundle runs/demo/bundle          # interactive: type queries, 'exit' to stop"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "search",
-        help="search a trained bundle's gallery by text or by example image",
+        help="search a trained bundle's gallery or a library by text or by example image",
         description="Print score<TAB>path lines for the best-matching images, best first.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("query", nargs="?", help="a description; omit it for an interactive prompt")
-    parser.add_argument(
-        "--bundle", type=Path, default=Path("runs/demo/bundle"), help="a trained bundle folder"
-    )
-    parser.add_argument(
-        "--library", type=Path, help="search a library made by `retrieval index` instead"
-    )
-    parser.add_argument("--k", type=int, default=20, help="how many results (default 20)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bundle", type=Path, help="search this trained bundle's gallery")
+    source.add_argument("--library", type=Path, help="search a library made by `retrieval index`")
+    parser.add_argument("--k", type=positive, default=20, help="how many results (default 20)")
     parser.add_argument("--image", type=Path, help="query by this example image instead of text")
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        help="ResNet-50 weights for --image: imagenet, none, or a .h5 file",
-    )
+    add_weights_file(parser)
     parser.add_argument("--paths-only", action="store_true", help="print paths only, one per line")
     parser.set_defaults(run=run)
 
@@ -46,27 +42,24 @@ def _print_hits(hits, paths_only: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retrieval.pipeline import Retriever
+    from retrieval.core import Searcher, load_bundle
 
-    if args.k < 1:
-        raise ValueError(f"--k must be at least 1, got {args.k}")
     if args.library is not None:
         from retrieval.library import PictureLibrary
 
-        library = PictureLibrary(args.library)
-        retriever = library.retriever()
-        if args.weights == "imagenet" and library.weights != "imagenet":
-            args.weights = "none" if library.weights is None else library.weights
+        searcher = PictureLibrary(args.library).searcher()
     else:
-        retriever = Retriever.load(args.bundle)
+        searcher = Searcher(*load_bundle(args.bundle))
     if args.image is not None:
         if not args.image.is_file():
             raise FileNotFoundError(f"{args.image}: no such image file")
-        weights = None if args.weights == "none" else args.weights
-        _print_hits(retriever.search_image(args.image, args.k, weights=weights), args.paths_only)
+        _print_hits(
+            searcher.search_image(args.image, args.k, weights_file=args.weights_file),
+            args.paths_only,
+        )
         return 0
     if args.query is not None:
-        _print_hits(retriever.search(args.query, args.k), args.paths_only)
+        _print_hits(searcher.search(args.query, args.k), args.paths_only)
         return 0
     interactive = sys.stdin.isatty()
     while True:
@@ -76,4 +69,4 @@ def run(args: argparse.Namespace) -> int:
         if not line or line.strip() in ("exit", "quit"):
             return 0
         if line.strip():
-            _print_hits(retriever.search(line.strip(), args.k), args.paths_only)
+            _print_hits(searcher.search(line.strip(), args.k), args.paths_only)

@@ -1,4 +1,4 @@
-"""``retrieval serve``: a web page to search a trained bundle's pictures by text or example image."""
+"""``retrieval serve``: a web page to search a bundle's gallery or a library by text or example image."""
 
 from __future__ import annotations
 
@@ -6,30 +6,33 @@ import argparse
 import sys
 from pathlib import Path
 
+from retrieval.cli._options import add_weights_file
+
 EXAMPLE = """examples:
-  retrieval serve --bundle runs/demo/bundle --weights none      # http://127.0.0.1:8000
-  retrieval serve --bundle runs/demo/bundle --host 0.0.0.0 --port 9000   # reachable from other machines"""
+  retrieval serve --bundle runs/demo/bundle                   # http://127.0.0.1:8000
+  retrieval serve --library ~/.retrieval/pictures --port 9000
+  retrieval serve --bundle runs/demo/bundle --host 0.0.0.0    # reachable from other machines"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="serve a search page (text and image queries, yes/no feedback)",
-        description="Serve a web page and a JSON API over a trained bundle's gallery (OpenAPI at /docs).",
+        description="Serve a web page and a JSON API over a bundle's gallery or a library (OpenAPI at /docs).",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--bundle", type=Path, default=Path("runs/demo/bundle"))
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bundle", type=Path, help="serve this trained bundle's gallery")
+    source.add_argument("--library", type=Path, help="serve a library made by `retrieval index`")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    add_weights_file(parser)
     parser.add_argument(
-        "--weights",
-        default="imagenet",
-        help="ResNet-50 weights for image queries: imagenet, none, or a file",
+        "--max-upload-mb", type=float, default=10.0, help="largest image upload (default 10)"
     )
-    parser.add_argument("--max-upload-mb", type=float, default=10.0)
     parser.set_defaults(run=run)
 
 
@@ -40,18 +43,21 @@ def run(args: argparse.Namespace) -> int:
     # Requests run concurrently in threads; one BLAS thread each avoids oversubscribing the cores.
     threadpool_limits(1)
 
-    from retrieval.pipeline import Retriever
-    from retrieval.web import create_app
-    from retrieval.web.gallery import RetrieverGallery
+    from retrieval.core import Searcher, load_bundle
+    from retrieval.web import SearcherBackend, create_app
 
-    gallery = RetrieverGallery(
-        Retriever.load(args.bundle), weights=None if args.weights == "none" else args.weights
-    )
+    if args.library is not None:
+        from retrieval.library import PictureLibrary
+
+        searcher = PictureLibrary(args.library).searcher()
+    else:
+        searcher = Searcher(*load_bundle(args.bundle))
+    backend = SearcherBackend(searcher, weights_file=args.weights_file)
     app = create_app(
-        gallery, roots=gallery.roots(), max_upload_bytes=int(args.max_upload_mb * 1024 * 1024)
+        backend, roots=backend.roots(), max_upload_bytes=int(args.max_upload_mb * 1024 * 1024)
     )
     print(
-        f"serving {len(gallery.paths)} pictures on http://{args.host}:{args.port}", file=sys.stderr
+        f"serving {len(backend.paths)} pictures on http://{args.host}:{args.port}", file=sys.stderr
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

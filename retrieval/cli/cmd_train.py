@@ -1,30 +1,34 @@
-"""``retrieval train``: train a retriever from a TOML config and evaluate it on a held-out split."""
+"""``retrieval train``: train from a TOML config, evaluate on a held-out split, save a bundle."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 EXAMPLE = """examples:
-  retrieval train --config configs/demo.toml                 # -> runs/demo/bundle, runs/demo/metrics.json
-  retrieval train --config configs/demo.toml --full --out runs/demo-full   # train on every item"""
+  retrieval train                                   # the default config on data/demo -> runs/default
+  retrieval train --config configs/default.toml --root data/cs5785-fall19-final --out runs/full
+  retrieval train --config configs/peers/ridge.toml --full --out runs/ridge   # every item, no held-out"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a retriever from a TOML config",
-        description="Train on the config's data (minus a held-out split unless --full), evaluate, save a bundle.",
+        help="train from a TOML config (default: the built-in default config)",
+        description="Train on a competition folder's train part (minus a held-out split unless "
+        "--full), evaluate on the held-out split, and save a bundle.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--config", type=Path, required=True, help="a TOML run config (see configs/)"
+        "--config",
+        type=Path,
+        help="a TOML run config (default: the built-in default, configs/default.toml)",
     )
     parser.add_argument("--out", type=Path, help="output folder (default runs/<config name>)")
-    parser.add_argument("--root", type=Path, help="override the config's data root")
+    parser.add_argument(
+        "--root", type=Path, help="the competition folder (default: the config's data.root)"
+    )
     parser.add_argument(
         "--full", action="store_true", help="train on all items (no held-out evaluation)"
     )
@@ -32,34 +36,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retrieval.config import RunConfig
-    from retrieval.data import load_competition, train_val_split
-    from retrieval.evaluation import evaluate, format_metrics
-    from retrieval.fileio import atomic_write
-    from retrieval.pipeline import Retriever
+    import sys
 
-    config = RunConfig.from_toml(args.config)
-    if args.root is not None:
-        config.data.root = str(args.root)
-    out = args.out or Path("runs") / config.name
-    data = load_competition(config.data.root, "train")
-    held_out = None
-    if not args.full:
-        data, held_out = train_val_split(
-            data, val_size=config.data.val_size, seed=config.data.split_seed
-        )
-    print(f"training {config.name!r} on {len(data)} items of {config.data.root}", file=sys.stderr)
-    retriever = Retriever(config).fit(data)
-    bundle = retriever.save(out / "bundle")
-    print(f"bundle: {bundle}")
-    with atomic_write(out / "history.json") as handle:
-        json.dump(retriever.history_, handle, indent=1)
-    if held_out is not None:
-        result = evaluate(retriever, held_out)
-        print(
-            format_metrics(result.metrics, gallery_size=result.gallery_size, title="held-out split")
-        )
-        with atomic_write(out / "metrics.json") as handle:
-            json.dump({"gallery_size": result.gallery_size, **result.metrics}, handle, indent=1)
-        print(f"metrics: {out / 'metrics.json'}")
+    from retrieval.config import RunConfig
+    from retrieval.evaluation import format_metrics
+    from retrieval.workflows import train
+
+    if args.config is None:
+        print("using the default config (configs/default.toml)", file=sys.stderr)
+        config = RunConfig(name="default")
+    else:
+        config = RunConfig.from_toml(args.config)
+    result = train(config, root=args.root, out=args.out, full=args.full)
+    print(f"bundle: {result.files['bundle']}")
+    if result.evaluation is not None:
+        e = result.evaluation
+        print(format_metrics(e.metrics, gallery_size=e.gallery_size, title="held-out split"))
+        print(f"metrics: {result.files['metrics']}")
     return 0

@@ -10,29 +10,53 @@ Examples
 from retrieval.data._captions import load_captions_table
 from retrieval.data._competition import (
     FEATURE_FILES,
+    SHIPPED_FEATURES,
     feature_csv_path,
+    feature_record_path,
     load_competition,
     read_answers,
+    read_feature_record,
     write_answers,
 )
 from retrieval.data._dataset import Dataset, DatasetSummary, Tag
 from retrieval.data._feature_csv import image_id_from_path, read_feature_csv, write_feature_csv
 from retrieval.data._split import train_val_split
+from retrieval.data._submission import (
+    HEADER as SUBMISSION_HEADER,
+)
+from retrieval.data._submission import (
+    SubmissionCheck,
+    SubmissionScore,
+    check_submission,
+    score_submission,
+    validate_submission,
+    write_submission,
+)
 from retrieval.data._synthetic import make_synthetic_competition
 
 __all__ = [
     "FEATURE_FILES",
+    "SHIPPED_FEATURES",
     "Dataset",
+    "SUBMISSION_HEADER",
+    "SubmissionCheck",
+    "SubmissionScore",
     "DatasetSummary",
     "Tag",
+    "check_submission",
     "feature_csv_path",
+    "feature_record_path",
     "image_id_from_path",
     "load_captions_table",
     "load_competition",
     "make_synthetic_competition",
     "read_answers",
+    "read_feature_record",
+    "score_submission",
     "read_feature_csv",
     "train_val_split",
+    "validate_submission",
     "write_answers",
     "write_feature_csv",
+    "write_submission",
 ]

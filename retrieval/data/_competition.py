@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,11 +23,33 @@ FEATURE_FILES: dict[str, str] = {
     "fc1000": "features_resnet1000_{split}.csv",
 }
 ANSWER_HEADER = ("Description_ID", "Image_ID")
+FEATURE_RECORD = "features.json"
+SHIPPED_FEATURES = {"model": "shipped", "note": "feature CSVs that came with the data"}
+"""The record of feature CSVs without a ``features.json``: made outside this package."""
 
 
 def feature_csv_path(root: str | os.PathLike[str], split: str, kind: str) -> Path:
     """Where the competition keeps the ``kind`` features of ``split``."""
     return Path(root) / f"features_{split}" / FEATURE_FILES[kind].format(split=split)
+
+
+def feature_record_path(root: str | os.PathLike[str], split: str) -> Path:
+    """The sidecar that records which network made the feature CSVs of ``split``."""
+    return Path(root) / f"features_{split}" / FEATURE_RECORD
+
+
+def read_feature_record(root: str | os.PathLike[str], split: str) -> dict:
+    """What made the feature CSVs of ``split`` (``SHIPPED_FEATURES`` when there is no record)."""
+    path = feature_record_path(root, split)
+    if not path.is_file():
+        return dict(SHIPPED_FEATURES)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"not valid JSON ({exc})", path=path) from None
+    if not isinstance(record, dict) or "model" not in record:
+        raise DataFormatError("expected a JSON object with a 'model' key", path=path)
+    return record
 
 
 def _sort_ids(ids: Iterable[str]) -> list[str]:
@@ -147,6 +170,7 @@ def load_competition(
         relevant=relevant,
         name=f"{root.name}/{split}",
         root=root,
+        feature_record=read_feature_record(root, split) if features_by_kind else {},
     )
     dataset.notes = problems.finish()
     return dataset

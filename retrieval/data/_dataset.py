@@ -46,6 +46,9 @@ class Dataset:
     relevant:
         For each description, the index into ``ids`` of the image it describes,
         or ``None`` where that is unknown.
+    feature_record:
+        Which network made the features (model, weights, seed, input size), as the
+        feature folder's ``features.json`` records it.
 
     Examples
     --------
@@ -68,6 +71,7 @@ class Dataset:
     name: str = ""
     root: Path | None = None
     notes: list[str] = field(default_factory=list)
+    feature_record: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.ids)

@@ -16,6 +16,7 @@ from PIL import Image
 
 from retrieval.data._competition import write_answers
 from retrieval.data._dataset import Tag
+from retrieval.data._submission import write_submission
 from retrieval.progress import progress_bar
 
 IMAGE_SIZE = 224
@@ -75,8 +76,6 @@ def write_competition_layout(
     ``k`` describes test image ``pairing[k]``, recorded in ``answers_test.csv``.
     ``load_image`` must be a module-level function when ``workers > 1``.
     """
-    from retrieval.submission import write_submission
-
     out = Path(out)
     jobs = [(load_image, item.path, jpeg_quality) for item in items]
     encoded: list[tuple[bytes | None, str]] = []

@@ -15,7 +15,13 @@ from retrieval.features._extract import (
     extract_features,
 )
 from retrieval.features._images import BadImageError, load_picture, to_rgb_on_white
-from retrieval.features._model import ResNet50Features, WeightsUnavailableError, keras_models_dir
+from retrieval.features._model import (
+    ResNet50Features,
+    WeightsUnavailableError,
+    feature_record,
+    keras_models_dir,
+    weights_from_record,
+)
 
 __all__ = [
     "BadImageError",
@@ -25,8 +31,10 @@ __all__ = [
     "WeightsUnavailableError",
     "extract_array",
     "extract_features",
+    "feature_record",
     "keras_models_dir",
     "load_picture",
     "to_rgb_on_white",
+    "weights_from_record",
     "write_competition_features",
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.data import feature_csv_path, write_feature_csv
+from retrieval.data import feature_csv_path, feature_record_path, write_feature_csv
 from retrieval.features._extract import extract_features
+from retrieval.features._model import feature_record
+from retrieval.fileio import atomic_write
 
 
 def write_competition_features(
@@ -25,7 +28,8 @@ def write_competition_features(
     """Extract ``root/images_<split>/*.jpg`` and write the competition's headerless CSVs.
 
     Rows are written in a seeded shuffled order, as in the competition's own files (readers
-    must join on the id). ``features_<split>/NOTE.txt`` records the weights used.
+    must join on the id). ``features_<split>/features.json`` records the network and weights
+    (:func:`~retrieval.features.feature_record`), and ``NOTE.txt`` says the same in words.
     """
     root = Path(root)
     images = sorted(
@@ -49,6 +53,9 @@ def write_competition_features(
     if fc1000 and result.fc1000 is not None:
         written.append(feature_csv_path(root, split, "fc1000"))
         write_feature_csv(written[1], names, result.fc1000[order], float_format=float_format)
+    record = {**feature_record(weights, seed), "skipped": len(result.failures)}
+    with atomic_write(feature_record_path(root, split)) as handle:
+        json.dump(record, handle, indent=1)
     note = written[0].parent / "NOTE.txt"
     note.write_text(
         f"Features of images_{split}/ made by retrieval.features: ResNet-50 (keras.applications), "

@@ -24,6 +24,79 @@ def keras_models_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
+INPUT_SIZE = 224
+PREPROCESSING = "keras.applications.resnet50.preprocess_input (RGB to BGR, ImageNet channel means)"
+
+
+def feature_record(weights: str | os.PathLike[str] | None, seed: int = 0) -> dict[str, Any]:
+    """What made a set of features: kept beside feature CSVs, in bundles and in libraries.
+
+    >>> feature_record(None, seed=3)["weights"], feature_record("imagenet")["weights"]
+    ('random', 'imagenet')
+    """
+    record: dict[str, Any] = {
+        "model": "resnet50",
+        "layers": "pool5 = global average pool (2048); fc1000 = logits of the 1000-way layer",
+        "input": INPUT_SIZE,
+        "preprocessing": PREPROCESSING,
+    }
+    if weights is None:
+        record.update(weights="random", seed=int(seed))
+    elif str(weights) == "imagenet":
+        record.update(weights="imagenet")
+    else:
+        path = Path(weights)
+        record.update(
+            weights="file", file=path.name, sha256=_sha256(path) if path.is_file() else None
+        )
+    return record
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def weights_from_record(
+    record: dict[str, Any], override: str | os.PathLike[str] | None = None
+) -> tuple[str | os.PathLike[str] | None, int]:
+    """The ``(weights, seed)`` that reproduce the features a record describes.
+
+    ``override`` (a weights file) is needed when the record names a file; it must have the
+    recorded SHA-256. Features shipped with the data or of an unknown origin cannot be
+    reproduced: that is a :class:`WeightsUnavailableError` explaining what to do.
+    """
+    kind = record.get("weights")
+    if record.get("model") == "resnet50" and kind == "random":
+        return None, int(record.get("seed", 0))
+    if record.get("model") == "resnet50" and kind == "imagenet":
+        return "imagenet", 0
+    if record.get("model") == "resnet50" and kind == "file":
+        if override is None:
+            raise WeightsUnavailableError(
+                f"the features were made with the weights file {record.get('file')}; "
+                "give that file (--weights PATH) to encode pictures the same way"
+            )
+        digest = _sha256(Path(override)) if Path(override).is_file() else None
+        if record.get("sha256") and digest != record["sha256"]:
+            raise WeightsUnavailableError(
+                f"{override}: not the weights file the features were made with "
+                f"({record.get('file')}, sha256 {str(record['sha256'])[:12]}...)"
+            )
+        return override, 0
+    if record.get("model") == "shipped":
+        raise WeightsUnavailableError(
+            "this model was trained on feature CSVs that came with the data (the competition's "
+            "are from a ResNet made outside this package), so pictures cannot be encoded the same "
+            "way; for image queries, extract features with `retrieval features` and train on them"
+        )
+    raise WeightsUnavailableError(
+        f"unknown feature record {record!r}: cannot encode pictures the same way"
+    )
+
+
 def describe_weights(weights: str | os.PathLike[str] | None) -> str:
     """A short label for manifests: ``imagenet``, ``random(seed=0)``, or the file name."""
     if weights is None:

@@ -2,30 +2,33 @@
 
 Backend-agnostic Keras 3 (only ``keras.layers``/``keras.ops``): the same code trains on
 TensorFlow on a CPU and on JAX on a GPU. Inputs are standardised with statistics learned
-in ``fit``; the decoder reconstructs the standardised features.
+in ``fit``; the decoder reconstructs the standardised features. A linear autoencoder
+(``hidden=()``) starts from the principal directions (``pca_init``), the optimum of a
+linear autoencoder, and is refined from there; deeper ones start at random.
 
 Example
 -------
 >>> import numpy as np
 >>> X = np.random.default_rng(0).normal(size=(200, 64)).astype("float32")
->>> ae = Autoencoder(code_dim=8, hidden=[32], epochs=3, seed=0).fit(X)   # doctest: +SKIP
->>> ae.transform(X).shape                                                # doctest: +SKIP
+>>> ae = Autoencoder(code_dim=8, epochs=2).fit(X)   # doctest: +SKIP
+>>> ae.transform(X).shape                           # doctest: +SKIP
 (200, 8)
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from retrieval.fileio import atomic_directory
+from retrieval.config import ImageConfig
 from retrieval.models.dense_stack import DenseStack
 
-FORMAT_VERSION = 1
+_IMAGE = ImageConfig()
 
 
 def neighbour_overlap(
@@ -45,7 +48,7 @@ def neighbour_overlap(
     return float(np.mean([len(np.intersect1d(x, y)) / k for x, y in zip(na, nb, strict=True)]))
 
 
-class Autoencoder:
+class Autoencoder(TransformerMixin, BaseEstimator):
     """Dense autoencoder ``d -> hidden... -> code_dim -> ...hidden -> d``.
 
     Parameters
@@ -58,6 +61,8 @@ class Autoencoder:
         Adam training settings.
     validation_fraction, patience:
         Rows held out (seeded) for early stopping on the validation loss, best weights restored.
+    pca_init:
+        Start a linear autoencoder from the principal directions of the standardised features.
     seed:
         Seeds initialisation, the split and shuffling: the same seed gives the same model.
 
@@ -71,15 +76,29 @@ class Autoencoder:
         Per-epoch ``loss`` and ``val_loss``.
     """
 
+    _parameter_constraints: dict = {
+        "code_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden": ["array-like"],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "pca_init": ["boolean"],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
-        code_dim: int = 100,
-        hidden: list[int] | tuple[int, ...] = (512,),
-        epochs: int = 50,
-        batch_size: int = 128,
-        learning_rate: float = 1e-3,
-        validation_fraction: float = 0.1,
-        patience: int = 5,
+        code_dim: int = _IMAGE.code_dim,
+        hidden: tuple[int, ...] = _IMAGE.hidden,
+        epochs: int = _IMAGE.epochs,
+        batch_size: int = _IMAGE.batch_size,
+        learning_rate: float = _IMAGE.learning_rate,
+        validation_fraction: float = _IMAGE.validation_fraction,
+        patience: int = _IMAGE.patience,
+        pca_init: bool = _IMAGE.pca_init,
         seed: int = 0,
         verbose: int = 0,
     ) -> None:
@@ -90,38 +109,15 @@ class Autoencoder:
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.pca_init = pca_init
         self.seed = seed
         self.verbose = verbose
 
-    def get_params(self) -> dict[str, Any]:
-        names = (
-            "code_dim",
-            "hidden",
-            "epochs",
-            "batch_size",
-            "learning_rate",
-            "validation_fraction",
-            "patience",
-            "seed",
-            "verbose",
-        )
-        params = {n: getattr(self, n) for n in names}
-        params["hidden"] = [int(h) for h in params["hidden"]]
-        return params
-
-    @staticmethod
-    def _check(X: Any, dim: int | None = None) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2:
-            raise ValueError(f"expected a 2-d feature matrix, got shape {X.shape}")
-        if dim is not None and X.shape[1] != dim:
-            raise ValueError(f"expected {dim} features per row, got {X.shape[1]}")
-        if not np.isfinite(X).all():
-            bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-            raise ValueError(
-                f"features hold NaN or infinity in {len(bad)} rows (first: {bad[:5].tolist()})"
-            )
-        return X
+    @classmethod
+    def from_config(cls, config: ImageConfig, *, seed: int = 0) -> Autoencoder:
+        """The autoencoder an :class:`~retrieval.config.ImageConfig` describes."""
+        names = cls._get_param_names()
+        return cls(**{n: getattr(config, n) for n in names if hasattr(config, n)}, seed=seed)
 
     def _build(self, dim: int) -> None:
         import keras
@@ -143,22 +139,37 @@ class Autoencoder:
         self.model_ = keras.Model(inputs, self.decoder_(self.encoder_(inputs)), name="autoencoder")
         self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
 
-    def fit(self, X: Any) -> Autoencoder:
+    def _init_from_pca(self, standardized: np.ndarray) -> None:
+        """Set a linear autoencoder to the top principal directions (its optimum)."""
+        covariance = standardized.T @ standardized / len(standardized)
+        _, vectors = np.linalg.eigh(covariance.astype(np.float64))
+        top = vectors[:, ::-1][:, : self.code_dim].astype(np.float32)
+        zeros = np.zeros(self.code_dim, np.float32)
+        self.encoder_.get_layer("code").set_weights([top, zeros])
+        self.decoder_.get_layer("reconstruction").set_weights(
+            [top.T.copy(), np.zeros(len(top), np.float32)]
+        )
+
+    def fit(self, X: Any, y: object = None) -> Autoencoder:
         """Learn the standardisation and the code from features ``X`` (n, d); returns ``self``."""
         import keras
 
-        X = self._check(X)
-        if len(X) < 4:
-            raise ValueError("need at least 4 rows to train an autoencoder")
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float32, ensure_min_samples=4)
+        if self.code_dim > X.shape[1]:
+            raise ValueError(f"code_dim={self.code_dim} is larger than the {X.shape[1]} features")
         keras.utils.set_random_seed(self.seed)
         self.mean_ = X.mean(axis=0)
         self.scale_ = np.maximum(X.std(axis=0), 1e-6).astype(np.float32)
         self._build(X.shape[1])
         target = (X - self.mean_) / self.scale_
+        if self.pca_init and not self.hidden:
+            self._init_from_pca(target)
         rng = np.random.default_rng(self.seed)
-        n_val = int(round(len(X) * self.validation_fraction)) if self.validation_fraction else 0
+        n_val = int(round(len(X) * self.validation_fraction))
         callbacks, validation = [], None
-        if n_val >= 2:
+        X_fit, target_fit = X, target
+        if n_val >= 2 and len(X) - n_val >= 2:
             order = rng.permutation(len(X))
             val, train = order[:n_val], order[n_val:]
             validation = (X[val], target[val])
@@ -169,48 +180,39 @@ class Autoencoder:
                         monitor="val_loss", patience=self.patience, restore_best_weights=True
                     )
                 )
-        else:
-            X_fit, target_fit = X, target
-        history = self.model_.fit(
-            X_fit,
-            target_fit,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            validation_data=validation,
-            callbacks=callbacks,
-            shuffle=True,
-            verbose=self.verbose,
-        )
-        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
-        self.n_features_in_ = int(X.shape[1])
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "encoder_"):
-            raise RuntimeError(
-                "this Autoencoder is not fitted yet; call fit() or Autoencoder.load()"
+        self.history_: dict[str, list[float]] = {}
+        if self.epochs:
+            history = self.model_.fit(
+                X_fit,
+                target_fit,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                validation_data=validation,
+                callbacks=callbacks,
+                shuffle=True,
+                verbose=self.verbose,
             )
+            self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        return self
 
     def transform(self, X: Any) -> np.ndarray:
         """Features -> codes ``(n, code_dim)``."""
-        self._check_fitted()
-        return np.asarray(
-            self.encoder_.predict(self._check(X, self.n_features_in_), batch_size=1024, verbose=0),
-            dtype=np.float32,
-        )
+        check_is_fitted(self, "encoder_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self.encoder_stack()(X)
 
     def inverse_transform(self, codes: Any) -> np.ndarray:
         """Codes -> reconstructed features in the original units."""
-        self._check_fitted()
-        codes = self._check(codes, self.code_dim)
-        standardized = np.asarray(
-            self.decoder_.predict(codes, batch_size=1024, verbose=0), dtype=np.float32
-        )
+        check_is_fitted(self, "decoder_")
+        codes = check_array(codes, dtype=np.float32)
+        if codes.shape[1] != self.code_dim:
+            raise ValueError(f"expected codes of {self.code_dim} columns, got {codes.shape[1]}")
+        standardized = DenseStack.from_keras(self.decoder_)(codes)
         return standardized * self.scale_ + self.mean_
 
     def evaluate(self, X: Any, k: int = 20) -> dict[str, float]:
         """Reconstruction RMSE (original and standardised units) and neighbourhood overlap at ``k``."""
-        X = self._check(X, getattr(self, "n_features_in_", None))
+        X = validate_data(self, X, dtype=np.float32, reset=False)
         codes = self.transform(X)
         reconstruction = self.inverse_transform(codes)
         return {
@@ -221,44 +223,29 @@ class Autoencoder:
 
     def encoder_stack(self) -> DenseStack:
         """The encoder as NumPy arrays (for search without Keras)."""
-        self._check_fitted()
+        check_is_fitted(self, "encoder_")
         return DenseStack.from_keras(self.encoder_)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``path/`` with ``autoencoder.keras`` and ``config.json`` (atomically)."""
-        self._check_fitted()
-        path = Path(path)
-        with atomic_directory(path) as staging:
-            self.model_.save(staging / "autoencoder.keras")
-            config = {
-                "format": FORMAT_VERSION,
-                "params": self.get_params(),
-                "history": self.history_,
-                "n_features_in": self.n_features_in_,
-            }
-            (staging / "config.json").write_text(json.dumps(config), encoding="utf-8")
-            np.savez(staging / "scaler.npz", mean=self.mean_, scale=self.scale_)
-        return path
+    def save(self, path) -> Any:
+        """Write the Keras model to a ``.keras`` file (to train further; bundles keep arrays)."""
+        check_is_fitted(self, "model_")
+        from retrieval.models._keras_files import save_keras
+
+        return save_keras(
+            self.model_, path, self.get_params(), {"mean": self.mean_, "scale": self.scale_}
+        )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Autoencoder:
-        import keras
+    def load(cls, path) -> Autoencoder:
+        """An autoencoder written by :meth:`save` (Keras ``safe_mode``: no code runs)."""
+        from retrieval.models._keras_files import load_keras
 
-        path = Path(path)
-        config_path = path / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{path}: not a saved Autoencoder (no config.json)")
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT_VERSION:
-            raise ValueError(
-                f"{config_path}: format {config.get('format')!r}, this version reads {FORMAT_VERSION}"
-            )
-        model = cls(**config["params"])
-        with np.load(path / "scaler.npz") as scaler:
-            model.mean_, model.scale_ = scaler["mean"], scaler["scale"]
-        model.model_ = keras.models.load_model(path / "autoencoder.keras")
-        model.encoder_ = model.model_.get_layer("encoder")
-        model.decoder_ = model.model_.get_layer("decoder")
-        model.history_ = config["history"]
-        model.n_features_in_ = config["n_features_in"]
-        return model
+        model, params, arrays = load_keras(path)
+        ae = cls(**params)
+        ae.model_ = model
+        ae.encoder_ = model.get_layer("encoder")
+        ae.decoder_ = model.get_layer("decoder")
+        ae.mean_, ae.scale_ = arrays["mean"], arrays["scale"]
+        ae.n_features_in_ = int(ae.mean_.shape[0])
+        ae.history_ = {}
+        return ae

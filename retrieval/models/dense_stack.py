@@ -2,9 +2,10 @@
 
 Training needs Keras (and its backend); answering a query needs only a few matrix
 products. :class:`DenseStack` copies the weights of a linear chain of ``Normalization``,
-``Dense``, ``Dropout`` and ``BatchNormalization`` layers into NumPy arrays, saves them in
-one ``.npz`` and evaluates them without importing Keras, so ``retrieval search`` starts in
-well under a second.
+``Dense``, ``Dropout`` and ``BatchNormalization`` layers into NumPy arrays and evaluates
+them without importing Keras. Layers are plain dicts: ``affine`` (``(x + shift) * scale``),
+``affine_after`` (``x * scale + shift``), ``dense`` (``act(x @ kernel + bias)``) and
+``signed_sqrt``.
 
 Example
 -------
@@ -17,14 +18,12 @@ Example
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from retrieval.fileio import atomic_write
+from retrieval.store import Arrays, Meta
 
 KERAS_EPSILON = 1e-7
 _ACTIVATIONS = {
@@ -37,6 +36,12 @@ _ACTIVATIONS = {
     "swish": lambda x: x / (1.0 + np.exp(-x)),
     "silu": lambda x: x / (1.0 + np.exp(-x)),
 }
+_ARRAYS = {
+    "affine": ("shift", "scale"),
+    "affine_after": ("scale", "shift"),
+    "dense": ("kernel", "bias"),
+    "signed_sqrt": (),
+}
 
 
 class DenseStack:
@@ -44,6 +49,8 @@ class DenseStack:
 
     def __init__(self, layers: list[dict[str, Any]]) -> None:
         for layer in layers:
+            if layer.get("kind") not in _ARRAYS:
+                raise ValueError(f"unknown layer kind {layer.get('kind')!r}")
             if layer["kind"] == "dense" and layer.get("activation", "linear") not in _ACTIVATIONS:
                 raise ValueError(f"activation {layer['activation']!r} is not supported")
         self.layers = layers
@@ -103,47 +110,44 @@ class DenseStack:
                 raise ValueError(f"the model has no layer named {upto!r}")
         return cls(layers)
 
+    def then(self, other: DenseStack) -> DenseStack:
+        """This chain followed by ``other``."""
+        return DenseStack(self.layers + other.layers)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out = np.asarray(x, dtype=np.float32)
         for layer in self.layers:
-            if layer["kind"] == "affine":
+            kind = layer["kind"]
+            if kind == "affine":
                 out = (out + layer["shift"]) * layer["scale"]
-            elif layer["kind"] == "affine_after":
+            elif kind == "affine_after":
                 out = out * layer["scale"] + layer["shift"]
+            elif kind == "signed_sqrt":
+                out = np.sign(out) * np.sqrt(np.abs(out))
             else:
                 out = _ACTIVATIONS[layer.get("activation", "linear")](
                     out @ layer["kernel"] + layer["bias"]
                 )
         return out.astype(np.float32, copy=False)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write all layers to one ``.npz`` (atomically)."""
-        arrays: dict[str, np.ndarray] = {}
-        meta = []
+    def get_state(self) -> tuple[Meta, Arrays]:
+        metas, arrays = [], {}
         for i, layer in enumerate(self.layers):
-            entry = {
-                "kind": layer["kind"],
-                "activation": layer.get("activation", "linear"),
-                "arrays": [],
-            }
-            for key, value in layer.items():
-                if isinstance(value, np.ndarray):
-                    arrays[f"{i}_{key}"] = value
-                    entry["arrays"].append(key)
-            meta.append(entry)
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        with atomic_write(path, "wb") as handle:
-            np.savez(handle, **arrays)
+            metas.append({"kind": layer["kind"], "activation": layer.get("activation", "linear")})
+            for key in _ARRAYS[layer["kind"]]:
+                arrays[f"{i}/{key}"] = np.asarray(layer[key], dtype=np.float32)
+        return {"layers": metas}, arrays
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> DenseStack:
-        with np.load(Path(path), allow_pickle=False) as data:
-            meta = json.loads(data["meta"].tobytes().decode())
-            layers = []
-            for i, entry in enumerate(meta):
-                layer: dict[str, Any] = {"kind": entry["kind"], "activation": entry["activation"]}
-                layer.update({key: data[f"{i}_{key}"] for key in entry["arrays"]})
-                layers.append(layer)
+    def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> DenseStack:
+        layers = []
+        for i, entry in enumerate(meta["layers"]):
+            kind = entry.get("kind")
+            if kind not in _ARRAYS:
+                raise ValueError(f"unknown stored layer kind {kind!r}")
+            layer: dict[str, Any] = {"kind": kind, "activation": entry.get("activation", "linear")}
+            layer.update({key: arrays[f"{i}/{key}"] for key in _ARRAYS[kind]})
+            layers.append(layer)
         return cls(layers)
 
     @property

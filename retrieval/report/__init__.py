@@ -1,7 +1,10 @@
-"""Top-20 recall reports: a self-contained HTML page and a Markdown summary of retrieval runs."""
+"""Top-20 recall reports: a self-contained HTML page and a Markdown summary of retrieval runs.
 
-from retrieval.report._bundle import report_for_retriever, run_from_retriever
+The HTML and Markdown come from jinja2 templates shipped in ``retrieval/report/templates``.
+"""
+
+from retrieval.report._bundle import report_for_model, run_from_model
 from retrieval.report._html import write_report
-from retrieval.report._run import RunResult, run_metrics
+from retrieval.report._run import RunResult
 
-__all__ = ["RunResult", "report_for_retriever", "run_from_retriever", "run_metrics", "write_report"]
+__all__ = ["RunResult", "report_for_model", "run_from_model", "write_report"]

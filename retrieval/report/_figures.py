@@ -86,7 +86,8 @@ def rank_histogram(runs) -> str:
     return figure_uri(fig)
 
 
-def loss_curves(history: dict[str, list[float]]) -> str:
+def loss_curves(title: str, history: dict[str, list[float]]) -> str:
+    """One network's training curves (``loss``, ``val_loss``), titled with the network."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, values in history.items():
@@ -95,7 +96,7 @@ def loss_curves(history: dict[str, list[float]]) -> str:
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("Training")
+    ax.set_title(f"Training: {title}")
     return figure_uri(fig)
 
 

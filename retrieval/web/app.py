@@ -5,37 +5,35 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
+import jinja2
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from retrieval.feedback import RelevanceFeedback
-from retrieval.web.page import PAGE
+from retrieval.core import SearchHit
+from retrieval.models.feedback import RelevanceFeedback
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("retrieval.web", "templates"), autoescape=True
+)
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 
 
-class Hit(NamedTuple):
-    """One result: the gallery index of a picture and its score (higher is better)."""
-
-    index: int
-    score: float
-
-
-class Gallery(Protocol):
+class SearchBackend(Protocol):
     """What the page needs from a searchable collection of pictures."""
 
     paths: Sequence[Path]
     codes: np.ndarray
 
-    def search_text(self, text: str, k: int) -> list[Hit]: ...
+    def search_text(self, text: str, k: int) -> list[SearchHit]: ...
 
-    def search_image(self, image: Image.Image, k: int) -> list[Hit]: ...
+    def search_image(self, image: Image.Image, k: int) -> list[SearchHit]: ...
 
     def text_scores(self, text: str) -> np.ndarray: ...
 
@@ -66,7 +64,7 @@ class FeedbackResults(BaseModel):
 
 
 def create_app(
-    gallery: Gallery,
+    gallery: SearchBackend,
     *,
     roots: Sequence[Path],
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -78,7 +76,11 @@ def create_app(
         title=title, description="Search pictures by text or by example image.", version="1"
     )
 
-    def result(hit: Hit) -> Result:
+    page_html = _TEMPLATES.get_template("page.html.j2").render(
+        title=f"{title}: search pictures", heading="Search pictures"
+    )
+
+    def result(hit: SearchHit) -> Result:
         return Result(
             id=hit.index,
             score=round(float(hit.score), 6),
@@ -88,7 +90,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
-        return PAGE
+        return page_html
 
     @app.get(
         "/api/search",
@@ -161,9 +163,12 @@ def create_app(
         scores = session.scores()
         ranking = session.ranking()[: request.k]
         return FeedbackResults(
-            proposals=[result(Hit(i, scores[i])) for i in session.propose(8)],
-            ranking=[result(Hit(int(i), scores[i])) for i in ranking],
+            proposals=[_hit(i, scores[i]) for i in session.propose(8)],
+            ranking=[_hit(int(i), scores[i]) for i in ranking],
         )
+
+    def _hit(index: int, score: float) -> Result:
+        return result(SearchHit(index, "", gallery.paths[index], float(score)))
 
     return app
 

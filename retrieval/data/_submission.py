@@ -24,11 +24,20 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.data._competition import read_answers
 from retrieval.errors import DataFormatError
 from retrieval.fileio import atomic_write
+from retrieval.metrics import (
+    MAP,
+    MAP_LINEAR,
+    TOP_K,
+    map_at_k,
+    map_at_k_linear,
+    ranks_from_ranking,
+    recall_at_k,
+)
 
 HEADER = "Descritpion_ID,Top_20_Image_IDs"
-TOP_K = 20
 
 
 def write_submission(
@@ -196,7 +205,7 @@ class SubmissionScore:
 
     def __str__(self) -> str:
         return (
-            f"MAP@20 (1/r, Kaggle) {self.map_at_20:.4f}; MAP@20 (linear, (21-r)/20) {self.map_at_20_linear:.4f}; "
+            f"{MAP} {self.map_at_20:.4f}; {MAP_LINEAR} {self.map_at_20_linear:.4f}; "
             f"R@20 {self.recall_at_20:.4f}; {self.descriptions} descriptions, {self.gallery_size}-image gallery"
         )
 
@@ -205,9 +214,6 @@ def score_submission(
     path: str | os.PathLike[str], answers_path: str | os.PathLike[str]
 ) -> SubmissionScore:
     """Score a valid submission against an answer file (``Description_ID,Image_ID`` rows)."""
-    from retrieval.data import read_answers
-    from retrieval.metrics import map_at_k, map_at_k_linear, ranks_from_ranking, recall_at_k
-
     answers = read_answers(answers_path)
     check = validate_submission(path, description_ids=list(answers))
     ranks = ranks_from_ranking(

@@ -1,0 +1,63 @@
+"""Options and conversions that several subcommands share, written once."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_BUNDLE = Path("runs/demo/bundle")
+
+
+def add_bundle(parser: argparse.ArgumentParser, *, repeat: bool = False) -> None:
+    """``--bundle``: a trained bundle folder (required)."""
+    if repeat:
+        parser.add_argument(
+            "--bundle",
+            type=Path,
+            action="append",
+            default=[],
+            help="a trained bundle folder (repeat to compare)",
+        )
+    else:
+        parser.add_argument(
+            "--bundle",
+            type=Path,
+            required=True,
+            help="a trained bundle folder (made by `retrieval train`)",
+        )
+
+
+def add_weights_file(parser: argparse.ArgumentParser) -> None:
+    """``--weights-file``: only for bundles whose features came from a weights file."""
+    parser.add_argument(
+        "--weights-file",
+        type=Path,
+        help="the ResNet-50 weights file, if the bundle's features were made with one "
+        "(otherwise the network the bundle records is used)",
+    )
+
+
+def add_feature_weights(parser: argparse.ArgumentParser) -> None:
+    """``--weights``: which ResNet-50 weights make new features."""
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        help="ResNet-50 weights: imagenet (the Keras cache, or a download), none (random, "
+        "seeded: --seed), or a weights file",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of random weights (--weights none)"
+    )
+
+
+def feature_weights(value: str) -> str | None:
+    """The ``weights`` argument of the feature extractor for a ``--weights`` value."""
+    return None if value == "none" else value
+
+
+def positive(value: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number

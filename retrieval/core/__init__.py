@@ -1,0 +1,32 @@
+"""The retrieval core: a trained model as plain data, the trainer that builds it, the searcher.
+
+- :class:`TrainedModel`: text encoder, image branch, mappers, tag model; NumPy scoring.
+- :class:`Trainer`: a :class:`~retrieval.config.RunConfig` and paired data -> a ``TrainedModel``.
+- :class:`Gallery`: the images searched; :class:`Searcher` searches one with a model.
+- :func:`save_bundle` / :func:`load_bundle`: a model and its default gallery on disk.
+
+Example
+-------
+>>> from retrieval.config import RunConfig                        # doctest: +SKIP
+>>> model = Trainer(RunConfig()).fit(train)                       # doctest: +SKIP
+>>> Searcher(model, model.gallery_from_dataset(test)).search("a red apple")  # doctest: +SKIP
+"""
+
+from retrieval.core.bundle import load_bundle, save_bundle
+from retrieval.core.gallery import CODE, Gallery
+from retrieval.core.model import Member, TrainedModel
+from retrieval.core.searcher import Searcher, SearchHit
+from retrieval.core.trainer import Trainer, choose_weights
+
+__all__ = [
+    "CODE",
+    "Gallery",
+    "Member",
+    "SearchHit",
+    "Searcher",
+    "TrainedModel",
+    "Trainer",
+    "choose_weights",
+    "load_bundle",
+    "save_bundle",
+]

@@ -1,0 +1,52 @@
+"""A bundle: a trained model and the gallery it searches by default, in one stored folder.
+
+The folder follows :mod:`retrieval.store`: ``manifest.json`` (kind ``retrieval.bundle``,
+format version, config, feature record, training history, vocabulary, gallery ids, paths
+and tags) and ``arrays/`` (``.npy`` files). Loading never runs code, and a loaded bundle
+saves back identical.
+
+Example
+-------
+>>> save_bundle("runs/x/bundle", model, gallery)      # doctest: +SKIP
+>>> model, gallery = load_bundle("runs/x/bundle")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from retrieval import store
+from retrieval.core.gallery import Gallery
+from retrieval.core.model import TrainedModel
+
+KIND = "retrieval.bundle"
+
+
+def save_bundle(path: str | os.PathLike[str], model: TrainedModel, gallery: Gallery) -> Path:
+    """Write the bundle folder atomically (an existing one is replaced only when complete)."""
+    model_meta, model_arrays = model.get_state()
+    gallery_meta, gallery_arrays = gallery.get_state()
+    return store.save(
+        path,
+        KIND,
+        {"model": model_meta, "gallery": gallery_meta},
+        {**store.nest("model", model_arrays), **store.nest("gallery", gallery_arrays)},
+    )
+
+
+def load_bundle(path: str | os.PathLike[str]) -> tuple[TrainedModel, Gallery]:
+    """The model and default gallery of a bundle; needs neither Keras nor gensim."""
+    stored = store.load(path, KIND)
+    manifest = stored.folder / store.MANIFEST
+    try:
+        model = TrainedModel.from_state(
+            stored.meta["model"], store.part("model", stored.arrays), source=str(manifest)
+        )
+        gallery = Gallery.from_state(stored.meta["gallery"], store.part("gallery", stored.arrays))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        if isinstance(exc, store.StoreError):
+            raise
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise store.StoreError(f"{manifest}: not a complete bundle ({detail})") from None
+    return model, gallery

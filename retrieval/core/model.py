@@ -1,0 +1,243 @@
+"""The trained model: plain data and NumPy scoring, what search loads.
+
+A :class:`TrainedModel` holds the fitted text encoder, the image branch
+(:class:`~retrieval.models.image_code.ImageCoder`), the mappers with their weights, the
+optional tag model, the run's config and a record of which network made its image
+features. It is built by :class:`~retrieval.core.trainer.Trainer` and searched through
+:class:`~retrieval.core.searcher.Searcher`; loading one imports neither Keras nor gensim.
+
+Scores
+------
+Each mapper's similarities are standardised per description over the gallery (z-scores)
+and summed with the mappers' weights; with tag fusion the standardised tag score is added
+with its weight. A model with one mapper and no tags returns that mapper's cosine
+similarities unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retrieval.config import RunConfig
+from retrieval.core.gallery import CODE, Gallery
+from retrieval.data import Dataset
+from retrieval.models.image_code import ImageCoder
+from retrieval.models.mappers import Mapper, mapper_from_state
+from retrieval.models.tags import TagModel, tag_scores
+from retrieval.store import Arrays, Meta, nest, part
+from retrieval.text import encoder_from_state
+
+Z_SAMPLE = 2048
+"""Galleries larger than this standardise scores with statistics of a fixed sample of this size."""
+
+
+@dataclass
+class Member:
+    """One mapper of a model: the image space it works in and its weight."""
+
+    mapper: Mapper
+    space: str
+    weight: float
+
+
+def standardize_rows(scores: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """``scores`` minus each row's mean, over its standard deviation (of ``reference`` if given)."""
+    reference = scores if reference is None else reference
+    mean = reference.mean(axis=1, keepdims=True)
+    std = reference.std(axis=1, keepdims=True)
+    return (scores - mean) / np.maximum(std, 1e-12)
+
+
+def z_sample(n: int) -> np.ndarray | None:
+    """Gallery positions whose scores standardise every query (``None``: the whole gallery)."""
+    if n <= Z_SAMPLE:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, Z_SAMPLE, replace=False))
+
+
+@dataclass
+class TrainedModel:
+    """Everything that scores descriptions against images (see the module docstring)."""
+
+    config: RunConfig
+    text_encoder: Any
+    image_coder: ImageCoder
+    members: list[Member]
+    tags: TagModel | None = None
+    tag_weight: float = 0.0
+    features: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ encoding
+    def text_features(self, texts: Sequence[str]) -> np.ndarray:
+        """Descriptions -> text features (a list of strings; a bare string is refused)."""
+        if isinstance(texts, str):
+            raise TypeError(
+                "expected a list of descriptions, got a single string; wrap it in a list"
+            )
+        return self.text_encoder.transform(list(texts))
+
+    def known_words(self, texts: Sequence[str]) -> np.ndarray:
+        """How many words of each description the text encoder knows (0: it cannot be placed)."""
+        return self.text_encoder.known_counts(list(texts))
+
+    @property
+    def spaces(self) -> list[str]:
+        """The image spaces this model needs in a gallery (``"code"`` first)."""
+        return [CODE] + sorted({m.space for m in self.members} - {CODE})
+
+    def image_spaces(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """ResNet features -> every image space the model needs."""
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or not np.isfinite(features).all():
+            raise ValueError("image features must be a finite 2-d array")
+        out = {CODE: self.image_coder.transform(features)}
+        if "features" in self.spaces:
+            out["features"] = self.image_coder.features(features)
+        return out
+
+    def gallery(
+        self,
+        ids: Sequence[str],
+        paths: Sequence[Any],
+        features: np.ndarray,
+        tags: Sequence[Sequence[Any]] | None = None,
+        *,
+        name: str = "",
+    ) -> Gallery:
+        """A gallery of images from their ResNet features."""
+        tag_lists = None if tags is None else [[str(t) for t in ts] for ts in tags]
+        return Gallery(list(ids), list(paths), self.image_spaces(features), tag_lists, name)
+
+    def gallery_from_dataset(self, dataset: Dataset) -> Gallery:
+        """A gallery of ``dataset``'s images, with its tags."""
+        return self.gallery(
+            dataset.ids,
+            dataset.image_paths,
+            dataset.features(self.config.data.features),
+            dataset.tags,
+            name=dataset.name,
+        )
+
+    # ------------------------------------------------------------------ scoring
+    def gallery_keys(self, gallery: Gallery) -> list[np.ndarray]:
+        """Each member's unit-length gallery keys (what a searcher caches per gallery)."""
+        return [m.mapper.unit_gallery_keys(gallery.spaces[m.space]) for m in self.members]
+
+    def query_keys(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each member's query keys for text features ``X``."""
+        return [m.mapper.unit_query_keys(X) for m in self.members]
+
+    def tag_matrix(self, gallery: Gallery) -> np.ndarray | None:
+        """The gallery's tags as 0/1 rows over the tag model's classes (``None``: no fusion)."""
+        if self.tags is None or gallery.tags is None or self.tag_weight == 0:
+            return None
+        return self.tags.binarize(gallery.tags)
+
+    def component_scores(
+        self, X: np.ndarray, gallery: Gallery, keys: Sequence[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        """Raw similarities of every member (then the tag score, if fused), each (n_texts, n_gallery)."""
+        keys = self.gallery_keys(gallery) if keys is None else keys
+        out = [q @ g.T for q, g in zip(self.query_keys(X), keys, strict=True)]
+        tags = self.tag_matrix(gallery)
+        if tags is not None:
+            out.append(tag_scores(self.tags.predict_proba(X), tags))
+        return out
+
+    def weights(self, with_tags: bool) -> list[float]:
+        """The weight of every component :meth:`component_scores` returns."""
+        return [m.weight for m in self.members] + ([self.tag_weight] if with_tags else [])
+
+    def fuse(
+        self,
+        components: Sequence[np.ndarray],
+        weights: Sequence[float],
+        reference: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """The weighted sum of standardised component scores (a lone component is kept as is)."""
+        if len(components) == 1:
+            return np.asarray(components[0], dtype=np.float32)
+        reference = components if reference is None else reference
+        total = np.zeros(components[0].shape, dtype=np.float64)
+        for scores, ref, weight in zip(components, reference, weights, strict=True):
+            if weight:
+                total += weight * standardize_rows(scores, ref)
+        return total.astype(np.float32)
+
+    def scores(self, texts: Sequence[str], gallery: Gallery) -> np.ndarray:
+        """Similarity of every description with every gallery image, (n_texts, n_gallery)."""
+        X = self.text_features(texts)
+        components = self.component_scores(X, gallery)
+        sample = z_sample(len(gallery))
+        reference = None if sample is None else [c[:, sample] for c in components]
+        return self.fuse(components, self.weights(len(components) > len(self.members)), reference)
+
+    # ------------------------------------------------------------------ images
+    def encode_images(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
+        """Pictures (paths or PIL images) -> codes, with the network that made the training features.
+
+        ``weights_file`` is needed only when those features were made with a weights file.
+        """
+        from retrieval.features import extract_array, weights_from_record
+
+        weights, seed = weights_from_record(self.features, weights_file)
+        features = extract_array(list(images), weights=weights, seed=seed)
+        return self.image_coder.transform(features)
+
+    # ------------------------------------------------------------------ storing
+    def get_state(self) -> tuple[Meta, Arrays]:
+        encoder_meta, encoder_arrays = self.text_encoder.get_state()
+        coder_meta, coder_arrays = self.image_coder.get_state()
+        arrays = {**nest("text", encoder_arrays), **nest("image", coder_arrays)}
+        members = []
+        for i, member in enumerate(self.members):
+            meta, own = member.mapper.get_state()
+            members.append({"space": member.space, "weight": member.weight, "mapper": meta})
+            arrays.update(nest(f"mappers/{i}", own))
+        tags = None
+        if self.tags is not None:
+            tag_meta, tag_arrays = self.tags.get_state()
+            tags = {"weight": self.tag_weight, "model": tag_meta}
+            arrays.update(nest("tags", tag_arrays))
+        meta = {
+            "config": self.config.to_dict(),
+            "features": self.features,
+            "history": self.history,
+            "text": encoder_meta,
+            "image": coder_meta,
+            "mappers": members,
+            "tags": tags,
+        }
+        return meta, arrays
+
+    @classmethod
+    def from_state(
+        cls, meta: Meta, arrays: Mapping[str, np.ndarray], *, source: str | None = None
+    ) -> TrainedModel:
+        members = [
+            Member(
+                mapper_from_state(m["mapper"], part(f"mappers/{i}", arrays)),
+                m["space"],
+                float(m["weight"]),
+            )
+            for i, m in enumerate(meta["mappers"])
+        ]
+        tags, tag_weight = None, 0.0
+        if meta.get("tags"):
+            tags = TagModel.from_state(meta["tags"]["model"], part("tags", arrays))
+            tag_weight = float(meta["tags"]["weight"])
+        return cls(
+            config=RunConfig.from_dict(meta["config"], source=source),
+            text_encoder=encoder_from_state(meta["text"], part("text", arrays)),
+            image_coder=ImageCoder.from_state(meta["image"], part("image", arrays)),
+            members=members,
+            tags=tags,
+            tag_weight=tag_weight,
+            features=dict(meta.get("features", {})),
+            history=dict(meta.get("history", {})),
+        )

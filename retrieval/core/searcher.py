@@ -1,0 +1,163 @@
+"""Search one gallery with a trained model: text queries, image queries, whole-gallery rankings.
+
+A :class:`Searcher` binds a :class:`~retrieval.core.model.TrainedModel` to a
+:class:`~retrieval.core.gallery.Gallery`. It computes the gallery's keys once, and, for a
+large gallery with an approximate index configured, builds the index on first use and
+keeps it under the index settings it was built with (changing the settings builds another).
+
+Example
+-------
+>>> searcher = Searcher(model, gallery)                     # doctest: +SKIP
+>>> searcher.search("a red apple", k=5)                     # doctest: +SKIP
+[SearchHit(index=12, id='340', path=PosixPath('...'), score=0.64), ...]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from retrieval.config import IndexConfig
+from retrieval.core.gallery import Gallery
+from retrieval.core.model import TrainedModel, z_sample
+from retrieval.metrics import top_k
+from retrieval.models.mappers import unit_rows
+
+
+class SearchHit(NamedTuple):
+    """One search result: gallery position, image id, file path and score (higher is better)."""
+
+    index: int
+    id: str
+    path: Path
+    score: float
+
+
+class Searcher:
+    """Searches ``gallery`` with ``model``; ``index`` (default: the model's config) picks candidates."""
+
+    def __init__(
+        self, model: TrainedModel, gallery: Gallery, *, index: IndexConfig | None = None
+    ) -> None:
+        missing = set(model.spaces) - set(gallery.spaces)
+        if missing:
+            raise ValueError(
+                f"the gallery lacks the image spaces {sorted(missing)} the model needs"
+            )
+        self.model = model
+        self.gallery = gallery
+        self.index_config = index if index is not None else model.config.index
+        self._indexes: dict[str, Any] = {}
+
+    @cached_property
+    def _keys(self) -> list[np.ndarray]:
+        return self.model.gallery_keys(self.gallery)
+
+    @cached_property
+    def _tags(self) -> np.ndarray | None:
+        return self.model.tag_matrix(self.gallery)
+
+    @cached_property
+    def _sample(self) -> np.ndarray | None:
+        return z_sample(len(self.gallery))
+
+    # ------------------------------------------------------------------ scores
+    def _components(self, X: np.ndarray, rows: np.ndarray | None) -> list[np.ndarray]:
+        queries = self.model.query_keys(X)
+        out = []
+        for q, keys in zip(queries, self._keys, strict=True):
+            out.append(q @ (keys if rows is None else keys[rows]).T)
+        if self._tags is not None:
+            from retrieval.models.tags import tag_scores
+
+            tags = self._tags if rows is None else self._tags[rows]
+            out.append(tag_scores(self.model.tags.predict_proba(X), tags))
+        return out
+
+    def _fused(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        components = self._components(X, rows)
+        weights = self.model.weights(self._tags is not None)
+        if len(components) == 1:
+            return components[0]
+        sample = self._sample
+        if rows is None and sample is None:
+            reference = None
+        else:
+            reference = self._components(
+                X, np.arange(len(self.gallery)) if sample is None else sample
+            )
+        return self.model.fuse(components, weights, reference)
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Similarity of every description with every gallery image, (n_texts, n_gallery)."""
+        return self._fused(self.model.text_features(texts))
+
+    def rank(self, texts: Sequence[str], k: int | None = None) -> np.ndarray:
+        """For each description, gallery positions from best to worst (the first ``k`` if given)."""
+        scores = self.scores(texts)
+        return top_k(scores, k or scores.shape[1])
+
+    # ------------------------------------------------------------------ queries
+    def search(self, text: str, k: int = 20) -> list[SearchHit]:
+        """The ``k`` gallery images that best match ``text``."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the query is empty")
+        X = self.model.text_features([text])
+        rows = self._candidates(self.model.query_keys(X)[0], k)
+        return self._hits(self._fused(X, rows)[0], k, rows)
+
+    def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
+        """The ``k`` gallery images closest to a code (cosine in code space)."""
+        code = unit_rows(np.asarray(code, np.float32).reshape(1, -1))
+        codes = unit_rows(self.gallery.codes)
+        return self._hits((code @ codes.T)[0], k)
+
+    def search_image(self, image: Any, k: int = 20) -> list[SearchHit]:
+        """The ``k`` gallery images closest to an example picture (a path or a PIL image)."""
+        return self.search_code(self.model.encode_images([image])[0], k)
+
+    def rank_texts(self, image: Any, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """Candidate descriptions for a picture (or a code), best first: retrieval-style captioning."""
+        if isinstance(texts, str):
+            raise TypeError(
+                "expected a list of descriptions, got a single string; wrap it in a list"
+            )
+        code = image if isinstance(image, np.ndarray) else self.model.encode_images([image])[0]
+        spaces = {"code": np.asarray(code, np.float32).reshape(1, -1)}
+        if "features" in self.model.spaces:
+            raise ValueError("rank_texts needs a model whose mappers all work in the code space")
+        single = Gallery(["query"], [Path("query")], spaces)
+        scores = self.model.scores(list(texts), single)[:, 0]
+        order = np.argsort(-scores, kind="stable")
+        return [(texts[i], float(scores[i])) for i in order]
+
+    # ------------------------------------------------------------------ candidates
+    def _candidates(self, query_key: np.ndarray, k: int) -> np.ndarray | None:
+        """Gallery positions worth scoring for one query; ``None`` means all of them."""
+        settings = self.index_config
+        wanted = max(k, settings.candidates)
+        if settings.backend == "exact" or len(self.gallery) <= wanted:
+            return None
+        key = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str)
+        if key not in self._indexes:
+            from retrieval.index import make_index
+
+            index = make_index(settings.backend, metric=settings.metric, **settings.params)
+            index.add(range(len(self.gallery)), self._keys[0])
+            self._indexes[key] = index
+        ids, _ = self._indexes[key].search(query_key[None], wanted)
+        return np.array([int(i) for i in ids[0]], dtype=np.int64)
+
+    def _hits(self, scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[SearchHit]:
+        best = top_k(scores[None], k)[0]
+        positions = best if rows is None else rows[best]
+        return [
+            SearchHit(int(i), self.gallery.ids[i], self.gallery.paths[i], float(scores[j]))
+            for j, i in zip(best, positions, strict=True)
+        ]

@@ -1,0 +1,156 @@
+"""Build a :class:`~retrieval.core.model.TrainedModel` from a run config and paired data.
+
+Example
+-------
+>>> from retrieval.config import RunConfig                              # doctest: +SKIP
+>>> from retrieval.data import load_competition                         # doctest: +SKIP
+>>> model = Trainer(RunConfig.from_toml("configs/default.toml")).fit(   # doctest: +SKIP
+...     load_competition("data/demo", "train"))
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.config import RunConfig
+from retrieval.core.model import Member, TrainedModel
+from retrieval.data import Dataset
+from retrieval.metrics import map_at_k, ranks_from_scores
+from retrieval.models.image_code import ImageCoder
+from retrieval.models.mappers import make_mapper
+from retrieval.models.tags import TagModel
+from retrieval.text import make_encoder
+
+
+class Trainer:
+    """Fits every part a config describes; ``verbose`` reports each step on stderr.
+
+    Steps: the image branch on the training images' features, the text encoder on the
+    descriptions, each mapper from text features into its image space, the tag model (if
+    tag fusion is on), and the fusion weights (fixed, or chosen on a held-out part of the
+    training items: see :class:`~retrieval.config.FusionConfig`).
+    """
+
+    def __init__(self, config: RunConfig | None = None, *, verbose: bool = False) -> None:
+        self.config = config if config is not None else RunConfig()
+        self.verbose = verbose
+
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            print(message, file=sys.stderr, flush=True)
+
+    def fit(self, dataset: Dataset) -> TrainedModel:
+        """Learn every part from paired data (description ``i`` describes image ``i``)."""
+        if not dataset.is_paired:
+            raise ValueError("training needs paired data (description i describes image i)")
+        config = self.config
+        started = time.perf_counter()
+        features = dataset.features(config.data.features)
+        self._say(f"image branch: {features.shape[1]}-d features of {len(dataset)} images")
+        coder = ImageCoder.from_config(config.image, seed=config.seed).fit(features)
+        spaces = {"code": coder.transform(features), "features": coder.features(features)}
+        texts = dataset.texts()
+        self._say(f"text encoder: {', '.join(config.text.encoders)}")
+        encoder = make_encoder(config.text, seed=config.seed).fit(texts)
+        X = encoder.transform(texts)
+        tags = [[str(t) for t in ts] for ts in dataset.tags]
+        use_tags = config.tags.enabled and any(tags)
+        member_weights = [m.weight for m in config.mappers]
+        tag_weight = config.tags.weight if use_tags else 0.0
+        if config.fusion.select == "holdout" and (len(config.mappers) > 1 or use_tags):
+            member_weights, tag_weight = self._select_weights(X, spaces, tags if use_tags else None)
+        members = []
+        history = {"image": coder.history_} if coder.history_ else {}
+        for i, (mapper_config, weight) in enumerate(
+            zip(config.mappers, member_weights, strict=True)
+        ):
+            self._say(f"mapper {i}: {mapper_config.kind} into the {mapper_config.space} space")
+            mapper = make_mapper(mapper_config.kind, mapper_config.params, seed=config.seed)
+            mapper.fit(X, spaces[mapper_config.space])
+            members.append(Member(mapper, mapper_config.space, weight))
+            if getattr(mapper, "history_", None):
+                history[f"mapper {i} ({mapper_config.kind})"] = mapper.history_
+        tag_model = None
+        if use_tags:
+            self._say("tag model")
+            tag_model = TagModel(C=config.tags.C, min_count=config.tags.min_count).fit(X, tags)
+        self._say(f"trained in {time.perf_counter() - started:.1f} s")
+        return TrainedModel(
+            config=config,
+            text_encoder=encoder,
+            image_coder=coder,
+            members=members,
+            tags=tag_model,
+            tag_weight=tag_weight,
+            features=dict(dataset.feature_record),
+            history=history,
+        )
+
+    def _select_weights(
+        self, X: np.ndarray, spaces: dict[str, np.ndarray], tags: list[list[str]] | None
+    ) -> tuple[list[float], float]:
+        """Fusion weights with the best MAP@20 on a held-out part of the training items."""
+        config = self.config
+        n = len(X)
+        order = np.random.default_rng(config.seed).permutation(n)
+        n_val = max(2, int(round(n * config.fusion.holdout)))
+        val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
+        self._say(f"fusion weights: fitting on {len(fit)} items, choosing on {len(val)}")
+        components = []
+        for mapper_config in config.mappers:
+            mapper = make_mapper(mapper_config.kind, mapper_config.params, seed=config.seed)
+            mapper.fit(X[fit], spaces[mapper_config.space][fit])
+            components.append(mapper.similarity(X[val], spaces[mapper_config.space][val]))
+        if tags is not None:
+            from retrieval.models.tags import tag_scores
+
+            model = TagModel(C=config.tags.C, min_count=config.tags.min_count)
+            model.fit(X[fit], [tags[i] for i in fit])
+            components.append(
+                tag_scores(model.predict_proba(X[val]), model.binarize([tags[i] for i in val]))
+            )
+        weights = choose_weights(components, config.fusion.grid)
+        self._say("fusion weights: " + ", ".join(f"{w:g}" for w in weights))
+        member_weights = list(weights[: len(config.mappers)])
+        return member_weights, (weights[-1] if tags is not None else 0.0)
+
+
+def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> list[float]:
+    """Weights (the first fixed at 1) whose sum of standardised scores ranks best (MAP@20).
+
+    ``components`` are square score matrices of paired items (row ``i``'s match is column
+    ``i``). Every combination from ``grid`` is tried for up to three free weights; beyond
+    that, one weight at a time, twice over. Ties keep the earlier candidate.
+    """
+    from retrieval.core.model import standardize_rows
+
+    standardized = [standardize_rows(np.asarray(c, dtype=np.float64)) for c in components]
+    relevant = np.arange(len(standardized[0]))
+
+    def quality(weights: Sequence[float]) -> float:
+        total = sum(w * s for w, s in zip(weights, standardized, strict=True) if w)
+        if isinstance(total, int):
+            return -1.0
+        return map_at_k(ranks_from_scores(total, relevant), 20)
+
+    free = len(components) - 1
+    if free == 0:
+        return [1.0]
+    if free <= 3:
+        best, best_value = None, -np.inf
+        for combo in itertools.product(grid, repeat=free):
+            value = quality([1.0, *combo])
+            if value > best_value + 1e-12:
+                best, best_value = [1.0, *combo], value
+        return [float(w) for w in best]
+    weights = [1.0] * len(components)
+    for _ in range(2):
+        for j in range(1, len(components)):
+            values = [quality(weights[:j] + [w] + weights[j + 1 :]) for w in grid]
+            weights[j] = float(grid[int(np.argmax(values))])
+    return weights

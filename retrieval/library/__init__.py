@@ -1,0 +1,18 @@
+"""Your own pictures: an incremental crawl of folders and a searchable library of them.
+
+- :class:`~retrieval.library.crawl.FileCatalog`: what changed under the folders since the
+  last crawl (SQLite, keyed by path, size, mtime and content digest).
+- :class:`PictureLibrary`: the codes of those pictures under a trained bundle, kept up to
+  date; features are extracted with the network the bundle was trained on.
+"""
+
+from retrieval.library._library import LibraryUpdate, PictureLibrary
+from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog, iter_image_files
+
+__all__ = [
+    "DEFAULT_EXTENSIONS",
+    "FileCatalog",
+    "LibraryUpdate",
+    "PictureLibrary",
+    "iter_image_files",
+]

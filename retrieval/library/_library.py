@@ -1,0 +1,150 @@
+"""A searchable library of the user's own folders of pictures, kept up to date incrementally.
+
+The library lives in one folder (the *store*): a SQLite catalogue of the crawled files
+(:mod:`retrieval.library.crawl`), a feature cache keyed by path, size and mtime
+(:mod:`retrieval.features`), and ``index/`` (a :mod:`retrieval.store` folder: the bundle it
+was built with, the feature record, the roots, and the image spaces of the distinct
+pictures). ``update`` extracts only new or changed files; deleted files leave the index; an
+interrupted update resumes from the cache; identical files are indexed once. Features are
+always made by the network the bundle was trained on, as its feature record says.
+
+Example
+-------
+>>> library = PictureLibrary("~/.retrieval/photos")                      # doctest: +SKIP
+>>> report = library.update(["~/Pictures"], bundle="runs/demo/bundle")   # doctest: +SKIP
+>>> library.searcher().search("a red apple", k=5)                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from retrieval import store
+from retrieval.core import Gallery, Searcher, load_bundle
+from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog
+
+KIND = "retrieval.library"
+
+
+@dataclass
+class LibraryUpdate:
+    """What an update did."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    indexed: int = 0
+    extracted: int = 0
+    duplicates: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        copies = sum(len(v) for v in self.duplicates.values())
+        return (
+            f"{self.indexed} pictures indexed ({self.added} new, {self.changed} changed, {self.removed} removed, "
+            f"{self.unchanged} unchanged; {self.extracted} extracted); {copies} duplicate files reported once; "
+            f"{len(self.skipped)} skipped"
+        )
+
+
+class PictureLibrary:
+    """The library kept in ``store``."""
+
+    def __init__(self, store_folder: str | os.PathLike[str]) -> None:
+        self.store = Path(store_folder).expanduser()
+        self.index_path = self.store / "index"
+
+    def manifest(self) -> dict:
+        """The library's roots, bundle and feature record (empty ones before the first update)."""
+        if not self.index_path.is_dir():
+            return {"roots": [], "bundle": None, "features": None}
+        return store.read_manifest(self.index_path, KIND)
+
+    def update(
+        self,
+        roots: Sequence[str | os.PathLike[str]] = (),
+        *,
+        bundle: str | os.PathLike[str] | None = None,
+        weights_file: str | os.PathLike[str] | None = None,
+        extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+        include_hidden: bool = False,
+        batch_size: int = 32,
+    ) -> LibraryUpdate:
+        """Crawl ``roots`` (plus the roots indexed before) and bring the index up to date.
+
+        ``bundle`` is needed the first time (later the library remembers it); ``weights_file``
+        only when the bundle's features were made with a weights file.
+        """
+        from retrieval.features import extract_features, weights_from_record
+
+        manifest = self.manifest()
+        all_roots = sorted(
+            {str(Path(r).expanduser().resolve()) for r in [*manifest["roots"], *roots]}
+        )
+        if not all_roots:
+            raise ValueError("give at least one folder to index")
+        bundle = str(Path(bundle).resolve()) if bundle is not None else manifest["bundle"]
+        if bundle is None:
+            raise ValueError("give the trained bundle to index with (--bundle)")
+        model, _ = load_bundle(bundle)
+        if manifest["features"] is not None and manifest["features"] != model.features:
+            raise ValueError(
+                f"{self.store}: the library's pictures were encoded with {manifest['features']}, "
+                f"the bundle {bundle} with {model.features}; use a new --store for this bundle"
+            )
+        weights, seed = weights_from_record(model.features, weights_file)
+        self.store.mkdir(parents=True, exist_ok=True)
+        report = LibraryUpdate()
+        with FileCatalog(self.store / "catalog.sqlite") as catalog:
+            changes = catalog.sync(all_roots, extensions=extensions, include_hidden=include_hidden)
+            unique = catalog.unique_files()
+        report.added, report.changed = len(changes.added), len(changes.changed)
+        report.removed, report.unchanged = len(changes.removed), changes.unchanged
+        report.duplicates = changes.duplicates
+        report.skipped = [(str(p), r) for p, r in changes.unreadable]
+        result = extract_features(
+            unique,
+            weights=weights,
+            seed=seed,
+            batch_size=batch_size,
+            cache_dir=self.store / "features",
+        )
+        report.extracted = len(unique) - result.reused - len(result.failures)
+        report.skipped += [(str(p), r) for p, r in result.failures]
+        paths = [str(p) for p in result.paths]
+        if paths:
+            spaces = model.image_spaces(result.pool5)
+        else:
+            spaces = {space: np.zeros((0, 1), np.float32) for space in model.spaces}
+        store.save(
+            self.index_path,
+            KIND,
+            {"roots": all_roots, "bundle": bundle, "features": model.features, "paths": paths},
+            store.nest("spaces", spaces),
+        )
+        report.indexed = len(paths)
+        return report
+
+    def searcher(self) -> Searcher:
+        """A searcher over the indexed pictures with the library's bundle."""
+        if not self.index_path.is_dir():
+            raise ValueError(
+                f"{self.store}: nothing indexed yet; run `retrieval index FOLDER --store {self.store}`"
+            )
+        stored = store.load(self.index_path, KIND)
+        model, _ = load_bundle(stored.meta["bundle"])
+        paths = stored.meta["paths"]
+        if not paths:
+            raise ValueError(f"{self.store}: the library holds no pictures")
+        gallery = Gallery(paths, paths, store.part("spaces", stored.arrays), name=str(self.store))
+        return Searcher(model, gallery)
+
+    @property
+    def roots(self) -> list[Path]:
+        return [Path(r) for r in self.manifest()["roots"]]

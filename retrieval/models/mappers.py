@@ -1,0 +1,411 @@
+"""Mappers: every way of matching text to images, behind one interface.
+
+A mapper is a scikit-learn estimator fitted on paired rows: ``fit(X, Y)`` with text
+features ``X`` (n, d) and image representations ``Y`` (n, k): the autoencoder code or the
+standardised ResNet features. It then turns texts into *query keys* and images into
+*gallery keys* whose dot products, after both are scaled to unit length, are its
+similarities::
+
+    similarity(X, Y) = unit(query_keys(X)) @ unit(gallery_keys(Y)).T
+
+A forward mapper predicts the image representation from the text (ridge, kernel ridge,
+PLS, the learned network in :mod:`retrieval.models.neural`); a reverse mapper predicts the
+text features from the image and compares in text space (reverse ridge); CCA projects
+both sides into a shared space. Because gallery keys depend on the gallery only, a
+searcher computes them once per gallery. Every fitted mapper is plain data
+(``get_state`` / :func:`mapper_from_state`).
+
+Example
+-------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(50, 8)).astype("float32")
+>>> Y = X @ rng.normal(size=(8, 4)).astype("float32")
+>>> mapper = RidgeMapper(alpha=0.1).fit(X, Y)
+>>> S = mapper.similarity(X[:5], Y[:5])
+>>> S.shape, (S.argmax(axis=1) == np.arange(5)).all()
+((5, 5), np.True_)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from retrieval.config import (
+    CCAParams,
+    KernelRidgeParams,
+    PLSParams,
+    ReverseRidgeParams,
+    RidgeParams,
+)
+from retrieval.store import Arrays, Meta
+
+_RIDGE, _REVERSE, _KERNEL, _PLS, _CCA = (
+    RidgeParams(),
+    ReverseRidgeParams(),
+    KernelRidgeParams(),
+    PLSParams(),
+    CCAParams(),
+)
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+def _dense(X: Any) -> np.ndarray:
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
+
+
+class Mapper(BaseEstimator):
+    """The interface every mapper implements (see the module docstring)."""
+
+    kind: ClassVar[str] = ""
+
+    def fit(self, X: Any, Y: Any) -> Mapper:
+        raise NotImplementedError
+
+    def query_keys(self, X: Any) -> np.ndarray:
+        """Text features -> query keys (n, m)."""
+        raise NotImplementedError
+
+    def gallery_keys(self, Y: Any) -> np.ndarray:
+        """Image representations -> gallery keys (n, m)."""
+        raise NotImplementedError
+
+    def unit_query_keys(self, X: Any) -> np.ndarray:
+        """Query keys scaled so that their dot products with :meth:`unit_gallery_keys` are similarities."""
+        return unit_rows(self.query_keys(X))
+
+    def unit_gallery_keys(self, Y: Any) -> np.ndarray:
+        """Gallery keys scaled so that their dot products with :meth:`unit_query_keys` are similarities."""
+        return unit_rows(self.gallery_keys(Y))
+
+    def similarity(self, X: Any, Y: Any) -> np.ndarray:
+        """Cosine similarity of every text with every image, (n_texts, n_images)."""
+        return self.unit_query_keys(X) @ self.unit_gallery_keys(Y).T
+
+    def _check_pairs(self, X: Any, Y: Any) -> tuple[Any, np.ndarray]:
+        self._validate_params()
+        X = check_array(X, accept_sparse="csr", dtype=np.float32)
+        Y = check_array(Y, dtype=np.float32)
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+        if X.shape[0] < 2:
+            raise ValueError("need at least two training pairs")
+        self.n_features_in_ = int(X.shape[1])
+        self.n_targets_ = int(Y.shape[1])
+        return X, Y
+
+    def _texts(self, X: Any) -> Any:
+        check_is_fitted(self, "n_features_in_")
+        X = check_array(X, accept_sparse="csr", dtype=np.float32)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, the mapper expects {self.n_features_in_}"
+            )
+        return X
+
+    def _images(self, Y: Any) -> np.ndarray:
+        check_is_fitted(self, "n_targets_")
+        Y = check_array(Y, dtype=np.float32, ensure_min_samples=0)
+        if Y.shape[1] != self.n_targets_:
+            raise ValueError(f"Y has {Y.shape[1]} columns, the mapper expects {self.n_targets_}")
+        return Y
+
+    # Persistence: the fitted arrays named in _STATE, the parameters, the two sizes.
+    _STATE: ClassVar[tuple[str, ...]] = ()
+
+    def get_state(self) -> tuple[Meta, Arrays]:
+        check_is_fitted(self, "n_features_in_")
+        meta = {
+            "kind": self.kind,
+            "params": self.get_params(),
+            "n_features_in": self.n_features_in_,
+            "n_targets": self.n_targets_,
+        }
+        return meta, {name: np.asarray(getattr(self, name)) for name in self._STATE}
+
+    @classmethod
+    def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> Mapper:
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
+        mapper = cls(**params)
+        for name in cls._STATE:
+            setattr(mapper, name, np.asarray(arrays[name]))
+        mapper.n_features_in_ = int(meta["n_features_in"])
+        mapper.n_targets_ = int(meta["n_targets"])
+        return mapper
+
+
+class _Affine(Mapper):
+    """A forward mapper whose query keys are ``X @ coef_ + intercept_``."""
+
+    _STATE = ("coef_", "intercept_")
+
+    def query_keys(self, X: Any) -> np.ndarray:
+        X = self._texts(X)
+        return np.asarray(X @ self.coef_, dtype=np.float32) + self.intercept_
+
+    def gallery_keys(self, Y: Any) -> np.ndarray:
+        return self._images(Y)
+
+
+class RidgeMapper(_Affine):
+    """Ridge regression from text features to the image representation (the course's baseline).
+
+    Sparse ``X`` is fine. Compared by cosine with the gallery's representations.
+    """
+
+    kind = "ridge"
+    _parameter_constraints: ClassVar[dict] = {"alpha": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, alpha: float = _RIDGE.alpha) -> None:
+        self.alpha = alpha
+
+    def fit(self, X: Any, Y: Any) -> RidgeMapper:
+        from sklearn.linear_model import Ridge
+
+        X, Y = self._check_pairs(X, Y)
+        model = Ridge(alpha=self.alpha).fit(X, Y)
+        self.coef_ = np.asarray(model.coef_.T, dtype=np.float32)
+        self.intercept_ = np.asarray(model.intercept_, dtype=np.float32)
+        return self
+
+
+class PLSMapper(_Affine):
+    """Partial least squares from text features to the image representation.
+
+    ``n_components`` is capped at the rank the data allow (rows - 1 and the feature count).
+    """
+
+    kind = "pls"
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self, n_components: int = _PLS.n_components, max_iter: int = _PLS.max_iter
+    ) -> None:
+        self.n_components = n_components
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, Y: Any) -> PLSMapper:
+        import warnings
+
+        from sklearn.cross_decomposition import PLSRegression
+
+        X, Y = self._check_pairs(X, Y)
+        X = _dense(X)
+        k = max(1, min(self.n_components, X.shape[0] - 1, X.shape[1], Y.shape[1]))
+        model = PLSRegression(n_components=k, max_iter=self.max_iter, scale=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "y residual is constant" on tiny data
+            model.fit(X, Y)
+        self.n_components_ = k
+        self.coef_ = np.asarray(model.coef_.T, dtype=np.float32)
+        self.intercept_ = np.asarray(
+            model.intercept_ - model._x_mean @ model.coef_.T, dtype=np.float32
+        )
+        return self
+
+
+class KernelRidgeMapper(Mapper):
+    """Kernel ridge regression with an RBF kernel on unit-length text features.
+
+    ``k(x, x') = exp(-gamma * |x - x'|^2)``; the query key of a text is
+    ``k(x, X_train) @ dual_coef_``. Keeps the training texts' features.
+    """
+
+    kind = "kernel_ridge"
+    _STATE = ("X_fit_", "dual_coef_")
+    _parameter_constraints: ClassVar[dict] = {
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, alpha: float = _KERNEL.alpha, gamma: float = _KERNEL.gamma) -> None:
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def _kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        distances = (
+            np.square(A).sum(axis=1)[:, None] + np.square(B).sum(axis=1)[None, :] - 2.0 * A @ B.T
+        )
+        return np.exp(-self.gamma * np.maximum(distances, 0.0))
+
+    def fit(self, X: Any, Y: Any) -> KernelRidgeMapper:
+        X, Y = self._check_pairs(X, Y)
+        self.X_fit_ = unit_rows(_dense(X))
+        gram = self._kernel(self.X_fit_, self.X_fit_).astype(np.float64)
+        gram[np.diag_indices_from(gram)] += self.alpha
+        mean = Y.mean(axis=0)
+        self.dual_coef_ = np.linalg.solve(gram, Y - mean).astype(np.float32)
+        self.y_mean_ = mean
+        return self
+
+    def query_keys(self, X: Any) -> np.ndarray:
+        X = unit_rows(_dense(self._texts(X)))
+        return (self._kernel(X, self.X_fit_) @ self.dual_coef_).astype(np.float32)
+
+    def gallery_keys(self, Y: Any) -> np.ndarray:
+        return self._images(Y) - getattr(self, "y_mean_", 0.0)
+
+    def get_state(self) -> tuple[Meta, Arrays]:
+        meta, arrays = super().get_state()
+        return meta, {**arrays, "y_mean_": self.y_mean_}
+
+    @classmethod
+    def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> KernelRidgeMapper:
+        mapper = super().from_state(meta, arrays)
+        mapper.y_mean_ = np.asarray(arrays["y_mean_"])
+        return mapper
+
+
+class ReverseRidgeMapper(Mapper):
+    """Ridge regression from the image representation to text features, ranked in text space.
+
+    The similarity of a text ``x`` and an image ``y`` is the cosine of ``x`` and the
+    predicted text features ``y @ coef_ + intercept_``. The keys are computed without
+    materialising predicted text features for the gallery: the scaled query keys are
+    ``[x @ coef_.T, x @ intercept_] / |x|`` and the scaled gallery keys
+    ``[y, 1] / |y @ coef_ + intercept_|``, whose dot product is that cosine.
+    """
+
+    kind = "reverse_ridge"
+    _STATE = ("coef_", "intercept_")
+    _parameter_constraints: ClassVar[dict] = {"alpha": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, alpha: float = _REVERSE.alpha) -> None:
+        self.alpha = alpha
+
+    def fit(self, X: Any, Y: Any) -> ReverseRidgeMapper:
+        X, Y = self._check_pairs(X, Y)
+        X = _dense(X)
+        mean_y, mean_x = Y.mean(axis=0), X.mean(axis=0)
+        Yc = (Y - mean_y).astype(np.float64)
+        gram = Yc.T @ Yc
+        gram[np.diag_indices_from(gram)] += self.alpha
+        coef = np.linalg.solve(gram, Yc.T @ (X - mean_x))  # (k, d)
+        self.coef_ = coef.astype(np.float32)
+        self.intercept_ = (mean_x - mean_y @ coef).astype(np.float32)
+        return self
+
+    def query_keys(self, X: Any) -> np.ndarray:
+        return self.unit_query_keys(X)
+
+    def gallery_keys(self, Y: Any) -> np.ndarray:
+        return self.unit_gallery_keys(Y)
+
+    def unit_query_keys(self, X: Any) -> np.ndarray:
+        X = self._texts(X)
+        keys = np.hstack([np.asarray(X @ self.coef_.T), np.asarray(X @ self.intercept_)[:, None]])
+        norms = (
+            np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+            if hasattr(X, "multiply")
+            else np.linalg.norm(X, axis=1)
+        )
+        return (keys / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
+
+    def unit_gallery_keys(self, Y: Any) -> np.ndarray:
+        Y = self._images(Y).astype(np.float64)
+        coef, intercept = self.coef_.astype(np.float64), self.intercept_.astype(np.float64)
+        squared = (
+            np.einsum("ij,jk,ik->i", Y, coef @ coef.T, Y)
+            + 2.0 * Y @ (coef @ intercept)
+            + intercept @ intercept
+        )
+        keys = np.hstack([Y, np.ones((len(Y), 1))])
+        return (keys / np.sqrt(np.maximum(squared, 1e-24))[:, None]).astype(np.float32)
+
+
+class CCAMapper(Mapper):
+    """Regularised canonical correlation analysis: both sides projected into a shared space.
+
+    Each side is centred and whitened with its covariance shrunk towards the identity
+    (``reg`` times the mean variance is added to every variance); the ``n_components``
+    directions of highest correlation between the whitened sides are kept, each scaled by
+    the square root of its correlation.
+    """
+
+    kind = "cca"
+    _STATE = ("x_mean_", "x_weights_", "y_mean_", "y_weights_")
+    _parameter_constraints: ClassVar[dict] = {
+        "reg": [Interval(Real, 0, None, closed="neither")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, reg: float = _CCA.reg, n_components: int = _CCA.n_components) -> None:
+        self.reg = reg
+        self.n_components = n_components
+
+    def _whitener(self, centred: np.ndarray) -> np.ndarray:
+        _, singular, right = np.linalg.svd(centred, full_matrices=False)
+        power = singular**2
+        return right.T / np.sqrt(power + self.reg * power.mean())
+
+    def fit(self, X: Any, Y: Any) -> CCAMapper:
+        X, Y = self._check_pairs(X, Y)
+        X = _dense(X).astype(np.float64)
+        Y = Y.astype(np.float64)
+        self.x_mean_, self.y_mean_ = X.mean(axis=0), Y.mean(axis=0)
+        wx, wy = self._whitener(X - self.x_mean_), self._whitener(Y - self.y_mean_)
+        cross = ((X - self.x_mean_) @ wx).T @ ((Y - self.y_mean_) @ wy)
+        left, correlations, right = np.linalg.svd(cross, full_matrices=False)
+        k = min(self.n_components, len(correlations))
+        weight = np.sqrt(correlations[:k])
+        self.correlations_ = correlations[:k]
+        self.x_weights_ = (wx @ left[:, :k] * weight).astype(np.float32)
+        self.y_weights_ = (wy @ right.T[:, :k] * weight).astype(np.float32)
+        self.x_mean_ = self.x_mean_.astype(np.float32)
+        self.y_mean_ = self.y_mean_.astype(np.float32)
+        return self
+
+    def query_keys(self, X: Any) -> np.ndarray:
+        X = self._texts(X)
+        return np.asarray(X @ self.x_weights_, dtype=np.float32) - self.x_mean_ @ self.x_weights_
+
+    def gallery_keys(self, Y: Any) -> np.ndarray:
+        return (self._images(Y) - self.y_mean_) @ self.y_weights_
+
+
+MAPPERS: dict[str, type[Mapper]] = {
+    m.kind: m for m in (RidgeMapper, ReverseRidgeMapper, KernelRidgeMapper, PLSMapper, CCAMapper)
+}
+"""The classical mappers by kind; :func:`make_mapper` adds the learned network."""
+
+
+def _registry() -> dict[str, type[Mapper]]:
+    from retrieval.models.neural import NeuralMapper
+
+    return {**MAPPERS, NeuralMapper.kind: NeuralMapper}
+
+
+def make_mapper(kind: str, params: Mapping[str, Any] | None = None, *, seed: int = 0) -> Mapper:
+    """An unfitted mapper of ``kind`` with ``params`` (the kind's config fields)."""
+    registry = _registry()
+    if kind not in registry:
+        raise ValueError(f"unknown mapper {kind!r}; expected one of {sorted(registry)}")
+    cls = registry[kind]
+    params = dict(params or {})
+    if "seed" in cls._get_param_names():
+        params["seed"] = seed
+    return cls(**params)
+
+
+def mapper_from_state(meta: Meta, arrays: Mapping[str, np.ndarray]) -> Mapper:
+    """The fitted mapper that ``get_state()`` described."""
+    registry = MAPPERS if meta.get("kind") in MAPPERS else _registry()
+    if meta.get("kind") not in registry:
+        raise ValueError(f"unknown stored mapper {meta.get('kind')!r}")
+    return registry[meta["kind"]].from_state(meta, arrays)

@@ -1,0 +1,223 @@
+"""The learned mapping: a small Keras network from text features into the image code.
+
+Trained with the losses of :mod:`retrieval.models.losses` (``rmse``, ``triplet`` or
+``contrastive``), AdamW with decoupled weight decay, optional input and hidden dropout,
+and early stopping on a seeded validation split. After ``fit`` the network is also held as
+a :class:`~retrieval.models.dense_stack.DenseStack`, so a fitted or loaded mapper maps
+queries with NumPy alone; only ``fit`` imports Keras.
+
+Example
+-------
+>>> import numpy as np
+>>> X = np.random.default_rng(0).normal(size=(64, 10)).astype("float32")
+>>> Y = X @ np.random.default_rng(1).normal(size=(10, 4)).astype("float32")
+>>> mapper = NeuralMapper(loss="rmse", epochs=3).fit(X, Y)   # doctest: +SKIP
+>>> mapper.query_keys(X[:2]).shape                         # doctest: +SKIP
+(2, 4)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from retrieval.config import NeuralParams
+from retrieval.models.dense_stack import DenseStack
+from retrieval.models.mappers import Mapper, _dense
+from retrieval.store import Arrays, Meta, nest, part
+
+_NEURAL = NeuralParams()
+
+
+class NeuralMapper(Mapper):
+    """Map text features into the image code with a fully connected network.
+
+    Parameters
+    ----------
+    loss:
+        ``"rmse"``, ``"triplet"`` or ``"contrastive"``.
+    hidden:
+        Widths of the hidden ReLU layers (``()``: a linear map).
+    dropout, input_dropout:
+        Dropout after each hidden layer, and on the input features.
+    epochs, batch_size, learning_rate, weight_decay:
+        AdamW training settings.
+    margin, hard_negatives:
+        Triplet margin; hardest in-batch negatives, or a random other batch item.
+    temperature:
+        Contrastive temperature.
+    validation_fraction, patience:
+        Part of the training pairs held out (seeded) for early stopping on the validation
+        loss, best weights restored; ``0`` trains all ``epochs``.
+    standardize:
+        Scale input columns to zero mean and unit variance first (learned in ``fit``).
+    seed:
+        Seeds initialisation, the split, dropout and shuffling.
+
+    Attributes
+    ----------
+    model_:
+        The trained ``keras.Model`` (only on a mapper fitted in this process).
+    stack_:
+        The network as NumPy arrays.
+    history_:
+        Per-epoch ``loss`` (and ``val_loss``).
+    """
+
+    kind = "neural"
+    _parameter_constraints: ClassVar[dict] = {
+        "loss": [StrOptions({"rmse", "triplet", "contrastive"})],
+        "hidden": ["array-like"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "margin": [Interval(Real, 0, None, closed="left")],
+        "hard_negatives": ["boolean"],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "standardize": ["boolean"],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        loss: str = _NEURAL.loss,
+        hidden: tuple[int, ...] = _NEURAL.hidden,
+        dropout: float = _NEURAL.dropout,
+        input_dropout: float = _NEURAL.input_dropout,
+        epochs: int = _NEURAL.epochs,
+        batch_size: int = _NEURAL.batch_size,
+        learning_rate: float = _NEURAL.learning_rate,
+        weight_decay: float = _NEURAL.weight_decay,
+        margin: float = _NEURAL.margin,
+        hard_negatives: bool = _NEURAL.hard_negatives,
+        temperature: float = _NEURAL.temperature,
+        validation_fraction: float = _NEURAL.validation_fraction,
+        patience: int = _NEURAL.patience,
+        standardize: bool = _NEURAL.standardize,
+        seed: int = 0,
+        verbose: int = 0,
+    ) -> None:
+        self.loss = loss
+        self.hidden = hidden
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.margin = margin
+        self.hard_negatives = hard_negatives
+        self.temperature = temperature
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.standardize = standardize
+        self.seed = seed
+        self.verbose = verbose
+
+    def _build(self, X: np.ndarray, out_dim: int):
+        import keras
+
+        from retrieval.models.losses import make_loss
+
+        inputs = keras.Input(shape=(X.shape[1],), name="text_features")
+        x = inputs
+        if self.standardize:
+            x = keras.layers.Normalization(
+                mean=X.mean(axis=0), variance=np.maximum(X.var(axis=0), 1e-6), name="standardize"
+            )(x)
+        if self.input_dropout:
+            x = keras.layers.Dropout(self.input_dropout, seed=self.seed, name="input_dropout")(x)
+        for i, width in enumerate(self.hidden):
+            x = keras.layers.Dense(int(width), activation="relu", name=f"hidden_{i}")(x)
+            if self.dropout:
+                x = keras.layers.Dropout(self.dropout, seed=self.seed + i + 1, name=f"dropout_{i}")(
+                    x
+                )
+        outputs = keras.layers.Dense(out_dim, name="code")(x)
+        model = keras.Model(inputs, outputs, name="text_to_code")
+        model.compile(
+            optimizer=keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay),
+            loss=make_loss(
+                self.loss,
+                margin=self.margin,
+                hard_negatives=self.hard_negatives,
+                temperature=self.temperature,
+            ),
+        )
+        return model
+
+    def fit(self, X: Any, Y: Any) -> NeuralMapper:
+        """Train on text features ``X`` (n, d) and image codes ``Y`` (n, k); returns ``self``."""
+        import keras
+
+        X, Y = self._check_pairs(X, Y)
+        X = _dense(X)
+        keras.utils.set_random_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        validation, X_fit, Y_fit = None, X, Y
+        n_val = int(round(len(X) * self.validation_fraction))
+        if n_val >= 2 and len(X) - n_val >= 2:
+            order = rng.permutation(len(X))
+            validation = (X[order[:n_val]], Y[order[:n_val]])
+            X_fit, Y_fit = X[order[n_val:]], Y[order[n_val:]]
+        self.model_ = self._build(X_fit, Y.shape[1])
+        callbacks = []
+        if validation is not None and self.patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=self.patience, restore_best_weights=True
+                )
+            )
+        history = self.model_.fit(
+            X_fit,
+            Y_fit,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            validation_data=validation,
+            callbacks=callbacks,
+            shuffle=True,
+            verbose=self.verbose,
+        )
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.stack_ = DenseStack.from_keras(self.model_)
+        return self
+
+    def query_keys(self, X: Any) -> np.ndarray:
+        return self.stack_(_dense(self._texts(X)))
+
+    def gallery_keys(self, Y: Any) -> np.ndarray:
+        return self._images(Y)
+
+    def get_state(self) -> tuple[Meta, Arrays]:
+        meta, _ = super().get_state()
+        stack_meta, stack_arrays = self.stack_.get_state()
+        meta.update(stack=stack_meta, history=self.history_)
+        return meta, nest("stack", stack_arrays)
+
+    @classmethod
+    def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> NeuralMapper:
+        mapper = super().from_state(meta, arrays)
+        mapper.stack_ = DenseStack.from_state(meta["stack"], part("stack", arrays))
+        mapper.history_ = meta.get("history", {})
+        return mapper
+
+    def save_keras(self, path: str | os.PathLike[str]) -> Path:
+        """Write the Keras network to ``path/`` (``model.keras``) to train it further."""
+        from retrieval.models._keras_files import save_keras
+
+        if not hasattr(self, "model_"):
+            raise ValueError("only a mapper fitted in this process has a Keras model to save")
+        meta, _ = self.get_state()
+        return save_keras(self.model_, path, self.get_params(), {}, {"mapper": meta})

@@ -1,0 +1,266 @@
+"""The jobs that the command line, the demo and the notebooks run, each written once.
+
+- :func:`train`: train from a config on a competition folder (minus a held-out split),
+  evaluate on that split, save the bundle, the history and the metrics.
+- :func:`evaluation_part` / :func:`evaluate_bundle`: the held-out split or a test part
+  with its answers, and a bundle's metrics on it.
+- :func:`make_submission`: rank a test part, write and validate the submission, score it
+  when answers exist.
+- :func:`report_bundles`: the HTML and Markdown report of one or more bundles.
+- :func:`run_demo`: all of the above on the bundled demo data.
+
+Example
+-------
+>>> from retrieval.workflows import run_demo          # doctest: +SKIP
+>>> outputs = run_demo("data/demo", "runs/demo")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.config import RunConfig
+from retrieval.core import Gallery, Searcher, TrainedModel, Trainer, load_bundle, save_bundle
+from retrieval.data import (
+    FEATURE_FILES,
+    Dataset,
+    SubmissionCheck,
+    SubmissionScore,
+    feature_csv_path,
+    load_competition,
+    score_submission,
+    train_val_split,
+    validate_submission,
+    write_submission,
+)
+from retrieval.evaluation import Evaluation, evaluate, format_metrics
+from retrieval.fileio import atomic_write
+from retrieval.metrics import TOP_K
+from retrieval.report import report_for_model, run_from_model, write_report
+
+
+def _write_json(path: Path, value: object) -> Path:
+    with atomic_write(path) as handle:
+        json.dump(value, handle, indent=1)
+    return path
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` made: the model, its default gallery, the held-out evaluation, files."""
+
+    model: TrainedModel
+    gallery: Gallery
+    held_out: Dataset | None
+    evaluation: Evaluation | None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def train(
+    config: RunConfig,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    full: bool = False,
+    verbose: bool = True,
+) -> TrainResult:
+    """Train on ``root``'s train part (the config's root by default) minus the held-out split
+    (unless ``full``), evaluate on that split, and save ``out/bundle`` (default ``runs/<name>``),
+    ``out/history.json`` and ``out/metrics.json``."""
+    if root is not None:
+        config.data.root = str(root)
+    out = Path(out) if out is not None else Path("runs") / config.name
+    data = load_competition(config.data.root, "train")
+    held_out = None
+    if not full:
+        data, held_out = train_val_split(
+            data, val_size=config.data.val_size, seed=config.data.split_seed
+        )
+    if verbose:
+        print(
+            f"training {config.name!r} on {len(data)} items of {config.data.root}", file=sys.stderr
+        )
+    model = Trainer(config, verbose=verbose).fit(data)
+    gallery = model.gallery_from_dataset(data)
+    result = TrainResult(model, gallery, held_out, None)
+    result.files["bundle"] = save_bundle(out / "bundle", model, gallery)
+    result.files["history"] = _write_json(out / "history.json", model.history)
+    if held_out is not None:
+        result.evaluation = evaluate(model, held_out)
+        result.files["metrics"] = _write_json(out / "metrics.json", result.evaluation.to_dict())
+    return result
+
+
+def evaluation_part(
+    config: RunConfig,
+    split: str,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    answers: str | os.PathLike[str] | None = None,
+) -> Dataset:
+    """The data a bundle is judged on: its own held-out split (``"held-out"``, rebuilt from the
+    config's seed and size) or a test part with its answer file (``"test"``)."""
+    root = Path(root) if root is not None else Path(config.data.root)
+    if split == "held-out":
+        _, part = train_val_split(
+            load_competition(root, "train"),
+            val_size=config.data.val_size,
+            seed=config.data.split_seed,
+        )
+        return part
+    if split == "test":
+        return load_competition(root, "test", answers=answers or root / "answers_test.csv")
+    raise ValueError(f"split must be 'held-out' or 'test', got {split!r}")
+
+
+def evaluate_bundle(
+    bundle: str | os.PathLike[str],
+    split: str = "held-out",
+    *,
+    root: str | os.PathLike[str] | None = None,
+    answers: str | os.PathLike[str] | None = None,
+) -> tuple[Evaluation, Dataset]:
+    """A bundle's metrics on its held-out split or on a test part with answers."""
+    model, _ = load_bundle(bundle)
+    part = evaluation_part(model.config, split, root=root, answers=answers)
+    return evaluate(model, part), part
+
+
+@dataclass
+class SubmissionResult:
+    """A written and validated submission, and its score when answers were available."""
+
+    path: Path
+    check: SubmissionCheck
+    score: SubmissionScore | None = None
+
+
+def make_submission(
+    model: TrainedModel,
+    test: Dataset,
+    out: str | os.PathLike[str],
+    *,
+    answers: str | os.PathLike[str] | None = None,
+) -> SubmissionResult:
+    """Rank ``test``'s images for each of its descriptions, write ``out`` (the top 20 of each,
+    as :func:`retrieval.metrics.top_k` orders them), validate it, and score it against
+    ``answers`` if that file exists."""
+    ranking = Searcher(model, model.gallery_from_dataset(test)).rank(test.texts(), TOP_K)
+    out = Path(out)
+    write_submission(out, test.description_ids, [[test.ids[j] for j in row] for row in ranking])
+    check = validate_submission(out, description_ids=test.description_ids, image_ids=test.ids)
+    result = SubmissionResult(out, check)
+    if answers is not None and Path(answers).is_file():
+        result.score = score_submission(out, answers)
+    return result
+
+
+def report_bundles(
+    bundles: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    split: str = "held-out",
+    root: str | os.PathLike[str] | None = None,
+    extra_runs: list | None = None,
+    title: str = "Retrieval report",
+    gallery_note: str = "",
+) -> Path:
+    """The report of several bundles (and of ``extra_runs``) scored on ``split``."""
+    runs = list(extra_runs or [])
+    for bundle in bundles:
+        model, _ = load_bundle(bundle)
+        part = evaluation_part(model.config, split, root=root)
+        runs.append(run_from_model(model, part, name=f"{model.config.name} ({bundle})"))
+    if not runs:
+        raise ValueError("give at least one bundle or run")
+    return write_report(out, runs, title=title, gallery_note=gallery_note)
+
+
+@dataclass
+class DemoOutputs:
+    """Where the demo put each of its outputs, and its headline metrics."""
+
+    out: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _step(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def ensure_features(root: Path) -> None:
+    """Extract the ResNet-50 feature CSVs of both parts if they are missing (random weights, offline)."""
+    for split in ("train", "test"):
+        missing = [k for k in FEATURE_FILES if not feature_csv_path(root, split, k).is_file()]
+        if missing:
+            from retrieval.features import write_competition_features
+
+            print(
+                f"extracting {split} features (random ResNet-50 weights, offline)", file=sys.stderr
+            )
+            write_competition_features(root, split, weights=None, fc1000=True, float_format="%.3g")
+        print(f"{split}: {feature_csv_path(root, split, 'pool5')}")
+
+
+def run_demo(
+    root: str | os.PathLike[str] = "data/demo",
+    out: str | os.PathLike[str] = "runs/demo",
+    *,
+    config: RunConfig | None = None,
+) -> DemoOutputs:
+    """Every step on the demo data; returns the output paths (also printed).
+
+    1. make sure the feature CSVs exist; 2. load and summarise both parts; 3. train on the
+    train part minus a held-out split; 4. evaluate on that split and on the test part (with
+    its answer file); 5. write the report and a validated, scored submission.
+    """
+    started = time.perf_counter()
+    root, out = Path(root), Path(out)
+    config = config if config is not None else RunConfig(name="demo")
+    outputs = DemoOutputs(out=out)
+
+    _step("features")
+    ensure_features(root)
+
+    _step("data")
+    test = load_competition(root, "test", answers=root / "answers_test.csv")
+    print(load_competition(root, "train").summary(top_tags=5))
+    print(test.summary(top_tags=5))
+
+    _step(f"training ({config.name})")
+    trained = train(config, root=root, out=out)
+    outputs.files.update(bundle=trained.files["bundle"])
+
+    _step("evaluation")
+    for name, part in (("held-out", trained.held_out), ("test", test)):
+        result = evaluate(trained.model, part)
+        outputs.metrics[name] = result.to_dict()
+        print(format_metrics(result.metrics, gallery_size=result.gallery_size, title=name))
+    outputs.files["metrics"] = _write_json(out / "metrics.json", outputs.metrics)
+
+    _step("report")
+    outputs.files.update(
+        report_for_model(
+            trained.model, trained.held_out, out / "report", title="Demo: held-out split"
+        )
+    )
+    print(outputs.files["report"])
+
+    _step("submission")
+    submission = make_submission(
+        trained.model, test, out / "submission.csv", answers=root / "answers_test.csv"
+    )
+    print(f"valid: {submission.check.rows} rows")
+    print(submission.score)
+    outputs.files["submission"] = submission.path
+
+    _step(f"done in {time.perf_counter() - started:.0f} s; outputs")
+    for name, path in outputs.files.items():
+        print(f"{name:>11}: {path}")
+    return outputs
