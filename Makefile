@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format notebooks clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --nbmake tests notebooks
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest --nbmake tests retrieval notebooks
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
@@ -28,6 +29,10 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+notebooks: $(STAMP)  # the .ipynb files from their jupytext sources
+	$(BIN)/jupytext --to ipynb notebooks/[0-9]*.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

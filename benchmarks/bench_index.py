@@ -20,7 +20,6 @@ import argparse
 import gc
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -178,16 +177,14 @@ def main() -> None:
         )
     if "qdrant" in args.backends:
         small = vectors[: args.qdrant_n]
-        with tempfile.TemporaryDirectory() as scratch:
-            rows += sweep(
-                "qdrant",
-                small,
-                queries,
-                exact_truth(small, queries, 20),
-                f"qdrant (embedded, {args.qdrant_n:,} vectors)",
-                [("", None, None)],
-                path=scratch,
-            )
+        rows += sweep(
+            "qdrant",
+            small,
+            queries,
+            exact_truth(small, queries, 20),
+            f"qdrant (embedded, {args.qdrant_n:,} vectors)",
+            [("", None, None)],
+        )
     print(f"\n(b) clustered 100-d vectors, {args.queries} single-vector queries, k=20\n")
     print("| backend | build s | memory MB | p50 ms | p99 ms | recall@20 |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

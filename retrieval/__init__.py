@@ -7,9 +7,9 @@ Example
 -------
 >>> import retrieval
 >>> retrieval.__version__
-'0.1.0'
+'0.2.0'
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

@@ -10,7 +10,7 @@ the real service; ``TEST`` means ``http://localhost:7777``, a local stand-in ser
 Example
 -------
 >>> folder = download("cs5785-fall19-final")  # doctest: +SKIP
->>> folder.path
+>>> folder.path  # doctest: +SKIP
 PosixPath('data/cs5785-fall19-final')
 >>> submit("cs5785-fall19-final", "submission.csv", "tfidf + triplet").ref  # doctest: +SKIP
 123456

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.metrics import (
+    METRIC_NAMES,
     map_at_k,
     map_at_k_linear,
     mean_reciprocal_rank,
@@ -16,6 +17,8 @@ from retrieval.metrics import (
     ranks_from_scores,
     recall_at_k,
     retrieval_report,
+    tie_order,
+    top_k,
 )
 
 rank_lists = st.lists(st.integers(min_value=1, max_value=200), min_size=1, max_size=50)
@@ -37,11 +40,36 @@ def test_hand_computed_example() -> None:
     assert median_rank(ranks) == 4.0
 
 
-def test_ranks_from_scores_counts_ties_against_the_relevant_item() -> None:
+def test_ranks_and_top_k_share_one_tie_rule() -> None:
     scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.3, 0.8], [0.5, 0.5, 0.5]])
-    assert ranks_from_scores(scores, [0, 0, 1]).tolist() == [1, 3, 3]
+    order = tie_order(3)  # equal scores: position j comes order[j]-th
+    ranks = ranks_from_scores(scores, [0, 0, 1])
+    assert ranks[:2].tolist() == [1, 3] and ranks[2] == order[1] + 1
     with pytest.raises(ValueError, match="outside"):
         ranks_from_scores(scores, [0, 0, 3])
+
+
+@given(st.integers(min_value=1, max_value=60), st.integers(min_value=0, max_value=10_000))
+def test_the_rank_of_an_item_is_its_place_in_top_k(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, size=(6, n)).astype(float)  # many ties
+    full = top_k(scores, n)
+    for relevant in range(n):
+        ranks = ranks_from_scores(scores, np.full(6, relevant))
+        expected = [int(np.flatnonzero(row == relevant)[0]) + 1 for row in full]
+        assert ranks.tolist() == expected
+    k = max(1, n // 3)
+    np.testing.assert_array_equal(top_k(scores, k), full[:, :k])
+
+
+def test_a_constant_scorer_ranks_like_chance_on_paired_data() -> None:
+    n = 2000
+    ranks = ranks_from_scores(np.zeros((n, n)), np.arange(n))
+    assert (
+        abs(map_at_k(ranks, 20) - map_at_k(np.random.default_rng(0).permutation(n)[:n] + 1, 20))
+        < 0.01
+    )
+    assert ranks[:20].mean() > 100  # the first gallery positions are not favoured
 
 
 def test_ranks_from_ranking_of_ids() -> None:
@@ -52,9 +80,10 @@ def test_ranks_from_ranking_of_ids() -> None:
 
 def test_report_names_both_map_forms() -> None:
     report = retrieval_report([1, 3])
+    assert list(report) == list(METRIC_NAMES)
     assert report["MAP@20 (1/r, Kaggle)"] == pytest.approx((1 + 1 / 3) / 2)
-    assert report["MAP@20 (linear, (20+1-r)/20)"] == pytest.approx((1 + 18 / 20) / 2)
-    assert report["R@1"] == 0.5 and report["queries"] == 2
+    assert report["MAP@20 (linear, (21-r)/20)"] == pytest.approx((1 + 18 / 20) / 2)
+    assert report["R@1"] == 0.5
 
 
 @pytest.mark.parametrize("bad", [[], [0, 1], [1.5], [[1, 2]]])
@@ -87,7 +116,7 @@ def test_ranks_from_scores_matches_sorting(n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     scores = rng.random((5, n))
     relevant = rng.integers(0, n, 5)
-    order = np.argsort(-scores, axis=1)
+    order = np.argsort(-scores, axis=1)  # continuous scores: no ties
     expected = [int(np.flatnonzero(order[i] == relevant[i])[0]) + 1 for i in range(5)]
     assert ranks_from_scores(scores, relevant).tolist() == expected
 

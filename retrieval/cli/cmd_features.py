@@ -27,7 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="a competition folder: read images_<split>/, write its CSVs",
     )
-    parser.add_argument("--split", choices=["train", "test"], default="train", help="which part of --competition (default train)")
+    parser.add_argument(
+        "--split",
+        choices=["train", "test"],
+        default="train",
+        help="which part of --competition (default train)",
+    )
     parser.add_argument(
         "--out", type=Path, help="the .npy to write (a .json manifest goes beside it)"
     )

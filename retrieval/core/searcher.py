@@ -109,7 +109,7 @@ class Searcher:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the query is empty")
         X = self.model.text_features([text])
-        rows = self._candidates(self.model.query_keys(X)[0], k)
+        rows = self._candidates(self.model.query_keys(X)[0][0], k)
         return self._hits(self._fused(X, rows)[0], k, rows)
 
     def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
@@ -118,22 +118,36 @@ class Searcher:
         codes = unit_rows(self.gallery.codes)
         return self._hits((code @ codes.T)[0], k)
 
-    def search_image(self, image: Any, k: int = 20) -> list[SearchHit]:
-        """The ``k`` gallery images closest to an example picture (a path or a PIL image)."""
-        return self.search_code(self.model.encode_images([image])[0], k)
+    def search_image(self, image: Any, k: int = 20, *, weights_file: Any = None) -> list[SearchHit]:
+        """The ``k`` gallery images closest to an example picture (a path or a PIL image).
 
-    def rank_texts(self, image: Any, texts: Sequence[str]) -> list[tuple[str, float]]:
+        The picture is encoded by the network that made the model's training features;
+        ``weights_file`` is needed only when that network's weights were a file.
+        """
+        return self.search_code(self.model.encode_images([image], weights_file=weights_file)[0], k)
+
+    def rank_texts(
+        self, image: Any, texts: Sequence[str], *, weights_file: Any = None
+    ) -> list[tuple[str, float]]:
         """Candidate descriptions for a picture (or a code), best first: retrieval-style captioning."""
         if isinstance(texts, str):
             raise TypeError(
                 "expected a list of descriptions, got a single string; wrap it in a list"
             )
-        code = image if isinstance(image, np.ndarray) else self.model.encode_images([image])[0]
-        spaces = {"code": np.asarray(code, np.float32).reshape(1, -1)}
+        if isinstance(image, np.ndarray):
+            code = image
+        else:
+            code = self.model.encode_images([image], weights_file=weights_file)[0]
         if "features" in self.model.spaces:
             raise ValueError("rank_texts needs a model whose mappers all work in the code space")
-        single = Gallery(["query"], [Path("query")], spaces)
-        scores = self.model.scores(list(texts), single)[:, 0]
+        single = Gallery(
+            ["query"], [Path("query")], {"code": np.asarray(code, np.float32).reshape(1, -1)}
+        )
+        # one image against many texts: each component is standardised over the texts
+        components = [
+            c.T for c in self.model.component_scores(self.model.text_features(texts), single)
+        ]
+        scores = self.model.fuse(components, self.model.weights(False))[0]
         order = np.argsort(-scores, kind="stable")
         return [(texts[i], float(scores[i])) for i in order]
 

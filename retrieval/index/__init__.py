@@ -21,13 +21,13 @@ Example
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from retrieval import store
 from retrieval.index._backends import BinaryIndex, ExactIndex, HNSWIndex, QdrantIndex
-from retrieval.index._base import INDEX_FORMAT, IndexStateError, VectorIndex
+from retrieval.index._base import KIND, IndexStateError, VectorIndex
 
 BACKENDS: dict[str, type[VectorIndex]] = {
     "exact": ExactIndex,
@@ -45,19 +45,17 @@ def make_index(backend: str = "exact", **params: Any) -> VectorIndex:
 
 
 def load_index(path: str | os.PathLike[str]) -> VectorIndex:
-    """Read an index folder written by ``save``."""
-    path = Path(path)
-    meta_path = path / "index.json"
-    if not meta_path.is_file():
-        raise IndexStateError(f"{path}: not an index folder (no index.json)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != INDEX_FORMAT:
-        raise IndexStateError(
-            f"{meta_path}: index format {meta.get('format')!r}, this version reads {INDEX_FORMAT}"
-        )
-    index = make_index(meta["backend"], **meta["params"])
-    index.ids_, index.dim_ = list(meta["ids"]), meta["dim"]
-    index._load_state(path)
+    """Read an index folder written by ``save`` (plain data: nothing is unpickled)."""
+    stored = store.load(path, KIND)
+    meta = stored.meta
+    try:
+        index = make_index(meta["backend"], **meta["params"])
+        index.ids_, index.dim_ = [str(i) for i in meta["ids"]], meta["dim"]
+        index._restore(Path(path), stored.arrays)
+    except (KeyError, TypeError) as exc:
+        raise store.StoreError(
+            f"{Path(path) / store.MANIFEST}: not a complete index ({exc})"
+        ) from None
     return index
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,11 @@ class ExactIndex(VectorIndex):
         scores = 1.0 - distances if self.metric == "cosine" else -distances
         return self._ids_array(rows), scores.astype(np.float32)
 
-    def _save_state(self, folder: Path) -> None:
-        np.save(folder / "vectors.npy", self._vectors)
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {"vectors": self._vectors}
 
-    def _load_state(self, folder: Path) -> None:
-        self._vectors = np.load(folder / "vectors.npy")
+    def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
+        self._vectors = np.asarray(arrays["vectors"], dtype=np.float32)
         self._fit()
 
 
@@ -121,14 +121,17 @@ class HNSWIndex(VectorIndex):
         scores = 1.0 - distances if self.metric == "cosine" else -np.sqrt(np.maximum(distances, 0))
         return self._ids_array(rows.astype(np.int64)), scores.astype(np.float32)
 
-    def _save_state(self, folder: Path) -> None:
+    def _write_files(self, folder: Path) -> None:
         self._graph.save_index(str(folder / "hnsw.bin"))
 
-    def _load_state(self, folder: Path) -> None:
+    def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
         import hnswlib
 
+        graph_file = folder / "hnsw.bin"
+        if not graph_file.is_file():
+            raise IndexStateError(f"{graph_file}: missing (the index folder is incomplete)")
         self._graph = hnswlib.Index(space=self._space(), dim=self.dim_)
-        self._graph.load_index(str(folder / "hnsw.bin"), max_elements=len(self.ids_))
+        self._graph.load_index(str(graph_file), max_elements=len(self.ids_))
 
 
 class BinaryIndex(VectorIndex):
@@ -205,23 +208,22 @@ class BinaryIndex(VectorIndex):
     def memory_bytes(self) -> int:
         return int(self._codes.nbytes + (self._vectors.nbytes if self.keep_vectors else 0))
 
-    def _save_state(self, folder: Path) -> None:
-        np.savez(
-            folder / "binary.npz", codes=self._codes, vectors=self._vectors, centre=self.centre_
-        )
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {"codes": self._codes, "vectors": self._vectors, "centre": self.centre_}
 
-    def _load_state(self, folder: Path) -> None:
-        with np.load(folder / "binary.npz") as data:
-            self._codes, self._vectors, self.centre_ = (
-                data["codes"],
-                data["vectors"],
-                data["centre"],
-            )
+    def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
+        self._codes = np.asarray(arrays["codes"], dtype=np.uint64)
+        self._vectors = np.asarray(arrays["vectors"], dtype=np.float32)
+        self.centre_ = np.asarray(arrays["centre"], dtype=np.float32)
 
 
 class QdrantIndex(VectorIndex):
-    """Qdrant through ``qdrant-client``: embedded on a local ``path`` by default, or a server
-    (or cluster) at ``url``. Points carry the string id as payload; ``add`` is incremental.
+    """Qdrant through ``qdrant-client``: embedded in this process by default, or a server (or
+    cluster) at ``url``. Points carry the string id as payload; ``add`` is incremental.
+
+    An embedded index keeps its vectors in memory and is saved as plain arrays, which a load
+    puts into a new embedded collection (Qdrant's own on-disk store is never read). A server
+    index keeps its points on the server; saving writes only the ids.
     """
 
     backend = "qdrant"
@@ -229,26 +231,17 @@ class QdrantIndex(VectorIndex):
     def __init__(
         self,
         metric: Metric = "cosine",
-        path: str | None = None,
         url: str | None = None,
         collection: str = "retrieval",
         api_key: str | None = None,
     ) -> None:
         super().__init__(metric)
-        if (path is None) == (url is None):
-            raise ValueError(
-                "give exactly one of path= (embedded Qdrant) or url= (a Qdrant server)"
-            )
-        self.path, self.url, self.collection, self.api_key = path, url, collection, api_key
+        self.url, self.collection, self.api_key = url, collection, api_key
         self._client = None
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
 
     def params(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "path": self.path,
-            "url": self.url,
-            "collection": self.collection,
-        }
+        return {"metric": self.metric, "url": self.url, "collection": self.collection}
 
     def client(self):
         if self._client is None:
@@ -259,24 +252,29 @@ class QdrantIndex(VectorIndex):
                     "the qdrant backend needs qdrant-client: pip install 'retrieval[qdrant]'"
                 ) from None
             self._client = (
-                QdrantClient(path=self.path)
-                if self.path
+                QdrantClient(location=":memory:")
+                if self.url is None
                 else QdrantClient(url=self.url, api_key=self.api_key)
             )
         return self._client
 
     def add(self, ids: Sequence[object], vectors: Any) -> None:
+        ids, matrix = self._check_add(ids, vectors)
+        self._upsert(len(self.ids_), ids, matrix)
+        if self.url is None:
+            self._vectors = matrix if not len(self._vectors) else np.vstack([self._vectors, matrix])
+        self.ids_.extend(ids)
+
+    def _upsert(self, start: int, ids: Sequence[str], matrix: np.ndarray) -> None:
         from qdrant_client import models
 
-        ids, matrix = self._check_add(ids, vectors)
         client = self.client()
         if not client.collection_exists(self.collection):
             distance = models.Distance.COSINE if self.metric == "cosine" else models.Distance.EUCLID
             client.create_collection(
                 self.collection,
-                vectors_config=models.VectorParams(size=self.dim_, distance=distance),
+                vectors_config=models.VectorParams(size=int(matrix.shape[1]), distance=distance),
             )
-        start = len(self.ids_)
         for offset in range(0, len(ids), 1000):
             chunk = range(offset, min(offset + 1000, len(ids)))
             client.upsert(
@@ -288,7 +286,6 @@ class QdrantIndex(VectorIndex):
                     for i in chunk
                 ],
             )
-        self.ids_.extend(ids)
 
     def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries, k = self._check_search(vectors, k)
@@ -307,8 +304,12 @@ class QdrantIndex(VectorIndex):
             self._client.close()
             self._client = None
 
-    def _save_state(self, folder: Path) -> None:
-        """Qdrant persists by itself (its path or server); only the id list is written."""
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {"vectors": self._vectors} if self.url is None else {}
 
-    def _load_state(self, folder: Path) -> None:
+    def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
         self._client = None
+        if self.url is None:
+            self._vectors = np.asarray(arrays["vectors"], dtype=np.float32)
+            if len(self._vectors):
+                self._upsert(0, self.ids_, self._vectors)

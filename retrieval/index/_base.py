@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from retrieval import store
 from retrieval.errors import RetrievalError
 
 Metric = Literal["cosine", "euclidean"]
-INDEX_FORMAT = 1
+KIND = "retrieval.index"
 
 
 class IndexStateError(RetrievalError):
@@ -90,31 +90,29 @@ class VectorIndex(ABC):
     @abstractmethod
     def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
-    @abstractmethod
-    def _save_state(self, folder: Path) -> None: ...
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The backend's arrays to store."""
+        return {}
+
+    def _write_files(self, folder: Path) -> None:  # noqa: B027 - most backends write none
+        """Files of the backend's own format to store beside the arrays (none by default)."""
 
     @abstractmethod
-    def _load_state(self, folder: Path) -> None: ...
+    def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None: ...
 
     def params(self) -> dict[str, Any]:
         return {"metric": self.metric}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the index folder atomically (``index.json`` plus the backend's files)."""
-        from retrieval.fileio import atomic_directory
-
-        path = Path(path)
-        with atomic_directory(path) as staging:
-            self._save_state(staging)
-            meta = {
-                "format": INDEX_FORMAT,
-                "backend": self.backend,
-                "params": self.params(),
-                "ids": self.ids_,
-                "dim": self.dim_,
-            }
-            (staging / "index.json").write_text(json.dumps(meta), encoding="utf-8")
-        return path
+        """Write the index folder atomically (:mod:`retrieval.store`: manifest, arrays, and the
+        backend's own files)."""
+        meta = {
+            "backend": self.backend,
+            "params": self.params(),
+            "ids": self.ids_,
+            "dim": self.dim_,
+        }
+        return store.save(path, KIND, meta, self._state_arrays(), extra=self._write_files)
 
     def _known_ids(self) -> set[str]:
         """The set of ids, kept in step with ``ids_`` (which only ever grows)."""

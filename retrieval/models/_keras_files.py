@@ -47,6 +47,8 @@ def load_keras(
     """The Keras model, the estimator's parameters and its arrays from a folder of :func:`save_keras`."""
     import keras
 
+    import retrieval.models.losses  # noqa: F401  (registers the losses a saved mapping refers to)
+
     stored = store.load(path, KIND)
     file = stored.folder / MODEL_FILE
     if not file.is_file():

@@ -195,7 +195,8 @@ class NeuralMapper(Mapper):
         return self
 
     def query_keys(self, X: Any) -> np.ndarray:
-        return self.stack_(_dense(self._texts(X)))
+        X = _dense(self._texts(X))
+        return self.stack_(X)
 
     def gallery_keys(self, Y: Any) -> np.ndarray:
         return self._images(Y)

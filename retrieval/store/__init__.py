@@ -90,6 +90,9 @@ def save(
 ) -> Path:
     """Write ``path/`` atomically: the manifest, every array, and ``extra(staging)``'s files."""
     path = Path(path)
+    reserved = {"kind", "format_version", "arrays"} & set(meta)
+    if reserved:
+        raise ValueError(f"meta may not use the manifest's own keys {sorted(reserved)}")
     for name, value in arrays.items():
         if not _NAME.match(name) or ".." in name.split("/"):
             raise ValueError(f"array name {name!r} must be letters, digits, '_', '.', '-' and '/'")

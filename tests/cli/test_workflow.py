@@ -20,17 +20,30 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run")
     config = out / "tiny.toml"
     config.write_text(
-        f'name = "tiny"\n[data]\nroot = "{DEMO}"\n[image]\ncode_dim = 32\nhidden = [64]\nepochs = 10\n'
-        "[regressor]\nhidden = [64]\nepochs = 20\n[tags]\nenabled = true\n"
+        f'name = "tiny"\n[data]\nroot = "{DEMO}"\n[image]\ncode_dim = 32\nepochs = 3\n'
+        '[[mappers]]\nkind = "neural"\nparams = {hidden = [64], epochs = 20}\n'
+        '[[mappers]]\nkind = "reverse_ridge"\n[tags]\nenabled = true\n[fusion]\nselect = "holdout"\n'
     )
     assert main(["train", "--config", str(config), "--out", str(out)]) == 0
     return out
 
 
+def test_train_without_a_config_uses_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--root", str(DEMO), "--out", str(tmp_path), "--full"]) == 0
+    assert "using the default config" in capsys.readouterr().err
+    from retrieval.config import RunConfig
+    from retrieval.core import load_bundle
+
+    model, gallery = load_bundle(tmp_path / "bundle")
+    assert model.config.mappers == RunConfig().mappers and len(gallery) == 561
+
+
 def test_train_writes_bundle_metrics_and_history(
     run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (run_dir / "bundle" / "bundle.json").is_file()
+    assert (run_dir / "bundle" / "manifest.json").is_file()
     assert (run_dir / "metrics.json").is_file() and (run_dir / "history.json").is_file()
 
 
@@ -80,8 +93,6 @@ def test_search_by_example_image_finds_itself(
                 "search",
                 "--image",
                 image,
-                "--weights",
-                "none",
                 "--bundle",
                 bundle,
                 "--k",
@@ -149,7 +160,7 @@ def test_errors_are_one_line_with_non_zero_exit(
     assert main(["search", "x", "--bundle", str(tmp_path)]) == 1
     assert (
         capsys.readouterr().err.strip()
-        == f"retrieval search: error: {tmp_path}: not a retrieval bundle (no bundle.json)"
+        == f"retrieval search: error: {tmp_path}: not a stored retrieval.bundle (no manifest.json)"
     )
     assert main(["train", "--config", str(tmp_path / "none.toml")]) == 1
     assert "config file not found" in capsys.readouterr().err

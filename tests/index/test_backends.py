@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from retrieval.index import BinaryIndex, IndexStateError, load_index, make_index
+from retrieval.store import StoreError
 
 BACKENDS = ["exact", "hnsw", "binary", "qdrant"]
 
@@ -18,8 +19,6 @@ def clustered(n: int = 600, dim: int = 100, seed: int = 0) -> np.ndarray:
 
 def build(backend: str, tmp_path: Path, metric: str = "cosine"):
     params = {"metric": metric}
-    if backend == "qdrant":
-        params["path"] = str(tmp_path / f"qdrant-{metric}")
     if backend == "binary":
         params["candidates"] = 300  # 1-bit codes need many candidates on tight clusters
     return make_index(backend, **params)
@@ -91,10 +90,8 @@ def test_errors(backend: str, tmp_path: Path) -> None:
 def test_unknown_backend_and_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown index backend 'faiss'"):
         make_index("faiss")
-    with pytest.raises(IndexStateError, match="no index.json"):
+    with pytest.raises(StoreError, match="no manifest.json"):
         load_index(tmp_path)
-    with pytest.raises(ValueError, match="exactly one of path"):
-        make_index("qdrant")
 
 
 def test_binary_codes_are_compact_and_hamming_is_right() -> None:

@@ -19,7 +19,7 @@ def pool5() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fitted(pool5: np.ndarray) -> Autoencoder:
-    return Autoencoder(code_dim=100, hidden=[256], epochs=30, seed=0).fit(pool5)
+    return Autoencoder(code_dim=100, hidden=(256,), epochs=30, seed=0).fit(pool5)
 
 
 def test_training_reduces_reconstruction_error(fitted: Autoencoder, pool5: np.ndarray) -> None:
@@ -34,12 +34,12 @@ def test_training_reduces_reconstruction_error(fitted: Autoencoder, pool5: np.nd
 
 def test_same_seed_same_code(pool5: np.ndarray) -> None:
     a = (
-        Autoencoder(code_dim=16, hidden=[32], epochs=2, seed=3)
+        Autoencoder(code_dim=16, hidden=(32,), epochs=2, seed=3)
         .fit(pool5[:200])
         .transform(pool5[:5])
     )
     b = (
-        Autoencoder(code_dim=16, hidden=[32], epochs=2, seed=3)
+        Autoencoder(code_dim=16, hidden=(32,), epochs=2, seed=3)
         .fit(pool5[:200])
         .transform(pool5[:5])
     )
@@ -60,13 +60,29 @@ def test_save_load_and_numpy_encoder_agree(
     assert loaded.get_params() == fitted.get_params()
 
 
-def test_bad_input_is_refused(fitted: Autoencoder) -> None:
-    with pytest.raises(ValueError, match="NaN or infinity in 1 rows"):
+def test_bad_input_and_parameters_are_refused(fitted: Autoencoder) -> None:
+    with pytest.raises(ValueError, match="NaN"):
         fitted.transform(np.vstack([np.zeros((1, 2048)), np.full((1, 2048), np.nan)]))
-    with pytest.raises(ValueError, match="2048 features per row, got 10"):
+    with pytest.raises(ValueError, match="10 features, but Autoencoder is expecting 2048"):
         fitted.transform(np.zeros((2, 10)))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(ValueError, match="not fitted"):
         Autoencoder().transform(np.zeros((2, 2048)))
+    with pytest.raises(ValueError, match="'code_dim' parameter"):
+        Autoencoder(code_dim=0).fit(np.zeros((8, 4)))
+
+
+def test_a_linear_autoencoder_starts_at_the_principal_directions(pool5: np.ndarray) -> None:
+    from sklearn.base import clone
+    from sklearn.decomposition import PCA
+
+    linear = Autoencoder(code_dim=10, hidden=(), epochs=0).fit(pool5)
+    standardized = (pool5 - linear.mean_) / linear.scale_
+    pca = PCA(n_components=10).fit(standardized)
+    codes = linear.transform(pool5)
+    # the same subspace: the PCA scores are a rotation of the codes
+    fit = np.linalg.lstsq(codes, pca.transform(standardized), rcond=None)[1].sum()
+    assert fit < 1e-3 * np.square(pca.transform(standardized)).sum()
+    assert clone(linear).get_params() == linear.get_params()
 
 
 def test_neighbour_overlap_of_identical_and_unrelated_spaces() -> None:

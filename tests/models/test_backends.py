@@ -1,8 +1,8 @@
 """The Keras models train on JAX too, and what JAX trains loads and predicts the same here.
 
-A child process trains the autoencoder and the regressor (each loss) with
-``KERAS_BACKEND=jax`` and saves them with their predictions; this process (TensorFlow)
-loads the saved models and must reproduce those predictions.
+A child process trains the autoencoder and the learned mapping (each loss) with
+``KERAS_BACKEND=jax`` and saves them (Keras files and plain-data state) with their
+predictions; this process (TensorFlow) loads them and must reproduce those predictions.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import store
+from retrieval.models._keras_files import load_keras
 from retrieval.models.autoencoder import Autoencoder
-from retrieval.models.regressor import TextToCodeRegressor
+from retrieval.models.mappers import mapper_from_state
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -29,8 +31,9 @@ TRAIN_ON_JAX = textwrap.dedent(
     from pathlib import Path
     import keras
     import numpy as np
+    from retrieval import store
     from retrieval.models.autoencoder import Autoencoder
-    from retrieval.models.regressor import TextToCodeRegressor
+    from retrieval.models.neural import NeuralMapper
 
     out = Path(sys.argv[1])
     rng = np.random.default_rng(0)
@@ -39,17 +42,19 @@ TRAIN_ON_JAX = textwrap.dedent(
     np.save(out / "images.npy", images)
     np.save(out / "texts.npy", texts)
     report = {"backend": keras.backend.backend()}
-    auto = Autoencoder(code_dim=8, hidden=[32], epochs=15, validation_fraction=0.0).fit(images)
+    auto = Autoencoder(code_dim=8, hidden=(32,), epochs=15, validation_fraction=0.0).fit(images)
     auto.save(out / "autoencoder")
     np.save(out / "codes.npy", auto.transform(images))
     report["autoencoder"] = auto.history_["loss"]
     codes = auto.transform(images)
     for loss in ("rmse", "triplet", "contrastive"):
-        model = TextToCodeRegressor(
-            loss=loss, hidden=[32], epochs=15, batch_size=32, validation_fraction=0.0
+        model = NeuralMapper(
+            loss=loss, hidden=(32,), epochs=15, batch_size=32, learning_rate=0.003
         ).fit(texts, codes)
-        model.save(out / f"{loss}.keras")
-        np.save(out / f"{loss}.npy", model.predict(texts))
+        model.save_keras(out / f"{loss}-keras")
+        meta, arrays = model.get_state()
+        store.save(out / loss, "mapper", {"mapper": meta}, arrays)
+        np.save(out / f"{loss}.npy", model.query_keys(texts))
         report[loss] = model.history_["loss"]
     (out / "report.json").write_text(json.dumps(report))
     """
@@ -90,7 +95,12 @@ def test_jax_trained_models_predict_the_same_on_tensorflow(trained_on_jax: Path)
         auto.transform(images), np.load(trained_on_jax / "codes.npy"), atol=1e-4
     )
     for loss in ("rmse", "triplet", "contrastive"):
-        model = TextToCodeRegressor.load(trained_on_jax / f"{loss}.keras")
+        expected = np.load(trained_on_jax / f"{loss}.npy")
+        network, _, _ = load_keras(trained_on_jax / f"{loss}-keras")
+        np.testing.assert_allclose(network.predict(texts, verbose=0), expected, atol=1e-4)
+        stored = store.load(trained_on_jax / loss, "mapper")
         np.testing.assert_allclose(
-            model.predict(texts), np.load(trained_on_jax / f"{loss}.npy"), atol=1e-4
+            mapper_from_state(stored.meta["mapper"], stored.arrays).query_keys(texts),
+            expected,
+            atol=1e-4,
         )

@@ -32,8 +32,7 @@ def test_matches_keras_and_survives_save_load(tmp_path: Path) -> None:
     x = np.random.default_rng(2).normal(3.0, 2.0, (10, 12)).astype(np.float32)
     stack = DenseStack.from_keras(model)
     np.testing.assert_allclose(stack(x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
-    stack.save(tmp_path / "stack.npz")
-    np.testing.assert_array_equal(DenseStack.load(tmp_path / "stack.npz")(x), stack(x))
+    np.testing.assert_array_equal(DenseStack.from_state(*stack.get_state())(x), stack(x))
     assert stack.output_dim == 5
 
 
@@ -59,12 +58,25 @@ def test_unsupported_layers_are_refused() -> None:
 
 
 def test_loading_needs_no_keras(tmp_path: Path) -> None:
-    DenseStack.from_keras(chain_model()).save(tmp_path / "s.npz")
+    from retrieval import store
+
+    store.save(tmp_path / "s", "stack", *DenseStack.from_keras(chain_model()).get_state())
     code = (
-        "import sys, numpy as np; from retrieval.models.dense_stack import DenseStack;"
-        f"print(DenseStack.load({str(tmp_path / 's.npz')!r})(np.zeros((1, 12))).shape, 'keras' in sys.modules)"
+        "import sys, numpy as np; from retrieval import store; from retrieval.models.dense_stack import DenseStack;"
+        f"s = store.load({str(tmp_path / 's')!r}, 'stack');"
+        "print(DenseStack.from_state(s.meta, s.arrays)(np.zeros((1, 12))).shape, 'keras' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "(1, 5) False"
+
+
+def test_signed_sqrt_and_chaining() -> None:
+    root = DenseStack([{"kind": "signed_sqrt"}])
+    scale = DenseStack(
+        [{"kind": "affine", "shift": np.zeros(2, np.float32), "scale": np.full(2, 2, np.float32)}]
+    )
+    np.testing.assert_allclose(root.then(scale)(np.array([[4.0, -9.0]])), [[4.0, -6.0]])
+    with pytest.raises(ValueError, match="unknown layer kind"):
+        DenseStack([{"kind": "conv"}])

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.report import RunResult, run_metrics, write_report
+from retrieval.metrics import MAP, MAP_LINEAR, top_k
+from retrieval.report import RunResult, write_report
 from retrieval.report._html import pick_queries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,9 +45,9 @@ def _ranked_run(demo, ranks, name="hand") -> RunResult:
 
 
 def test_metrics_by_hand(demo):
-    values = run_metrics(_ranked_run(demo, [1, 2, 25]))
-    assert values["MAP@20 (1/r)"] == pytest.approx((1 + 0.5 + 0) / 3)
-    assert values["MAP@20 linear ((21-r)/20)"] == pytest.approx((1 + 19 / 20 + 0) / 3)
+    values = _ranked_run(demo, [1, 2, 25]).metrics()
+    assert values[MAP] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert values[MAP_LINEAR] == pytest.approx((1 + 19 / 20 + 0) / 3)
     assert values["R@1"] == pytest.approx(1 / 3)
     assert values["R@20"] == pytest.approx(2 / 3)
     assert values["median rank"] == 2
@@ -87,7 +88,7 @@ def test_tfidf_run_with_codes_history_and_missing_image(demo, tmp_path):
         relevant=np.arange(n),
         scores=scores,
         codes=g.toarray()[:, :50] + np.random.default_rng(0).normal(0, 1e-3, (n, 50)),
-        history={"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7]},
+        history={"mapper 0 (neural)": {"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7]}},
         config={"encoder": "tfidf"},
     )
     other = RunResult(
@@ -100,7 +101,7 @@ def test_tfidf_run_with_codes_history_and_missing_image(demo, tmp_path):
     path = write_report(tmp_path / "out", [run, other], title="TF-IDF", gallery_note="80 demo.")
     page = path.read_text(encoding="utf-8")
     assert "Comparison" in page and "PCA map" in page and "loss curves" in page
-    assert f"{run_metrics(run)['MAP@20 (1/r)']:.4f}" in page
+    assert f"{run.metrics()[MAP]:.4f}" in page
     # the missing file became a placeholder, not a crash
     from retrieval.report._figures import load_thumbnail
 
@@ -128,15 +129,17 @@ def test_cli_npz(demo, tmp_path):
     )  # nothing to report: one-line error
 
 
-def test_ties_are_ranked_against_the_true_image(demo):
+def test_the_report_shows_the_top_20_a_submission_would_hold(demo):
     scores = np.zeros((2, 30))
     scores[1, 5] = 1.0
     run = RunResult(
         "ties", list(demo.image_paths[:30]), ["a", "b"], np.array([3, 5]), scores=scores
     )
-    assert list(run.ranks) == [30, 1]
-    assert 3 not in run.ranking[0]
-    assert run.ranking[1][0] == 5
+    np.testing.assert_array_equal(run.ranking, top_k(scores, 20))
+    assert run.ranks[1] == 1 and run.ranking[1][0] == 5
+    # with all scores tied, the true image's rank is its place in that same order
+    position = list(top_k(scores, 30)[0]).index(3) + 1
+    assert run.ranks[0] == position
 
 
 def test_missing_true_image_is_a_placeholder_in_the_page(demo, tmp_path):

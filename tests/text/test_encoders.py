@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
+from retrieval.config import TextConfig
 from retrieval.text import (
     ConcatEncoder,
     EmptyTextError,
@@ -14,6 +15,7 @@ from retrieval.text import (
     TfidfEncoder,
     Tokenizer,
     Word2VecEncoder,
+    encoder_from_state,
     load_glove,
     load_keyed_vectors,
     make_encoder,
@@ -91,12 +93,14 @@ def test_tfidf_weighting_differs_from_mean():
 
 def test_word2vec_file_round_trip(tmp_path, texts):
     enc = Word2VecEncoder(vector_size=8, epochs=1, min_count=1).fit(texts)
+    trained = KeyedVectors(vector_size=8)
+    trained.add_vectors(enc.words_, enc.vectors_)
     for name, binary in (("v.txt", False), ("v.bin", True)):
-        enc.vectors_.save_word2vec_format(str(tmp_path / name), binary=binary)
+        trained.save_word2vec_format(str(tmp_path / name), binary=binary)
         kv = load_keyed_vectors(tmp_path / name)
         assert len(kv) == len(enc.vectors_)
-        word = enc.vectors_.index_to_key[0]
-        np.testing.assert_allclose(kv[word], enc.vectors_[word], atol=1e-5)
+        word = enc.words_[0]
+        np.testing.assert_allclose(kv[word], enc.vectors_[0], atol=1e-5)
     limited = load_keyed_vectors(tmp_path / "v.txt", limit=3)
     assert len(limited) == 3
     via_path = PretrainedEncoder(tmp_path / "v.bin").fit(texts).transform(texts[:4])
@@ -117,7 +121,8 @@ def test_glove_vectors_are_real_word_vectors():
 
 
 def test_concat_and_make_encoder(texts):
-    enc = make_encoder(["tfidf", "word2vec"], word2vec_dim=8, word2vec_epochs=1).fit(texts)
+    config = TextConfig(encoders=("tfidf", "word2vec"), word2vec_dim=8, word2vec_epochs=1)
+    enc = make_encoder(config).fit(texts)
     assert isinstance(enc, ConcatEncoder)
     X = enc.transform(texts[:3])
     assert X.dtype == np.float32 and X.shape == (3, enc.dim)
@@ -127,7 +132,27 @@ def test_concat_and_make_encoder(texts):
         make_encoder("bert")
 
 
-def test_encoders_pickle(texts):
-    enc = make_encoder(["tfidf", "word2vec"], word2vec_dim=8, word2vec_epochs=1).fit(texts)
-    again = pickle.loads(pickle.dumps(enc))
-    np.testing.assert_array_equal(again.transform(texts[:5]), enc.transform(texts[:5]))
+@pytest.mark.parametrize("names", [["tfidf"], ["word2vec"], ["tfidf", "word2vec"], ["glove"]])
+def test_encoders_become_plain_data_and_back(tmp_path, texts, names):
+    from retrieval import store
+
+    config = TextConfig(
+        encoders=tuple(names), word2vec_dim=8, word2vec_epochs=1, glove_vocabulary=5000
+    )
+    enc = make_encoder(config).fit(texts)
+    store.save(tmp_path / "enc", "encoder", {"encoder": enc.get_state()[0]}, enc.get_state()[1])
+    stored = store.load(tmp_path / "enc", "encoder")
+    again = encoder_from_state(stored.meta["encoder"], stored.arrays)
+    probe = [*texts[:5], "", "zqxj unknown"]
+    np.testing.assert_array_equal(again.transform(probe), enc.transform(probe))
+    np.testing.assert_array_equal(again.known_counts(probe), enc.known_counts(probe))
+
+
+def test_concat_fits_clones_and_leaves_the_given_encoders_alone(texts):
+    given = [TfidfEncoder(), TfidfEncoder(ngram_range=(1, 2))]
+    enc = ConcatEncoder(given, weights=[1.0, 0.5]).fit(texts)
+    assert not hasattr(given[0], "vectorizer_") and enc.encoders_[0] is not given[0]
+    X = enc.transform(texts[:3])
+    np.testing.assert_allclose(
+        X[:, enc.encoders_[0].dim :], 0.5 * enc.encoders_[1].transform(texts[:3])
+    )

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from retrieval.core import SearchHit
 from retrieval.data import load_competition
-from retrieval.web import Hit
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 
@@ -31,13 +31,14 @@ class CaptionGallery:
     def text_scores(self, text: str) -> np.ndarray:
         return (self.caption_vectors @ self.vectorizer.transform([text]).T).toarray().ravel()
 
-    def _top(self, scores: np.ndarray, k: int) -> list[Hit]:
-        return [Hit(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
+    def _top(self, scores: np.ndarray, k: int) -> list[SearchHit]:
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [SearchHit(int(i), str(i), self.paths[i], float(scores[i])) for i in order]
 
-    def search_text(self, text: str, k: int) -> list[Hit]:
+    def search_text(self, text: str, k: int) -> list[SearchHit]:
         return self._top(self.text_scores(text), k)
 
-    def search_image(self, image: Image.Image, k: int) -> list[Hit]:
+    def search_image(self, image: Image.Image, k: int) -> list[SearchHit]:
         return self._top(self.codes @ self._thumb(image), k)
 
 

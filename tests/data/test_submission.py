@@ -4,17 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.data import read_answers
-from retrieval.errors import DataFormatError
-from retrieval.submission import (
-    HEADER,
+from retrieval.data import (
+    SUBMISSION_HEADER as HEADER,
+)
+from retrieval.data import (
     check_submission,
+    read_answers,
     score_submission,
     validate_submission,
     write_submission,
 )
+from retrieval.errors import DataFormatError
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 IMAGES = [str(i) for i in range(30)]
 
 

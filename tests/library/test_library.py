@@ -7,11 +7,11 @@ import pytest
 
 from retrieval.cli import main
 from retrieval.config import RunConfig
+from retrieval.core import Trainer, save_bundle
 from retrieval.data import load_competition
 from retrieval.library import PictureLibrary
-from retrieval.pipeline import Retriever
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 
 
@@ -19,12 +19,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = RunConfig.from_dict(
         {
-            "image": {"code_dim": 32, "hidden": [64], "epochs": 5},
-            "regressor": {"hidden": [64], "epochs": 10},
+            "image": {"code_dim": 32, "epochs": 3},
+            "mappers": [{"kind": "neural", "params": {"epochs": 10}}],
         }
     )
-    retriever = Retriever(config).fit(load_competition(DEMO, "train"))
-    return retriever.save(tmp_path_factory.mktemp("bundle") / "bundle")
+    train = load_competition(DEMO, "train")
+    model = Trainer(config).fit(train)
+    return save_bundle(
+        tmp_path_factory.mktemp("bundle") / "bundle", model, model.gallery_from_dataset(train)
+    )
 
 
 @pytest.fixture
@@ -44,26 +47,28 @@ def photos(tmp_path: Path) -> Path:
 
 def test_index_search_and_incremental_update(bundle: Path, photos: Path, tmp_path: Path) -> None:
     library = PictureLibrary(tmp_path / "store")
-    first = library.update([photos], bundle=bundle, weights=None)
+    first = library.update([photos], bundle=bundle)
     assert first.indexed == 6 and first.extracted == 6 and first.added == 8
     assert first.duplicates == {str(photos / "p0.jpg"): [str(photos / "trip" / "copy_of_p0.jpg")]}
     assert [Path(p).name for p, _ in first.skipped] == ["broken.jpg"]
 
-    retriever = library.retriever()
-    hits = retriever.search("a picture", k=10)
+    searcher = library.searcher()
+    hits = searcher.search("a picture", k=10)
     assert len(hits) == 6 and all(h.path.is_relative_to(photos) for h in hits)
     assert all(".hidden" not in str(h.path) for h in hits)
-    example = retriever.search_image(photos / "trip" / "p3.jpg", k=1, weights=None)
+    example = searcher.search_image(
+        photos / "trip" / "p3.jpg", k=1
+    )  # the bundle's recorded network
     assert example[0].path == photos / "trip" / "p3.jpg"
 
-    again = library.update(weights=None)  # remembers roots and bundle
+    again = library.update()  # remembers roots and bundle
     assert (again.extracted, again.unchanged, again.indexed) == (0, 8, 6)
 
     (photos / "p2.jpg").unlink()
     shutil.copyfile(DEMO / "images_test" / "20.jpg", photos / "new.jpg")
-    third = library.update(weights=None)
+    third = library.update()
     assert (third.removed, third.added, third.extracted, third.indexed) == (1, 1, 1, 6)
-    names = {h.path.name for h in library.retriever().search("a picture", k=10)}
+    names = {h.path.name for h in library.searcher().search("a picture", k=10)}
     assert "p2.jpg" not in names and "new.jpg" in names
 
 
@@ -71,10 +76,7 @@ def test_cli_index_then_search_library(
     bundle: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = str(tmp_path / "store")
-    assert (
-        main(["index", str(photos), "--bundle", str(bundle), "--store", store, "--weights", "none"])
-        == 0
-    )
+    assert main(["index", str(photos), "--bundle", str(bundle), "--store", store]) == 0
     out = capsys.readouterr()
     assert "6 pictures indexed" in out.out and "duplicate content" in out.err
     assert (

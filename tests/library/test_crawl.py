@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.crawl import FileCatalog, iter_image_files
+from retrieval.library.crawl import FileCatalog, iter_image_files
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.feedback import RelevanceFeedback
+from retrieval.models.feedback import RelevanceFeedback
 
 
 def clusters(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

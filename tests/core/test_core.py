@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.config import RunConfig
+from retrieval.core import Searcher, TrainedModel, Trainer, load_bundle, save_bundle
+from retrieval.data import load_competition, train_val_split
+from retrieval.evaluation import evaluate
+from retrieval.metrics import ranks_from_scores
+from retrieval.store import StoreError
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+pytestmark = pytest.mark.slow
+
+
+def small_config() -> RunConfig:
+    return RunConfig.from_dict(
+        {
+            "image": {"code_dim": 32, "epochs": 3},
+            "mappers": [
+                {"kind": "neural", "params": {"hidden": [64], "epochs": 20}},
+                {"kind": "reverse_ridge", "space": "features", "weight": 0.5},
+            ],
+            "tags": {"enabled": True, "weight": 0.5},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def parts():
+    return train_val_split(load_competition(DEMO, "train"), val_size=0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(parts) -> TrainedModel:
+    fit_part, _ = parts
+    return Trainer(small_config()).fit(fit_part)
+
+
+@pytest.fixture(scope="module")
+def searcher(trained: TrainedModel, parts) -> Searcher:
+    return Searcher(trained, trained.gallery_from_dataset(parts[0]))
+
+
+def test_training_captions_find_their_own_image(searcher: Searcher, parts) -> None:
+    fit_part, _ = parts
+    ranks = ranks_from_scores(searcher.scores(fit_part.texts()), np.arange(len(fit_part)))
+    assert np.mean(ranks <= 20) > 10 * 20 / len(fit_part)
+
+
+def test_held_out_retrieval_beats_chance(trained: TrainedModel, parts) -> None:
+    _, held_out = parts
+    result = evaluate(trained, held_out)
+    assert result.gallery_size == len(held_out) == 112
+    assert result.top.shape == (112, 20)
+    assert np.mean(result.ranks <= 20) > 1.5 * 20 / 112
+
+
+def test_every_part_is_used_and_weighted(trained: TrainedModel, parts) -> None:
+    assert [m.mapper.kind for m in trained.members] == ["neural", "reverse_ridge"]
+    assert trained.spaces == ["code", "features"] and trained.tag_weight == 0.5
+    _, held_out = parts
+    gallery = trained.gallery_from_dataset(held_out)
+    X = trained.text_features(held_out.texts())
+    components = trained.component_scores(X, gallery)
+    assert len(components) == 3  # two mappers and the tag score
+    fused = trained.fuse(components, [1.0, 0.5, 0.5])
+    np.testing.assert_allclose(trained.scores(held_out.texts(), gallery), fused, rtol=1e-5)
+    without_tags = trained.fuse(components[:2], [1.0, 0.5])
+    assert not np.allclose(fused, without_tags)
+
+
+def test_search_returns_sorted_hits_from_the_gallery(searcher: Searcher, parts) -> None:
+    fit_part, _ = parts
+    hits = searcher.search(fit_part.texts()[3], k=5)
+    assert len(hits) == 5
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.path == fit_part.image_paths[h.index] for h in hits)
+    with pytest.raises(ValueError, match="empty"):
+        searcher.search("   ")
+
+
+def test_bundle_round_trip_ranks_exactly_as_before(
+    searcher: Searcher, parts, tmp_path: Path
+) -> None:
+    _, held_out = parts
+    before = searcher.rank(held_out.texts(), 20)
+    save_bundle(tmp_path / "bundle", searcher.model, searcher.gallery)
+    model, gallery = load_bundle(tmp_path / "bundle")
+    assert gallery.ids == searcher.gallery.ids
+    loaded = Searcher(model, gallery)
+    np.testing.assert_array_equal(loaded.rank(held_out.texts(), 20), before)
+    after, before_hits = loaded.search("a red apple", 3), searcher.search("a red apple", 3)
+    assert [h.id for h in after] == [h.id for h in before_hits]
+    np.testing.assert_allclose([h.score for h in after], [h.score for h in before_hits], rtol=1e-5)
+
+
+def test_a_loaded_bundle_saves_back_identical(searcher: Searcher, tmp_path: Path) -> None:
+    save_bundle(tmp_path / "a", searcher.model, searcher.gallery)
+    save_bundle(tmp_path / "b", *load_bundle(tmp_path / "a"))
+    files_a = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    files_b = sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file()
+    )
+    assert files_a == files_b and len(files_a) > 10
+    for name in files_a:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_loaded_bundle_searches_without_keras_or_gensim(searcher: Searcher, tmp_path: Path) -> None:
+    save_bundle(tmp_path / "bundle", searcher.model, searcher.gallery)
+    code = (
+        "import sys; from retrieval.core import Searcher, load_bundle;"
+        f"s = Searcher(*load_bundle({str(tmp_path / 'bundle')!r})); print(len(s.search('a dog', 3)));"
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules, 'gensim' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["3", "False", "False", "False"]
+
+
+def test_other_format_versions_and_older_bundles_fail_clearly(
+    searcher: Searcher, tmp_path: Path
+) -> None:
+    save_bundle(tmp_path / "bundle", searcher.model, searcher.gallery)
+    manifest = tmp_path / "bundle" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 99
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(StoreError, match="format version 99"):
+        load_bundle(tmp_path / "bundle")
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "bundle.json").write_text('{"kind": "retrieval-bundle", "format": 1}')
+    with pytest.raises(StoreError, match="older version of retrieval"):
+        load_bundle(older)
+    with pytest.raises(StoreError, match="no manifest.json"):
+        load_bundle(tmp_path)
+
+
+def test_rank_texts_puts_the_true_caption_first_for_many_images(searcher: Searcher, parts) -> None:
+    fit_part, _ = parts
+    code_only = Trainer(
+        RunConfig.from_dict(
+            {"image": {"code_dim": 32, "epochs": 2}, "mappers": [{"kind": "ridge"}]}
+        )
+    )
+    model = code_only.fit(fit_part)
+    gallery = model.gallery_from_dataset(fit_part)
+    captions = fit_part.texts()[:30]
+    hits = sum(
+        Searcher(model, gallery).rank_texts(gallery.codes[i], captions)[0][0] == captions[i]
+        for i in range(30)
+    )
+    assert hits >= 10  # chance: 1 in 30
+    with pytest.raises(ValueError, match="code space"):
+        searcher.rank_texts(gallery.codes[0], captions)
+
+
+def test_nan_features_and_unpaired_data_are_refused(trained: TrainedModel) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        trained.image_spaces(np.full((1, 2048), np.nan, dtype=np.float32))
+    with pytest.raises(ValueError, match="paired"):
+        Trainer(small_config()).fit(load_competition(DEMO, "test"))
+
+
+@pytest.mark.parametrize(
+    "backend, params", [("hnsw", {"ef": 64}), ("binary", {"candidates": 1000})]
+)
+def test_an_index_backend_proposes_candidates_that_are_scored_in_full(
+    searcher: Searcher, parts, backend: str, params: dict
+) -> None:
+    fit_part, _ = parts
+    settings = RunConfig.from_dict(
+        {"index": {"backend": backend, "params": params, "candidates": 40}}
+    ).index
+    indexed = Searcher(searcher.model, searcher.gallery, index=settings)
+    queries = fit_part.texts()[:25]
+    fused = searcher.scores(queries)
+    keys = searcher.model.query_keys(searcher.model.text_features(queries))[0]
+    gallery_keys = searcher.model.gallery_keys(searcher.gallery)[0]
+    recalls = []
+    for row, text in enumerate(queries):
+        hits = [h.index for h in indexed.search(text, k=10)]
+        proposed = indexed._candidates(keys[row], 10)
+        assert len(proposed) == 40
+        expected = proposed[np.argsort(-fused[row, proposed], kind="stable")[:10]]
+        assert set(hits) == set(expected.tolist())
+        nearest = np.argsort(-(gallery_keys @ keys[row]))[:40]
+        recalls.append(len(set(proposed) & set(nearest)) / 40)
+    assert np.mean(recalls) > 0.9
+    # other index settings build another index
+    other = Searcher(searcher.model, searcher.gallery, index=settings)
+    other.index_config = RunConfig.from_dict({"index": {"backend": "exact"}}).index
+    assert other._candidates(keys[0], 10) is None
+
+
+def test_a_bare_string_where_a_list_is_expected_is_refused(searcher: Searcher) -> None:
+    with pytest.raises(TypeError, match="single string"):
+        searcher.scores("a red apple")
+    with pytest.raises(TypeError, match="single string"):
+        searcher.rank_texts(searcher.gallery.codes[0], "a red apple")

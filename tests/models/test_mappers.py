@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.base import clone
+
+from retrieval.models.mappers import (
+    MAPPERS,
+    CCAMapper,
+    KernelRidgeMapper,
+    PLSMapper,
+    ReverseRidgeMapper,
+    RidgeMapper,
+    make_mapper,
+    mapper_from_state,
+    unit_rows,
+)
+from retrieval.text import TfidfEncoder
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "descriptions_train"
+CLASSICAL = [
+    RidgeMapper(alpha=0.01),
+    ReverseRidgeMapper(alpha=0.01),
+    KernelRidgeMapper(alpha=0.01, gamma=1.0),
+    PLSMapper(n_components=48),
+    CCAMapper(reg=0.01, n_components=32),
+]
+
+
+def _texts() -> list[str]:
+    if DEMO.is_dir():
+        files = sorted(DEMO.glob("*.txt"), key=lambda p: int(p.stem))
+        return [f.read_text(encoding="utf-8", errors="replace").strip() for f in files]
+    animals = ["dog", "cat", "horse", "bird", "cow", "sheep", "goat", "duck", "fox", "owl"]
+    colours = ["red", "brown", "white", "black", "grey"]
+    return [f"A {c} {a} near a {p}." for a in animals for c in colours for p in ("field", "tree")]
+
+
+@pytest.fixture(scope="module")
+def data():
+    texts = _texts()
+    X = TfidfEncoder().fit(texts).transform(texts)
+    Y = np.random.default_rng(0).normal(size=(len(texts), 32)).astype(np.float32)
+    return X, Y
+
+
+def _top10(similarity: np.ndarray) -> float:
+    ranks = (similarity > np.diag(similarity)[:, None]).sum(axis=1)
+    return float((ranks < 10).mean())
+
+
+@pytest.mark.parametrize("mapper", CLASSICAL, ids=lambda m: m.kind)
+def test_training_captions_retrieve_their_image(data, mapper):
+    X, Y = data
+    fitted = clone(mapper).fit(X, Y)
+    similarity = fitted.similarity(X, Y)
+    assert similarity.shape == (len(Y), len(Y))
+    assert _top10(similarity) > max(0.3, 10 * 10 / len(Y))
+
+
+@pytest.mark.parametrize("mapper", CLASSICAL, ids=lambda m: m.kind)
+def test_state_round_trip_gives_the_same_similarities(data, mapper):
+    X, Y = data
+    fitted = clone(mapper).fit(X[:200], Y[:200])
+    meta, arrays = fitted.get_state()
+    again = mapper_from_state(meta, arrays)
+    assert type(again) is type(fitted) and again.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(
+        again.similarity(X[200:260], Y[200:260]), fitted.similarity(X[200:260], Y[200:260])
+    )
+
+
+@pytest.mark.parametrize("mapper", CLASSICAL, ids=lambda m: m.kind)
+def test_keys_are_what_the_similarity_multiplies(data, mapper):
+    X, Y = data
+    fitted = clone(mapper).fit(X[:200], Y[:200])
+    product = fitted.unit_query_keys(X[:30]) @ fitted.unit_gallery_keys(Y[:40]).T
+    np.testing.assert_allclose(product, fitted.similarity(X[:30], Y[:40]), rtol=1e-5, atol=1e-6)
+    assert np.abs(product).max() <= 1.0 + 1e-5  # cosines
+
+
+def test_reverse_ridge_keys_equal_the_cosine_with_predicted_text(data):
+    X, Y = data
+    mapper = ReverseRidgeMapper(alpha=1.0).fit(X, Y)
+    predicted = Y[:20] @ mapper.coef_ + mapper.intercept_
+    expected = unit_rows(X[:15]) @ unit_rows(predicted).T
+    np.testing.assert_allclose(mapper.similarity(X[:15], Y[:20]), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_ridge_generalises_a_linear_map_and_takes_sparse_input(data):
+    X, _ = data
+    W = np.random.default_rng(1).normal(size=(X.shape[1], 8)).astype(np.float32)
+    Y = X @ W
+    half = len(X) // 2
+    model = RidgeMapper(alpha=1e-3).fit(X[:half], Y[:half])
+    pred = model.query_keys(X[half:])
+    baseline_error = np.mean((Y[half:] - Y[:half].mean(axis=0)) ** 2)
+    assert np.mean((pred - Y[half:]) ** 2) < 0.8 * baseline_error
+    from_sparse = RidgeMapper(alpha=1e-3).fit(sparse.csr_matrix(X[:half]), Y[:half])
+    np.testing.assert_allclose(from_sparse.query_keys(sparse.csr_matrix(X[half:])), pred, atol=1e-3)
+
+
+def test_pls_caps_components_and_matches_scikit_learn():
+    from sklearn.cross_decomposition import PLSRegression
+
+    X = np.random.default_rng(0).normal(size=(30, 5)).astype(np.float32)
+    Y = X[:, :3] * 2 + 1
+    model = PLSMapper(n_components=50).fit(X, Y)
+    assert model.n_components_ == 3
+    reference = PLSRegression(n_components=3, scale=False).fit(X, Y)
+    np.testing.assert_allclose(model.query_keys(X), reference.predict(X), atol=1e-4)
+
+
+def test_cca_finds_the_shared_direction():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(400, 1))
+    X = np.hstack([shared + 0.1 * rng.normal(size=(400, 1)), rng.normal(size=(400, 4))])
+    Y = np.hstack([rng.normal(size=(400, 3)), -shared + 0.1 * rng.normal(size=(400, 1))])
+    cca = CCAMapper(reg=1e-3, n_components=2).fit(X, Y)
+    assert cca.correlations_[0] > 0.95 > cca.correlations_[1] + 0.5
+
+
+def test_parameters_are_validated_and_inputs_checked():
+    X = np.ones((4, 2), dtype=np.float32)
+    Y = np.ones((4, 2), dtype=np.float32)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    for mapper in CLASSICAL:
+        with pytest.raises(ValueError, match="NaN"):
+            clone(mapper).fit(bad, Y)
+        with pytest.raises(ValueError, match="rows"):
+            clone(mapper).fit(X, Y[:3])
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        RidgeMapper(alpha=-1).fit(X, Y)
+    with pytest.raises(ValueError, match="'n_components' parameter"):
+        CCAMapper(n_components=0).fit(X, Y)
+    with pytest.raises(ValueError, match="unknown mapper"):
+        make_mapper("lasso")
+
+
+def test_every_kind_is_made_from_its_config_params():
+    from retrieval.config import MAPPER_PARAMS
+
+    assert set(MAPPER_PARAMS) == {*MAPPERS, "neural"}
+    for kind, params in MAPPER_PARAMS.items():
+        import dataclasses
+
+        mapper = make_mapper(kind, dataclasses.asdict(params()), seed=3)
+        assert mapper.kind == kind
+        for name, value in dataclasses.asdict(params()).items():
+            assert mapper.get_params()[name] == value
