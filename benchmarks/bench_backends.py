@@ -2,12 +2,13 @@
 
 (a) Autoencoder, --n x 2048 features (the demo's real pool5 rows resampled with noise),
     --epochs epochs without early stopping, at each --batch-sizes: seconds, reconstruction RMSE.
-(b) The whole retriever on the demo data (TF-IDF text, autoencoder codes) with each loss:
-    fit seconds and MAP@20 (1/r) on the demo test part.
+(b) A whole model on the demo data (TF-IDF text, the learned network into the autoencoder
+    code) with each loss: fit seconds and MAP@20 (1/r) on the demo test part.
 
-With --save DIR the retrievers are saved as bundles together with their test rankings, so a
-bundle trained on one backend (JAX on a GPU, say) can be checked on another with --check DIR:
-it is loaded, ranks the test part again, and the rankings must agree.
+With --save DIR the models are saved as bundles (and their networks as Keras files) together
+with their test rankings, so a bundle trained on one backend (JAX on a GPU, say) can be
+checked on another with --check DIR: it is loaded, ranks the test part again, and the
+rankings must agree.
 
 Usage:
   KERAS_BACKEND=jax python benchmarks/bench_backends.py --save runs/jax-bundles
@@ -37,7 +38,7 @@ def autoencoder_rows(n: int, epochs: int, batch_sizes: list[int]) -> list[str]:
     for batch in batch_sizes:
         start = time.perf_counter()
         model = Autoencoder(
-            code_dim=100, hidden=[512], epochs=epochs, batch_size=batch, validation_fraction=0.0
+            code_dim=100, hidden=(512,), epochs=epochs, batch_size=batch, validation_fraction=0.0
         ).fit(X)
         seconds = time.perf_counter() - start
         rmse = model.evaluate(X[:2000])["rmse_standardized"]
@@ -47,11 +48,12 @@ def autoencoder_rows(n: int, epochs: int, batch_sizes: list[int]) -> list[str]:
     return rows
 
 
-def retriever_rows(save: Path | None) -> list[str]:
+def model_rows(save: Path | None) -> list[str]:
     from retrieval.config import RunConfig
+    from retrieval.core import Searcher, Trainer, save_bundle
     from retrieval.data import load_competition
     from retrieval.evaluation import evaluate
-    from retrieval.pipeline import Retriever
+    from retrieval.metrics import MAP
 
     train, test = (
         load_competition("data/demo", "train"),
@@ -60,42 +62,47 @@ def retriever_rows(save: Path | None) -> list[str]:
     rows = []
     for loss in LOSSES:
         config = RunConfig.from_dict(
-            {"name": loss, "text": {"encoders": ["tfidf"]}, "regressor": {"loss": loss}}
+            {"name": loss, "mappers": [{"kind": "neural", "params": {"loss": loss}}]}
         )
         start = time.perf_counter()
-        retriever = Retriever(config).fit(train)
+        model = Trainer(config).fit(train)
         seconds = time.perf_counter() - start
-        result = evaluate(retriever, test)
+        result = evaluate(model, test)
         rows.append(
-            f"| retriever, tfidf, {loss} loss | {seconds:.1f} | MAP@20 {result.metrics['MAP@20 (1/r, Kaggle)']:.4f} |"
+            f"| model, tfidf, {loss} loss | {seconds:.1f} | MAP@20 {result.metrics[MAP]:.4f} |"
         )
         if save is not None:
-            retriever.save(save / loss)
-            ranking = retriever.rank(test.texts(), test, k=20)
+            save_bundle(save / loss, model, model.gallery_from_dataset(train))
+            model.members[0].mapper.save_keras(save / f"{loss}-keras")
+            ranking = Searcher(model, model.gallery_from_dataset(test)).rank(test.texts(), 20)
             (save / f"{loss}.json").write_text(json.dumps(np.asarray(ranking).tolist()))
     return rows
 
 
 def check(folder: Path) -> None:
-    """Rank with each saved bundle here, and run its Keras regressor on this backend."""
+    """Rank with each saved bundle here, and run its Keras network on this backend."""
+    from retrieval.core import Searcher, load_bundle
     from retrieval.data import load_competition
-    from retrieval.models.regressor import TextToCodeRegressor
-    from retrieval.pipeline import Retriever
+    from retrieval.models._keras_files import load_keras
 
     test = load_competition("data/demo", "test", answers="data/demo/answers_test.csv")
     for loss in LOSSES:
         if not (folder / loss).is_dir():
             continue
         expected = np.array(json.loads((folder / f"{loss}.json").read_text()))
-        retriever = Retriever.load(folder / loss)
-        ranking = np.asarray(retriever.rank(test.texts(), test, k=20))
+        model, _ = load_bundle(folder / loss)
+        ranking = Searcher(model, model.gallery_from_dataset(test)).rank(test.texts(), 20)
         same_top1 = float(np.mean(ranking[:, 0] == expected[:, 0]))
         same_sets = float(
             np.mean([len(set(a) & set(b)) / 20 for a, b in zip(ranking, expected, strict=True)])
         )
-        features = retriever.encoder_.transform(test.texts())
-        keras_codes = TextToCodeRegressor.load(folder / loss / "regressor.keras").predict(features)
-        gap = float(np.abs(keras_codes - retriever.text_stack_(features)).max())
+        features = model.text_features(test.texts())
+        network, _, _ = load_keras(folder / f"{loss}-keras")
+        gap = float(
+            np.abs(
+                network.predict(features, verbose=0) - model.members[0].mapper.query_keys(features)
+            ).max()
+        )
         print(f"| {loss} | {same_top1:.3f} | {same_sets:.3f} | {gap:.1e} |")
 
 
@@ -121,7 +128,7 @@ def main() -> None:
     device = (
         "GPU" if keras.backend.backend() == "jax" and _jax_gpu() else f"{os.cpu_count()} CPU cores"
     )
-    rows = autoencoder_rows(args.n, args.epochs, args.batch_sizes) + retriever_rows(args.save)
+    rows = autoencoder_rows(args.n, args.epochs, args.batch_sizes) + model_rows(args.save)
     print(f"\nKeras {keras.__version__} on {keras.backend.backend()} ({device})\n")
     print("| model | seconds | quality |\n| --- | ---: | ---: |")
     print("\n".join(rows))

@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=Path("runs/demo/bundle"))
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    if not (args.bundle / "bundle.json").is_file():
+    if not (args.bundle / "manifest.json").is_file():
         raise SystemExit(f"{args.bundle}: no trained bundle; run `retrieval demo` first")
     times = []
     for run in range(args.runs + 1):

@@ -31,20 +31,22 @@ SERVER = textwrap.dedent(
     import numpy as np
     import uvicorn
     from threadpoolctl import threadpool_limits
-    from retrieval.pipeline import Gallery, Retriever
-    from retrieval.web import create_app
-    from retrieval.web.gallery import RetrieverGallery
+    from retrieval.core import Gallery, Searcher, load_bundle
+    from retrieval.web import SearcherBackend, create_app
 
     threadpool_limits(1)  # as `retrieval serve` does: one BLAS thread per request thread
     bundle, size, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    retriever = Retriever.load(bundle)
-    base = retriever.gallery_
+    model, base = load_bundle(bundle)
     rng = np.random.default_rng(0)
     rows = np.arange(size) % len(base)
-    codes = base.codes[rows] + rng.normal(0, 0.05, (size, base.codes.shape[1])).astype(np.float32)
-    retriever.set_gallery(Gallery([str(i) for i in range(size)], [base.paths[r] for r in rows], codes))
-    gallery = RetrieverGallery(retriever, weights=None)
-    uvicorn.run(create_app(gallery, roots=gallery.roots()), host="127.0.0.1", port=port, log_level="error")
+    spaces = {
+        name: values[rows] + rng.normal(0, 0.05, (size, values.shape[1])).astype(np.float32)
+        for name, values in base.spaces.items()
+    }
+    tags = None if base.tags is None else [base.tags[r] for r in rows]
+    gallery = Gallery([str(i) for i in range(size)], [base.paths[r] for r in rows], spaces, tags)
+    backend = SearcherBackend(Searcher(model, gallery))
+    uvicorn.run(create_app(backend, roots=backend.roots()), host="127.0.0.1", port=port, log_level="error")
     """
 )
 
@@ -97,10 +99,10 @@ def main() -> None:
     parser.add_argument("--gallery", type=int, default=10_000)
     args = parser.parse_args()
 
+    from retrieval.core import load_bundle
     from retrieval.data import load_competition
-    from retrieval.pipeline import Retriever
 
-    config = Retriever.load(args.bundle).config
+    config = load_bundle(args.bundle)[0].config
     queries = load_competition(config.data.root, "train", features=None).texts()
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
