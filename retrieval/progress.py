@@ -2,19 +2,15 @@
 
 Example
 -------
->>> list(track(range(3), desc="items", disable=True))
-[0, 1, 2]
+>>> with progress_bar(total=3, desc="items", disable=True) as bar:
+...     bar.update(3)
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
 from tqdm.auto import tqdm
-
-T = TypeVar("T")
 
 
 def progress_bar(
@@ -36,20 +32,3 @@ def progress_bar(
         dynamic_ncols=True,
         mininterval=0.5,
     )
-
-
-def track(
-    items: Iterable[T],
-    *,
-    total: int | None = None,
-    desc: str,
-    unit: str = "it",
-    disable: bool | None = None,
-) -> Iterator[T]:
-    """Iterate over ``items`` while showing a progress bar."""
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
-    with progress_bar(total=total, desc=desc, unit=unit, disable=disable) as bar:
-        for item in items:
-            yield item
-            bar.update(1)

@@ -39,6 +39,7 @@ from retrieval.data import (
     write_submission,
 )
 from retrieval.evaluation import Evaluation, evaluate, format_metrics
+from retrieval.features import write_competition_features
 from retrieval.fileio import atomic_write
 from retrieval.metrics import TOP_K
 from retrieval.report import report_for_model, run_from_model, write_report
@@ -199,8 +200,6 @@ def ensure_features(root: Path) -> None:
     for split in ("train", "test"):
         missing = [k for k in FEATURE_FILES if not feature_csv_path(root, split, k).is_file()]
         if missing:
-            from retrieval.features import write_competition_features
-
             print(
                 f"extracting {split} features (random ResNet-50 weights, offline)", file=sys.stderr
             )

@@ -25,6 +25,7 @@ import numpy as np
 from retrieval.config import RunConfig
 from retrieval.core.gallery import CODE, Gallery
 from retrieval.data import Dataset
+from retrieval.features import extract_array, weights_from_record
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import Mapper, mapper_from_state
 from retrieval.models.tags import TagModel, tag_scores
@@ -183,8 +184,6 @@ class TrainedModel:
 
         ``weights_file`` is needed only when those features were made with a weights file.
         """
-        from retrieval.features import extract_array, weights_from_record
-
         weights, seed = weights_from_record(self.features, weights_file)
         features = extract_array(list(images), weights=weights, seed=seed)
         return self.image_coder.transform(features)

@@ -26,8 +26,10 @@ import numpy as np
 from retrieval.config import IndexConfig
 from retrieval.core.gallery import Gallery
 from retrieval.core.model import TrainedModel, z_sample
+from retrieval.index import make_index
 from retrieval.metrics import top_k
 from retrieval.models.mappers import unit_rows
+from retrieval.models.tags import tag_scores
 
 
 class SearchHit(NamedTuple):
@@ -74,8 +76,6 @@ class Searcher:
         for q, keys in zip(queries, self._keys, strict=True):
             out.append(q @ (keys if rows is None else keys[rows]).T)
         if self._tags is not None:
-            from retrieval.models.tags import tag_scores
-
             tags = self._tags if rows is None else self._tags[rows]
             out.append(tag_scores(self.model.tags.predict_proba(X), tags))
         return out
@@ -160,8 +160,6 @@ class Searcher:
             return None
         key = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str)
         if key not in self._indexes:
-            from retrieval.index import make_index
-
             index = make_index(settings.backend, metric=settings.metric, **settings.params)
             index.add(range(len(self.gallery)), self._keys[0])
             self._indexes[key] = index

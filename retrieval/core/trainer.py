@@ -18,12 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from retrieval.config import RunConfig
-from retrieval.core.model import Member, TrainedModel
+from retrieval.core.model import Member, TrainedModel, standardize_rows
 from retrieval.data import Dataset
 from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import make_mapper
-from retrieval.models.tags import TagModel
+from retrieval.models.tags import TagModel, tag_scores
 from retrieval.text import make_encoder
 
 
@@ -107,8 +107,6 @@ class Trainer:
             mapper.fit(X[fit], spaces[mapper_config.space][fit])
             components.append(mapper.similarity(X[val], spaces[mapper_config.space][val]))
         if tags is not None:
-            from retrieval.models.tags import tag_scores
-
             model = TagModel(C=config.tags.C, min_count=config.tags.min_count)
             model.fit(X[fit], [tags[i] for i in fit])
             components.append(
@@ -127,8 +125,6 @@ def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> l
     ``i``). Every combination from ``grid`` is tried for up to three free weights; beyond
     that, one weight at a time, twice over. Ties keep the earlier candidate.
     """
-    from retrieval.core.model import standardize_rows
-
     standardized = [standardize_rows(np.asarray(c, dtype=np.float64)) for c in components]
     relevant = np.arange(len(standardized[0]))
 

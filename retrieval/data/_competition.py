@@ -16,6 +16,7 @@ from retrieval.data._feature_csv import image_id_from_path, read_feature_csv
 from retrieval.data._problems import OnError, ProblemLog
 from retrieval.data._textfiles import read_description, read_tags
 from retrieval.errors import DataFormatError
+from retrieval.fileio import atomic_write
 
 FeatureKind = Literal["pool5", "fc1000"]
 FEATURE_FILES: dict[str, str] = {
@@ -260,8 +261,6 @@ def _relevant_from_answers(path: Path, description_ids: list[str], ids: list[str
 
 def write_answers(path: str | os.PathLike[str], pairs: Iterable[tuple[str, str]]) -> None:
     """Write ``(description_id, image_id)`` pairs as an answer file, atomically."""
-    from retrieval.fileio import atomic_write
-
     with atomic_write(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(ANSWER_HEADER)

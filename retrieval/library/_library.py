@@ -26,6 +26,7 @@ import numpy as np
 
 from retrieval import store
 from retrieval.core import Gallery, Searcher, load_bundle
+from retrieval.features import extract_features, weights_from_record
 from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog
 
 KIND = "retrieval.library"
@@ -81,8 +82,6 @@ class PictureLibrary:
         ``bundle`` is needed the first time (later the library remembers it); ``weights_file``
         only when the bundle's features were made with a weights file.
         """
-        from retrieval.features import extract_features, weights_from_record
-
         manifest = self.manifest()
         all_roots = sorted(
             {str(Path(r).expanduser().resolve()) for r in [*manifest["roots"], *roots]}

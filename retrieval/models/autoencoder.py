@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from retrieval.config import ImageConfig
+from retrieval.models._keras_files import load_keras, save_keras
 from retrieval.models.dense_stack import DenseStack
 
 _IMAGE = ImageConfig()
@@ -229,8 +230,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def save(self, path) -> Any:
         """Write the Keras model to a ``.keras`` file (to train further; bundles keep arrays)."""
         check_is_fitted(self, "model_")
-        from retrieval.models._keras_files import save_keras
-
         return save_keras(
             self.model_, path, self.get_params(), {"mean": self.mean_, "scale": self.scale_}
         )
@@ -238,8 +237,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     @classmethod
     def load(cls, path) -> Autoencoder:
         """An autoencoder written by :meth:`save` (Keras ``safe_mode``: no code runs)."""
-        from retrieval.models._keras_files import load_keras
-
         model, params, arrays = load_keras(path)
         ae = cls(**params)
         ae.model_ = model

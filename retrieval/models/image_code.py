@@ -23,10 +23,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from retrieval.config import ImageConfig
+from retrieval.models.autoencoder import Autoencoder
 from retrieval.models.dense_stack import DenseStack
 from retrieval.store import Arrays, Meta, nest, part
 
@@ -91,8 +92,6 @@ class ImageCoder(TransformerMixin, BaseEstimator):
     @classmethod
     def from_config(cls, config: ImageConfig, *, seed: int = 0) -> ImageCoder:
         """The image branch an :class:`~retrieval.config.ImageConfig` describes."""
-        from retrieval.models.autoencoder import Autoencoder
-
         return cls(
             use_autoencoder=config.use_autoencoder,
             sqrt=config.sqrt,
@@ -114,10 +113,6 @@ class ImageCoder(TransformerMixin, BaseEstimator):
         )
         self.history_: dict[str, list[float]] = {}
         if self.use_autoencoder:
-            from sklearn.base import clone
-
-            from retrieval.models.autoencoder import Autoencoder
-
             autoencoder = clone(self.autoencoder) if self.autoencoder is not None else Autoencoder()
             autoencoder.fit(rooted)
             self.history_ = autoencoder.history_

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from retrieval.config import NeuralParams
+from retrieval.models._keras_files import save_keras
 from retrieval.models.dense_stack import DenseStack
 from retrieval.models.mappers import Mapper, _dense
 from retrieval.store import Arrays, Meta, nest, part
@@ -216,8 +217,6 @@ class NeuralMapper(Mapper):
 
     def save_keras(self, path: str | os.PathLike[str]) -> Path:
         """Write the Keras network to ``path/`` (``model.keras``) to train it further."""
-        from retrieval.models._keras_files import save_keras
-
         if not hasattr(self, "model_"):
             raise ValueError("only a mapper fitted in this process has a Keras model to save")
         meta, _ = self.get_state()
