@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_BUNDLE = Path("runs/demo/bundle")
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, *, help: str, description: str, example: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with its examples, laid out as written."""
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=example,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def add_bundle(parser: argparse.ArgumentParser, *, repeat: bool = False) -> None:

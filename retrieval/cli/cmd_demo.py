@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from retrieval.cli._options import add_command
+
 EXAMPLE = """example:
   retrieval demo                      # data/demo -> runs/demo, the default config
   retrieval demo --out /tmp/demo-run --config configs/peers/ridge.toml"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "demo",
         help="run the main job on the bundled demo data",
         description="Train, evaluate, report and submit on the demo data, printing where each output is.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument(
         "--root", type=Path, default=Path("data/demo"), help="the demo folder (default data/demo)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from retrieval.cli._options import add_command
 from retrieval.kaggle_client import DEFAULT_COMPETITION
 
 EXAMPLE = f"""example:
@@ -17,12 +18,12 @@ alone unless --force."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "download",
         help="download and unzip a Kaggle competition's files",
         description="Download a competition's files through the kaggle client and unzip them.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument("--competition", default=DEFAULT_COMPETITION)
     parser.add_argument(

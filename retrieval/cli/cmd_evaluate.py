@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retrieval.cli._options import add_bundle
+from retrieval.cli._options import add_bundle, add_command
 
 EXAMPLE = """examples:
   retrieval evaluate --bundle runs/demo/bundle                       # the held-out split it was trained without
@@ -13,12 +13,12 @@ EXAMPLE = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "evaluate",
         help="MAP@20 (both forms), recall@K and median rank of a trained bundle",
         description="Rank every image of a part for each of its descriptions and report the metrics.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     add_bundle(parser)
     parser.add_argument("--root", type=Path, help="data root (default: the bundle config's)")

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from retrieval.cli._options import add_feature_weights, feature_weights, positive
+from retrieval.cli._options import add_command, add_feature_weights, feature_weights, positive
 
 EXAMPLE = """examples:
   retrieval features --competition data/demo --split train --weights none       # writes features_train/*.csv
@@ -14,12 +14,12 @@ EXAMPLE = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "features",
         help="extract ResNet-50 pool5 (and fc1000) features",
         description="Extract features with a resumable cache; bad files are skipped and listed.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument("images", nargs="*", type=Path, help="picture files (unless --competition)")
     parser.add_argument(

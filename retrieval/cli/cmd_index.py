@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retrieval.cli._options import add_weights_file, positive
+from retrieval.cli._options import add_command, add_weights_file, positive
 
 EXAMPLE = """examples:
   retrieval index ~/Pictures --bundle runs/demo/bundle --store ~/.retrieval/pictures
@@ -16,12 +16,12 @@ Pictures are encoded with the network the bundle's training features came from.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "index",
         help="index folders of pictures for search (incremental)",
         description="Crawl folders, extract features of new or changed pictures, and code them with a bundle.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument(
         "folders", nargs="*", type=Path, help="folders to add (the library remembers earlier ones)"

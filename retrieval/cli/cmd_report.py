@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from retrieval.cli._options import add_bundle
+from retrieval.cli._options import add_bundle, add_command
 
 EXAMPLE = """example:
   retrieval report --bundle runs/demo/bundle --out reports/demo           # its held-out split
@@ -19,12 +19,12 @@ or ranking (queries x k) with ranks; optional: codes, name, history (a JSON stri
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "report",
         help="write a top-20 recall report (HTML + Markdown) of saved runs",
         description="Write report.html (self-contained) and report.md for one or more runs.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument(
         "--scores", type=Path, action="append", default=[], help="a run saved as .npz"

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retrieval.cli._options import add_weights_file, positive
+from retrieval.cli._options import add_command, add_weights_file, positive
 
 EXAMPLE = """examples:
   retrieval search "a red apple" --bundle runs/demo/bundle --k 5
@@ -17,12 +17,12 @@ EXAMPLE = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "search",
         help="search a trained bundle's gallery or a library by text or by example image",
         description="Print score<TAB>path lines for the best-matching images, best first.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument("query", nargs="?", help="a description; omit it for an interactive prompt")
     source = parser.add_mutually_exclusive_group(required=True)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retrieval.cli._options import add_weights_file
+from retrieval.cli._options import add_command, add_weights_file
 
 EXAMPLE = """examples:
   retrieval serve --bundle runs/demo/bundle                   # http://127.0.0.1:8000
@@ -15,12 +15,12 @@ EXAMPLE = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "serve",
         help="serve a search page (text and image queries, yes/no feedback)",
         description="Serve a web page and a JSON API over a bundle's gallery or a library (OpenAPI at /docs).",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--bundle", type=Path, help="serve this trained bundle's gallery")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retrieval.cli._options import add_bundle
+from retrieval.cli._options import add_bundle, add_command
 from retrieval.kaggle_client import DEFAULT_COMPETITION
 
 EXAMPLE = """examples:
@@ -15,12 +15,12 @@ EXAMPLE = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "submit",
         help="rank the test images for each test description and write the submission CSV",
         description="Write Descritpion_ID,Top_20_Image_IDs rows, validate the file, score it if answers exist.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     add_bundle(parser)
     parser.add_argument(

@@ -6,18 +6,20 @@ import argparse
 import warnings
 from pathlib import Path
 
+from retrieval.cli._options import add_command
+
 EXAMPLE = """example:
   retrieval summary data/demo --split train --split test
   retrieval summary my_photos/captions.csv"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "summary",
         help="print a summary of a competition folder or a captions table",
         description="Print counts, sentence lengths and tag frequencies.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument(
         "source", type=Path, help="a competition folder, or a .csv/.jsonl captions table"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from retrieval.cli._options import add_command
+
 EXAMPLE = """examples:
   retrieval train                                   # the default config on data/demo -> runs/default
   retrieval train --config configs/default.toml --root data/cs5785-fall19-final --out runs/full
@@ -12,13 +14,13 @@ EXAMPLE = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "train",
         help="train from a TOML config (default: the built-in default config)",
         description="Train on a competition folder's train part (minus a held-out split unless "
         "--full), evaluate on the held-out split, and save a bundle.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        example=EXAMPLE,
     )
     parser.add_argument(
         "--config",
