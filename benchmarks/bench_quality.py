@@ -1,17 +1,38 @@
-"""Quality study: every loss x text encoder, with and without tags, against baselines.
+"""Quality study: the default configuration against tuned classical peers, with and without tags.
 
-Trains on the train part of a competition-layout folder minus a held-out split
-(``--val-size``, seeded) and ranks the held-out images for each held-out description.
-Baselines: random ranking, TF-IDF -> ridge regression to pool5 (the course's sample
-baseline) and TF-IDF -> PLS, both ranked by cosine similarity to the pool5 rows.
+For each dataset (competition layout: a train part, and a test part with ``answers_test.csv``):
 
-Usage: python benchmarks/bench_quality.py --root data/demo [--losses rmse triplet contrastive]
-       [--encoders tfidf word2vec glove tfidf+glove] [--out benchmarks/results/quality_demo.md]
+1. every method family (the course's ridge, reverse ridge, kernel ridge, PLS, CCA, forward +
+   reverse ridge, and this package's learned mappings) has a small grid of hyperparameters;
+   the member of each grid with the best 5-fold cross-validated MAP@20 on the TRAIN part is
+   chosen (test parts are never used to choose);
+2. the chosen member is trained on the whole train part and scored on the test part: both
+   MAP@20 forms, R@1/5/10/20 and the median rank, with a bootstrap 95% interval of MAP@20
+   and a paired bootstrap test against the chosen ridge;
+3. the default configuration (``RunConfig()``, i.e. ``configs/default.toml``, the same on
+   every dataset) is scored the same way, without any per-dataset choice;
+4. each family is run twice: without tags, and with tag fusion (its weight chosen at training
+   time on a held-out part of the train items).
+
+``--choose-default`` instead cross-validates the candidate defaults (``DEFAULT_CANDIDATES``)
+on the train parts of all datasets and prints which has the best mean cross-validated MAP@20
+relative to the best peer of each dataset: that is how ``configs/default.toml`` is chosen.
+
+Cross-validation results are cached in ``--cache`` (a JSON file), so an interrupted run resumes.
+
+Usage:
+  python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons \\
+      --out benchmarks/results/quality.md
+  python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons --choose-default
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import itertools
+import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -19,98 +40,228 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.config import RunConfig
-from retrieval.data import load_competition, train_val_split
-from retrieval.evaluation import evaluate
-from retrieval.metrics import ranks_from_scores, retrieval_report
+from retrieval.core import Searcher, Trainer
+from retrieval.data import load_competition
+from retrieval.evaluation.protocol import (
+    bootstrap_interval,
+    cross_validate,
+    paired_test,
+    reciprocal_ranks,
+)
+from retrieval.metrics import MAP, MAP_LINEAR, ranks_from_scores, retrieval_report
 
-COLUMNS = [
-    "MAP@20 (1/r, Kaggle)",
-    "MAP@20 (linear, (20+1-r)/20)",
-    "R@1",
-    "R@5",
-    "R@10",
-    "R@20",
-    "median rank",
-]
+PEER_IMAGE = {"use_autoencoder": False, "whiten": False}  # peers work in the features space
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return a @ b.T
+def _peer(kind: str, sqrt: bool, **params) -> dict:
+    return {
+        "image": {**PEER_IMAGE, "sqrt": sqrt},
+        "mappers": [{"kind": kind, "space": "features", "params": params}],
+    }
 
 
-def baselines(fit, held) -> list[tuple[str, dict, float]]:
-    from retrieval.models.baselines import tfidf_pls, tfidf_ridge
+def _grid(make, **axes) -> list[dict]:
+    names = list(axes)
+    return [
+        make(**dict(zip(names, values, strict=True)))
+        for values in itertools.product(*axes.values())
+    ]
 
-    truth = np.arange(len(held))
+
+FAMILIES: dict[str, list[dict]] = {
+    "ridge (the course's baseline)": _grid(
+        lambda sqrt, alpha: _peer("ridge", sqrt, alpha=alpha),
+        sqrt=[False, True],
+        alpha=[0.3, 1, 3, 10, 30],
+    ),
+    "reverse ridge": _grid(
+        lambda sqrt, alpha: _peer("reverse_ridge", sqrt, alpha=alpha),
+        sqrt=[False, True],
+        alpha=[30, 100, 300, 1000, 3000],
+    ),
+    "kernel ridge (RBF)": _grid(
+        lambda alpha, gamma: _peer("kernel_ridge", True, alpha=alpha, gamma=gamma),
+        alpha=[0.1, 0.3, 1.0],
+        gamma=[0.5, 1.0, 2.0],
+    ),
+    "PLS": _grid(lambda n: _peer("pls", True, n_components=n), n=[16, 32, 64, 128]),
+    "CCA": _grid(
+        lambda sqrt, reg, n: _peer("cca", sqrt, reg=reg, n_components=n),
+        sqrt=[False, True],
+        reg=[0.1, 0.3, 1.0, 3.0],
+        n=[64, 128],
+    ),
+    "forward + reverse ridge": _grid(
+        lambda forward, reverse: {
+            "image": {**PEER_IMAGE, "sqrt": True},
+            "mappers": [
+                {"kind": "ridge", "space": "features", "params": {"alpha": forward}},
+                {"kind": "reverse_ridge", "space": "features", "params": {"alpha": reverse}},
+            ],
+            "fusion": {"select": "holdout"},
+        },
+        forward=[1, 10],
+        reverse=[100, 1000],
+    ),
+}
+PEERS = list(FAMILIES)
+
+OURS: dict[str, list[dict]] = {
+    "learned mapping into the code (tuned)": _grid(
+        lambda loss, decay: {
+            "mappers": [{"kind": "neural", "params": {"loss": loss, "weight_decay": decay}}]
+        },
+        loss=["rmse", "contrastive"],
+        decay=[1e-4, 1e-2],
+    ),
+}
+DEFAULT_CANDIDATES: dict[str, dict] = {"default": {}}
+
+
+def with_tags(values: dict) -> dict:
+    tagged = copy.deepcopy(values)
+    tagged["tags"] = {"enabled": True}
+    tagged.setdefault("fusion", {})["select"] = "holdout"
+    return tagged
+
+
+def config_of(values: dict, name: str) -> RunConfig:
+    return RunConfig.from_dict({**values, "name": name})
+
+
+class Cache:
+    """Cross-validation scores by dataset and config, kept in a JSON file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.data = json.loads(path.read_text()) if path and path.is_file() else {}
+
+    def cv(self, root: str, values: dict, train, folds: int) -> float:
+        key = f"{root}|{folds}|{json.dumps(values, sort_keys=True)}"
+        if key not in self.data:
+            result = cross_validate(config_of(values, "cv"), train, folds=folds)
+            self.data[key] = {"score": result.score, "folds": result.fold_scores}
+            if self.path:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text(json.dumps(self.data, indent=1))
+        return self.data[key]["score"]
+
+
+def test_ranks(values: dict, train, test) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    model = Trainer(config_of(values, "test")).fit(train)
+    seconds = time.perf_counter() - start
+    scores = Searcher(model, model.gallery_from_dataset(test)).scores(test.texts())
+    return ranks_from_scores(scores, test.relevant), seconds
+
+
+def describe(values: dict) -> str:
+    parts = []
+    for mapper in values.get("mappers", []):
+        params = ", ".join(f"{k} {v}" for k, v in mapper.get("params", {}).items())
+        parts.append(f"{mapper['kind']}({params})")
+    if "sqrt" in values.get("image", {}):
+        parts.append(f"sqrt {values['image']['sqrt']}")
+    return "; ".join(parts) or "RunConfig()"
+
+
+def study(root: str, folds: int, cache: Cache, families: dict[str, list[dict]]) -> list[dict]:
+    train = load_competition(root, "train")
+    test = load_competition(root, "test", answers=Path(root) / "answers_test.csv")
     rows = []
-    rng = np.random.default_rng(0)
-    random_ranks = np.array(
-        [int(np.flatnonzero(rng.permutation(len(held)) == i)[0]) + 1 for i in truth]
-    )
-    rows.append(("random ranking", retrieval_report(random_ranks), 0.0))
-    for name, model in (
-        ("TF-IDF -> ridge to pool5 (baseline)", tfidf_ridge()),
-        ("TF-IDF -> PLS to pool5", tfidf_pls()),
-    ):
-        start = time.perf_counter()
-        model.fit(fit.texts(), fit.pool5)
-        ranks = ranks_from_scores(cosine(model.predict(held.texts()), held.pool5), truth)
-        rows.append((name, retrieval_report(ranks), time.perf_counter() - start))
+    for tags in (False, True):
+        for family, grid in families.items():
+            grid = [with_tags(v) for v in grid] if tags else grid
+            scores = [cache.cv(root, values, train, folds) for values in grid]
+            best = grid[int(np.argmax(scores))]
+            ranks, seconds = test_ranks(best, train, test)
+            name = family + (" + tags" if tags else "")
+            rows.append(
+                {
+                    "name": name,
+                    "tags": tags,
+                    "family": family,
+                    "chosen": describe(best),
+                    "cv": float(max(scores)),
+                    "ranks": ranks,
+                    "seconds": seconds,
+                }
+            )
+            print(
+                f"{root}: {name}: CV {max(scores):.4f}, test {reciprocal_ranks(ranks).mean():.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
     return rows
+
+
+def table(root: str, rows: list[dict], train_n: int, test_n: int) -> str:
+    lines = [
+        f"### {root}: {train_n} train items; test gallery of {test_n} images ({test_n} descriptions)",
+        "",
+        f"| method | chosen by {5}-fold CV on train | CV {MAP} | test {MAP} [95% CI] | {MAP_LINEAR} | R@1 | R@5 | R@10 | R@20 | median rank | vs ridge (same tags) | p | train s |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        values = reciprocal_ranks(row["ranks"])
+        low, high = bootstrap_interval(values)
+        report = retrieval_report(row["ranks"])
+        ridge = next(r for r in rows if r["family"] == PEERS[0] and r["tags"] == row["tags"])
+        comparison = paired_test(values, reciprocal_ranks(ridge["ranks"]))
+        lines.append(
+            f"| {row['name']} | {row['chosen']} | {row['cv']:.4f} | {report[MAP]:.4f} [{low:.3f}, {high:.3f}] | "
+            f"{report[MAP_LINEAR]:.4f} | {report['R@1']:.3f} | {report['R@5']:.3f} | {report['R@10']:.3f} | "
+            f"{report['R@20']:.3f} | {report['median rank']:g} | {comparison.ratio:.2f}x | {comparison.p_value:.3f} | {row['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=Path("data/demo"))
-    parser.add_argument("--val-size", type=float, default=0.2)
-    parser.add_argument("--losses", nargs="*", default=["rmse", "triplet", "contrastive"])
+    parser.add_argument("--datasets", nargs="+", default=["data/demo"])
+    parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(
-        "--encoders", nargs="*", default=["tfidf", "word2vec", "glove", "tfidf+glove"]
+        "--cache", type=Path, default=Path("benchmarks/results/quality_cv_cache.json")
     )
-    parser.add_argument("--tags", nargs="*", default=["off", "on"])
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--choose-default", action="store_true")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-
-    fit, held = train_val_split(
-        load_competition(args.root, "train"), val_size=args.val_size, seed=0
-    )
-    rows = baselines(fit, held)
-    for encoder in args.encoders:
-        for loss in args.losses:
-            for tags in args.tags:
-                from retrieval.pipeline import Retriever
-
-                config = RunConfig.from_dict(
-                    {
-                        "text": {"encoders": encoder.split("+")},
-                        "regressor": {"loss": loss},
-                        "tags": {"enabled": tags == "on", "weight": 0.5},
-                    }
-                )
-                start = time.perf_counter()
-                result = evaluate(Retriever(config).fit(fit), held)
-                name = f"{encoder} -> {loss}{' + tags' if tags == 'on' else ''}"
-                rows.append((name, result.metrics, time.perf_counter() - start))
-                print(f"{name}: {result.metrics['MAP@20 (1/r, Kaggle)']:.4f}", flush=True)
-    lines = [
-        f"{args.root}: trained on {len(fit)} items, held-out gallery of {len(held)} images "
-        f"({len(held)} descriptions); autoencoder 2048 -> 512 -> 100\n",
-        "| configuration | " + " | ".join(COLUMNS) + " | train s |",
-        "| --- | " + " | ".join("---:" for _ in COLUMNS) + " | ---: |",
-    ]
-    for name, metrics, seconds in rows:
-        values = [
-            f"{metrics[c]:.4f}" if c != "median rank" else f"{metrics[c]:.0f}" for c in COLUMNS
-        ]
-        lines.append(f"| {name} | " + " | ".join(values) + f" | {seconds:.0f} |")
-    table = "\n".join(lines)
-    print("\n" + table)
+    cache = Cache(args.cache)
+    if args.choose_default:
+        choose_default(args, cache)
+        return
+    families = {**FAMILIES, **OURS, "default (configs/default.toml)": [{}]}
+    sections = []
+    for root in args.datasets:
+        rows = study(root, args.folds, cache, families)
+        train_n = len(load_competition(root, "train", features=None))
+        test_n = len(rows[0]["ranks"])
+        sections.append(table(root, rows, train_n, test_n))
+        print("\n" + sections[-1] + "\n", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table + "\n", encoding="utf-8")
+        args.out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+
+
+def choose_default(args: argparse.Namespace, cache: Cache) -> None:
+    """Cross-validate each candidate default on every dataset, relative to that dataset's best peer."""
+    print("| candidate | " + " | ".join(args.datasets) + " | mean ratio to the best peer |")
+    print("| --- | " + " | ".join("---:" for _ in args.datasets) + " | ---: |")
+    best_peer = {}
+    for root in args.datasets:
+        train = load_competition(root, "train")
+        best_peer[root] = max(
+            cache.cv(root, v, train, args.folds) for grid in FAMILIES.values() for v in grid
+        )
+    for name, values in DEFAULT_CANDIDATES.items():
+        ratios = []
+        cells = []
+        for root in args.datasets:
+            score = cache.cv(root, values, load_competition(root, "train"), args.folds)
+            ratios.append(score / best_peer[root])
+            cells.append(f"{score:.4f} ({ratios[-1]:.2f}x)")
+        print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ratios):.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ class TagConfig:
 
     enabled: bool = False
     weight: float = 0.5
-    C: float = 1.0
+    C: float = 10.0
     min_count: int = 2
 
 

@@ -24,6 +24,7 @@ FEATURE_FILES: dict[str, str] = {
     "fc1000": "features_resnet1000_{split}.csv",
 }
 ANSWER_HEADER = ("Description_ID", "Image_ID")
+ANSWER_HEADERS = (ANSWER_HEADER, ("Descritpion_ID", "Image_ID"))
 FEATURE_RECORD = "features.json"
 SHIPPED_FEATURES = {"model": "shipped", "note": "feature CSVs that came with the data"}
 """The record of feature CSVs without a ``features.json``: made outside this package."""
@@ -214,16 +215,18 @@ def _tags_for(tags_dir: Path, image_id: str, problems: ProblemLog) -> list[Tag]:
 def read_answers(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read an answer file into ``{description_id: image_id}``.
 
-    The file has the header ``Description_ID,Image_ID`` and rows such as ``0.txt,37.jpg``.
+    The file has the header ``Description_ID,Image_ID`` (the competition's spelling
+    ``Descritpion_ID`` is accepted too) and rows such as ``0.txt,37.jpg``; a UTF-8 byte-order
+    mark is ignored.
     """
     path = Path(path)
     if not path.is_file():
         raise DataFormatError("answer file not found", path=path)
     answers: dict[str, str] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != ANSWER_HEADER:
+        if header is None or tuple(h.strip() for h in header) not in ANSWER_HEADERS:
             raise DataFormatError(
                 f"expected the header {','.join(ANSWER_HEADER)}, found {header}", path=path, line=1
             )

@@ -127,8 +127,11 @@ def check_submission(
         if not line.strip():
             problem(f"{where} blank line")
             continue
+        if "\t" in line or line != line.strip() or "  " in line or ", " in line or " ," in line:
+            problem(f"{where} ids must be separated by single spaces, without tabs or spaces at the ends")
+            continue
         first, sep, rest = line.partition(",")
-        description_id = _strip_suffix(first.strip(), ".txt")
+        description_id = _strip_suffix(first, ".txt")
         if not sep or description_id is None:
             problem(f"{where} expected '<id>.txt,<20 ids>', found {line[:60]!r}")
             continue
@@ -136,7 +139,7 @@ def check_submission(
             problem(f"{where} description {first} repeated (first on line {seen[description_id]})")
             continue
         seen[description_id] = number
-        tokens = rest.split()
+        tokens = rest.split(" ")
         ids = [_strip_suffix(t, ".jpg") for t in tokens]
         if any(i is None for i in ids):
             bad = next(t for t, i in zip(tokens, ids, strict=True) if i is None)
@@ -163,7 +166,8 @@ def check_submission(
             problem(
                 f"{path}: {len(extra)} unexpected descriptions, e.g. {extra[0]}.txt on line {seen[extra[0]]}"
             )
-        if not missing and not extra and check.description_ids != expected:
+        complete = len(check.description_ids) == len(expected)  # no row was rejected above
+        if complete and not missing and not extra and check.description_ids != expected:
             position = next(
                 i
                 for i, (a, b) in enumerate(zip(check.description_ids, expected, strict=True))

@@ -152,3 +152,12 @@ def test_malformed_answer_file(tree: Path, demo_root: Path, tmp_path: Path) -> N
     bad.write_text("id,image\n")
     with pytest.raises(DataFormatError, match="expected the header"):
         read_answers(bad)
+
+
+def test_answer_files_with_a_bom_or_the_competitions_header_spelling(tmp_path) -> None:
+    from retrieval.data import read_answers
+
+    for header in ("Description_ID,Image_ID", "Descritpion_ID,Image_ID"):
+        path = tmp_path / "answers.csv"
+        path.write_bytes(("\ufeff" + header + "\n0.txt,3.jpg\n1.txt,4.jpg\n").encode("utf-8"))
+        assert read_answers(path) == {"0": "3", "1": "4"}
