@@ -41,9 +41,15 @@ def to_rgb_on_white(image: Image.Image) -> Image.Image:
 
 
 def load_picture(
-    source: str | os.PathLike[str] | Image.Image, size: int = INPUT_SIZE
+    source: str | os.PathLike[str] | Image.Image, size: int = INPUT_SIZE, *, draft: bool = False
 ) -> np.ndarray:
     """A picture as a ``(size, size, 3)`` uint8 array: EXIF orientation applied, resized.
+
+    With ``draft=True`` a JPEG file is decoded at the smallest DCT scale (1/2, 1/4 or 1/8)
+    whose width and height stay at or above ``size`` (PIL's ``Image.draft``) before the same
+    exact bilinear resize: a 640x480 photo is decoded at 320x240, about three times faster,
+    and the result differs from the full decode by a few grey levels (tests measure it).
+    Other formats, and JPEGs smaller than twice ``size``, decode exactly as without it.
 
     Raises :class:`BadImageError` for a missing, empty, truncated, corrupt or oversized file.
     """
@@ -63,6 +69,8 @@ def load_picture(
                 image = Image.open(path)
                 if image.width * image.height > MAX_PIXELS:
                     raise BadImageError(path, f"too many pixels ({image.width}x{image.height})")
+                if draft and image.format == "JPEG":
+                    image.draft("RGB", (size, size))
                 image.load()
         except BadImageError:
             raise
