@@ -7,7 +7,8 @@ Examples
 >>> result.pool5.shape, result.failures                                   # doctest: +SKIP
 """
 
-from retrieval.features._competition import write_competition_features
+from typing import Any
+
 from retrieval.features._extract import (
     ExtractionResult,
     FeatureCache,
@@ -38,3 +39,14 @@ __all__ = [
     "weights_from_record",
     "write_competition_features",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``write_competition_features`` on first use: the competition reader (pandas) stays out of
+    plain extraction, which then needs only NumPy, Pillow, tqdm and Keras."""
+    if name == "write_competition_features":
+        from retrieval.features._competition import write_competition_features
+
+        globals()[name] = write_competition_features
+        return write_competition_features
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,17 @@
 """Streaming feature extraction with an on-disk cache keyed by path, size and mtime.
 
-Decoding runs in a thread pool while the model works on the previous batch. Each batch
-is written to the cache as soon as it is computed (a shard file, then its manifest
-lines), so an interrupted run resumes where it stopped and a re-run extracts only new or
-changed files. Bad files are skipped and listed; they never shift features against paths.
+The pipeline keeps the model fed:
+
+- worker processes decode pictures (JPEG draft mode by default) straight into shared
+  uint8 batch slots; the number of slots bounds the prefetch queue;
+- the model is one compiled call of a fixed batch shape (the last batch padded), with the
+  preprocessing inside it, so batches travel as uint8;
+- a writer thread puts each batch's rows into the output (memory, or a ``.npy`` written
+  with positioned writes so memory stays flat) and into the cache (a shard file, then its
+  manifest lines), so an interrupted run resumes where it stopped and a re-run extracts
+  only new or changed files, and no write stalls the model.
+
+Bad files are skipped and listed; they never shift features against paths.
 """
 
 from __future__ import annotations
@@ -11,15 +19,18 @@ from __future__ import annotations
 import functools
 import json
 import os
+import queue
 import sys
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from retrieval.features._images import BadImageError, load_picture
+from retrieval.features._images import load_picture
 from retrieval.features._model import ResNet50Features, describe_weights
 from retrieval.fileio import save_npy
 from retrieval.progress import progress_bar
@@ -41,9 +52,11 @@ class ExtractionResult:
 
 
 @functools.lru_cache(maxsize=4)
-def get_model(weights: str | None, fc1000: bool, seed: int) -> ResNet50Features:
+def get_model(
+    weights: str | None, fc1000: bool, seed: int, precision: str = "float32"
+) -> ResNet50Features:
     """A built ResNet-50, reused across calls with the same settings."""
-    return ResNet50Features(weights, fc1000=fc1000, seed=seed)
+    return ResNet50Features(weights, fc1000=fc1000, seed=seed, precision=precision)
 
 
 def file_key(path: Path) -> str:
@@ -61,6 +74,7 @@ class FeatureCache:
         self.fc1000 = fc1000
         self.manifest = self.folder / "manifest.jsonl"
         self.index: dict[str, tuple[str, int, bool]] = {}
+        self._next: int | None = None  # the next shard number, counted once
         if self.manifest.is_file():
             for line in self.manifest.read_text(encoding="utf-8").splitlines():
                 try:
@@ -77,7 +91,15 @@ class FeatureCache:
         return found[0], found[1]
 
     def add(self, keys: Sequence[str], pool5: np.ndarray, fc1000: np.ndarray | None) -> None:
-        shard = f"shard-{len(list(self.folder.glob('*.pool5.npy'))):06d}-{os.getpid()}"
+        if not len(keys):
+            return
+        if self._next is None:
+            self._next = len(list(self.folder.glob("*.pool5.npy")))
+        while True:
+            shard = f"shard-{self._next:06d}-{os.getpid()}"
+            self._next += 1
+            if not (self.folder / f"{shard}.pool5.npy").exists():
+                break
         save_npy(self.folder / f"{shard}.pool5.npy", pool5)
         if fc1000 is not None:
             save_npy(self.folder / f"{shard}.fc1000.npy", fc1000)
@@ -102,31 +124,118 @@ class FeatureCache:
         return self._shard(shard, kind)[row]
 
 
-def _decode(path: Path) -> tuple[np.ndarray | None, str]:
-    try:
-        return load_picture(path), ""
-    except BadImageError as exc:
-        return None, exc.reason
+class _Rows:
+    """Output rows ``(n, dim)`` float32: in memory, or a ``.npy`` file written with positioned
+    writes (no mapping, so resident memory does not grow with ``n``)."""
+
+    def __init__(self, n: int, dim: int, path: Path | None) -> None:
+        self.n, self.dim, self.path = n, dim, path
+        self._fd: int | None = None
+        if path is None:
+            self.array: np.ndarray | None = np.zeros((n, dim), dtype=np.float32)
+            return
+        self.array = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = path.with_name(path.name + ".partial")
+        self._fd, self._offset = _open_npy(self.partial, n, dim)
+
+    def write(self, positions: Sequence[int], rows: np.ndarray) -> None:
+        if self.array is not None:
+            self.array[list(positions)] = rows
+            return
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        size = self.dim * 4
+        start = 0
+        while start < len(positions):  # one write per run of consecutive positions
+            end = start + 1
+            while end < len(positions) and positions[end] == positions[end - 1] + 1:
+                end += 1
+            os.pwrite(self._fd, rows[start:end].tobytes(), self._offset + positions[start] * size)
+            start = end
+
+    def finish(self, keep: np.ndarray) -> np.ndarray:
+        """The rows where ``keep`` is true, in order."""
+        if self.array is not None:
+            return self.array if keep.all() else self.array[keep]
+        assert self._fd is not None and self.path is not None
+        if keep.all():
+            os.close(self._fd)
+            self._fd = None
+            os.replace(self.partial, self.path)
+        else:
+            fd, offset = _open_npy(self.path, int(keep.sum()), self.dim)
+            size = self.dim * 4
+            try:
+                for row, source in enumerate(np.flatnonzero(keep)):
+                    data = os.pread(self._fd, size, self._offset + int(source) * size)
+                    os.pwrite(fd, data, offset + row * size)
+            finally:
+                os.close(fd)
+            self.discard()
+        from numpy.lib.format import open_memmap
+
+        return open_memmap(self.path, mode="r+")
+
+    def discard(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self.partial.unlink(missing_ok=True)
 
 
-def _batches(
-    paths: Sequence[Path], batch_size: int, workers: int
-) -> Iterator[list[tuple[Path, np.ndarray | None, str]]]:
-    """Decoded batches; the next batch is decoded while the caller works on the current one."""
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        chunks = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
-        pending = [pool.submit(_decode, p) for p in chunks[0]] if chunks else []
-        for index in range(len(chunks)):
-            current = [
-                (path, *future.result())
-                for path, future in zip(chunks[index], pending, strict=True)
-            ]
-            pending = (
-                [pool.submit(_decode, p) for p in chunks[index + 1]]
-                if index + 1 < len(chunks)
-                else []
-            )
-            yield current
+def _open_npy(path: Path, n: int, dim: int) -> tuple[int, int]:
+    """Create a float32 ``(n, dim)`` ``.npy`` (sparse, zero) and open it: ``(fd, data offset)``."""
+    from numpy.lib.format import open_memmap
+
+    array = open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
+    offset = array.offset
+    del array
+    return os.open(path, os.O_RDWR), offset
+
+
+class _Writer:
+    """A thread that takes finished batches off the model's hands (bounded queue)."""
+
+    def __init__(self, handle: Any, depth: int = 4) -> None:
+        self._handle = handle
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="feature-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self._handle(*item)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self.error = exc
+
+    def put(self, *item: Any) -> None:
+        self._check()
+        self._queue.put(item)
+
+    def close(self) -> None:
+        """Finish every queued write (also after an interruption, so the cache keeps them)."""
+        self._queue.put(None)
+        self._thread.join()
+        self._check()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
+def _auto_decoder(decoder: str, todo: int, batch_size: int) -> str:
+    if decoder in ("process", "thread"):
+        return decoder
+    if decoder != "auto":
+        raise ValueError(f"decoder {decoder!r}: use 'auto', 'process' or 'thread'")
+    return "process" if todo > 2 * batch_size else "thread"
 
 
 def extract_features(
@@ -134,20 +243,39 @@ def extract_features(
     *,
     weights: str | os.PathLike[str] | None = "imagenet",
     fc1000: bool = False,
-    batch_size: int = 32,
-    workers: int = 4,
+    batch_size: int | None = None,
+    workers: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    precision: str = "float32",
+    jit_compile: bool | str = "auto",
+    draft: bool = True,
+    decoder: str = "auto",
+    prefetch: int | None = None,
 ) -> ExtractionResult:
     """ResNet-50 features of ``paths``; bad files are skipped and listed in ``failures``.
 
     With ``cache_dir``, features are kept per file (keyed by path, size and mtime): a re-run
     extracts only new or changed files, and an interrupted run resumes. With ``out`` (a
-    ``.npy`` path), pool5 rows are written to a memory-mapped file instead of held in memory,
-    so peak memory does not grow with the number of pictures.
+    ``.npy`` path), pool5 rows are written to that file instead of held in memory, so peak
+    memory does not grow with the number of pictures; ``result.pool5`` then maps it.
+
+    Speed settings (none changes which rows come back): ``batch_size`` pictures per compiled
+    model call (default 256 with an accelerator, 32 on CPUs); ``workers`` decoding workers
+    (default all cores but one with an accelerator, a quarter of them on CPUs); ``decoder``
+    ``"process"``, ``"thread"`` or ``"auto"`` (processes unless there are only a couple of
+    batches to do); ``prefetch`` batches decoded ahead (default ``max(2, workers)``, at most 8);
+    ``jit_compile`` as in Keras (``"auto"``: XLA under JAX, and under TensorFlow with an
+    accelerator). ``precision="bfloat16"`` runs the convolutions in mixed bfloat16 (cosine to
+    float32 features about 0.99999). ``draft=False`` decodes JPEGs at full size first, exactly as
+    :func:`load_picture` does by default; draft decoding differs by a few grey levels on
+    pictures at least twice the model's input.
     """
+    from retrieval.features._compiled import default_batch_size, default_workers
+    from retrieval.features._decode import SlotDecoder
+
     paths = [Path(p) for p in paths]
     label = describe_weights(weights) + (f"(seed={seed})" if weights is None else "")
     cache = FeatureCache(cache_dir, label, fc1000) if cache_dir is not None else None
@@ -158,59 +286,145 @@ def extract_features(
             keys[path] = file_key(path)
         except OSError as exc:
             failures.append((path, f"cannot read ({exc.strerror or exc})"))
+    kept = [p for p in paths if p in keys]  # one output row each, in input order (repeats too)
+    rows_of: dict[Path, list[int]] = {}
+    for position, path in enumerate(kept):
+        rows_of.setdefault(path, []).append(position)
     todo = [p for p in keys if cache is None or cache.lookup(keys[p]) is None]
     reused = len(keys) - len(todo)
-    computed: dict[Path, tuple[np.ndarray, np.ndarray | None]] = {}
-    model = get_model(None if weights is None else str(weights), fc1000, seed) if todo else None
-    with progress_bar(
-        total=len(todo),
-        desc="features",
-        unit="img",
-        disable=None if progress is None else not progress,
-    ) as bar:
-        for batch in _batches(todo, batch_size, workers):
-            good = [(path, pixels) for path, pixels, _ in batch if pixels is not None]
-            for path, pixels, reason in batch:
-                if pixels is None:
-                    failures.append((path, reason))
-            if good:
-                pool5, logits = model(np.stack([pixels for _, pixels in good]))
-                if cache is not None:
-                    cache.add([keys[p] for p, _ in good], pool5, logits)
-                else:
-                    for row, (path, _) in enumerate(good):
-                        computed[path] = (pool5[row], None if logits is None else logits[row])
-            bar.update(len(batch))
-    failed = {path for path, _ in failures}
+    pool5_rows = _Rows(len(kept), POOL5_DIM, None if out is None else Path(out))
+    fc_rows = _Rows(len(kept), FC1000_DIM, None) if fc1000 else None
+
+    def write(batch: Sequence[Path], pool5: np.ndarray | None, logits: np.ndarray | None) -> None:
+        if pool5 is None:  # rows that come from the cache
+            for path in batch:
+                for kind, rows in (("pool5", pool5_rows), ("fc1000", fc_rows)):
+                    if rows is not None:
+                        row = cache.row(keys[path], kind)
+                        rows.write(
+                            rows_of[path], np.broadcast_to(row, (len(rows_of[path]), len(row)))
+                        )
+            return
+        positions = [position for path in batch for position in rows_of[path]]
+        take = [i for i, path in enumerate(batch) for _ in rows_of[path]]
+        pool5_rows.write(positions, pool5[take])
+        if fc_rows is not None:
+            fc_rows.write(positions, logits[take])
+        if cache is not None:
+            cache.add([keys[p] for p in batch], pool5, logits)
+
+    decoded_bad: set[Path] = set()
+    writer = _Writer(write)
+    try:
+        if cache is not None and reused:
+            waiting = set(todo)
+            cached = [p for p in keys if p not in waiting]
+            for start in range(0, len(cached), 256):
+                writer.put(cached[start : start + 256], None, None)
+        if todo:
+            model = get_model(None if weights is None else str(weights), fc1000, seed, precision)
+            batch_size = batch_size or default_batch_size()
+            # a short job: the smallest power of two that holds it, not a mostly padded batch
+            batch_size = min(batch_size, 1 << (len(todo) - 1).bit_length())
+            workers = workers or default_workers()
+            call = model.compiled(batch_size, jit_compile=jit_compile)
+            depth = prefetch or min(8, max(2, workers))
+            kind = _auto_decoder(decoder, len(todo), batch_size)
+            with (
+                SlotDecoder(
+                    slots=depth + 2, batch_size=batch_size, workers=workers, kind=kind, draft=draft
+                ) as decoding,
+                progress_bar(
+                    total=len(todo),
+                    desc="features",
+                    unit="img",
+                    disable=None if progress is None else not progress,
+                ) as bar,
+            ):
+                decoded_bad = _run_pipeline(todo, call, model, decoding, writer, bar, failures)
+        writer.close()
+    except BaseException:
+        writer.close()
+        pool5_rows.discard()
+        raise
     for path, reason in failures:
         print(f"skipping {path}: {reason}", file=sys.stderr)
-    ok = [p for p in paths if p not in failed]
-    if out is not None:
-        from numpy.lib.format import open_memmap
-
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        pool5_all = open_memmap(Path(out), mode="w+", dtype=np.float32, shape=(len(ok), POOL5_DIM))
-    else:
-        pool5_all = np.empty((len(ok), POOL5_DIM), dtype=np.float32)
-    fc_all = np.empty((len(ok), FC1000_DIM), dtype=np.float32) if fc1000 else None
-    for row, path in enumerate(ok):
-        if path in computed:
-            pool5_all[row], fc_row = computed[path]
-            if fc_all is not None:
-                fc_all[row] = fc_row
-        else:
-            pool5_all[row] = cache.row(keys[path], "pool5")
-            if fc_all is not None:
-                fc_all[row] = cache.row(keys[path], "fc1000")
-    if isinstance(pool5_all, np.memmap):
-        pool5_all.flush()
+    keep = np.array([p not in decoded_bad for p in kept], dtype=bool)
+    ok = [p for p in kept if p not in decoded_bad]
+    pool5_all = pool5_rows.finish(keep)
+    fc_all = fc_rows.finish(keep) if fc_rows is not None else None
     return ExtractionResult(ok, pool5_all, fc_all, failures, label, reused)
 
 
+def _run_pipeline(
+    todo: list[Path],
+    call: Any,
+    model: ResNet50Features,
+    decoding: Any,
+    writer: _Writer,
+    bar: Any,
+    failures: list[tuple[Path, str]],
+) -> set[Path]:
+    """Decode ahead into free slots, run the compiled call on each full slot, hand rows to the writer."""
+    size = call.batch_size
+    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+    free = deque(range(len(decoding.slots)))
+    pending: deque = deque()
+    running: tuple | None = None
+    bad: set[Path] = set()
+    following = 0
+
+    def refill() -> None:
+        nonlocal following
+        while free and following < len(batches):
+            slot = free.popleft()
+            batch = batches[following]
+            pending.append((batch, slot, decoding.submit(slot, [str(p) for p in batch])))
+            following += 1
+
+    def finish(batch: list[Path], slot: int, reasons: list[str], handle: Any) -> None:
+        pool5, logits = model.split(call.fetch(handle))
+        free.append(slot)
+        good = [i for i, reason in enumerate(reasons) if not reason]
+        if good:
+            writer.put(
+                [batch[i] for i in good], pool5[good], None if logits is None else logits[good]
+            )
+        bar.update(len(batch))
+
+    refill()
+    while pending:
+        batch, slot, chunks = pending.popleft()
+        reasons = decoding.reasons(slot, chunks)
+        for path, reason in zip(batch, reasons, strict=True):
+            if reason:
+                failures.append((path, reason))
+                bad.add(path)
+        if len(batch) < size:
+            decoding.slots[slot, len(batch) :] = 0  # the last batch, padded with black pictures
+        handle = call.submit(decoding.slots[slot])
+        if running is not None:  # fetch the previous batch while this one runs (JAX: async)
+            finish(*running)
+        running = (batch, slot, reasons, handle)
+        refill()
+    if running is not None:
+        finish(*running)
+    return bad
+
+
 def extract_array(
-    images: Sequence[object], *, weights: str | os.PathLike[str] | None = "imagenet", seed: int = 0
+    images: Sequence[object],
+    *,
+    weights: str | os.PathLike[str] | None = "imagenet",
+    seed: int = 0,
+    precision: str = "float32",
+    draft: bool = True,
 ) -> np.ndarray:
-    """pool5 features of a few query pictures (paths or PIL images); a bad one raises ``BadImageError``."""
-    pixels = np.stack([load_picture(image) for image in images])
-    pool5, _ = get_model(None if weights is None else str(weights), False, seed)(pixels)
+    """pool5 features of a few query pictures (paths or PIL images); a bad one raises ``BadImageError``.
+
+    Pictures are decoded as :func:`extract_features` decodes them (``draft``) and the network
+    is called eagerly (no compilation to wait for).
+    """
+    pixels = np.stack([load_picture(image, draft=draft) for image in images])
+    pool5, _ = get_model(None if weights is None else str(weights), False, seed, precision)(pixels)
     return pool5

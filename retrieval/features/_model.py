@@ -104,12 +104,26 @@ def describe_weights(weights: str | os.PathLike[str] | None) -> str:
     return str(weights) if weights == "imagenet" else f"file:{Path(weights).name}"
 
 
+PRECISIONS = ("float32", "bfloat16")
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)  # keras.applications "caffe" preprocessing
+
+
 class ResNet50Features:
-    """ResNet-50 that maps preprocessed batches to pool5 (and fc1000 logits when asked).
+    """ResNet-50 that maps uint8 RGB pictures to pool5 (and fc1000 logits when asked).
 
     ``weights``: ``"imagenet"`` (Keras cache, downloaded when online), a local ``.h5``/``.keras``
     weights file, or ``None`` for a seeded random initialisation (features then carry no
     ImageNet knowledge; every output records this).
+
+    :attr:`network` is one backend-agnostic Keras model from ``(n, 224, 224, 3)`` uint8 to
+    pool5 ``(n, 2048)`` float32 (and the logits): ``preprocess_input`` (RGB to BGR, ImageNet
+    channel means) is its first step, written in ``keras.ops``, so batches travel as uint8 and
+    are preprocessed where the model runs. :attr:`model` is the plain ``keras.applications``
+    pool5 model on preprocessed float input, as before.
+
+    ``precision="bfloat16"`` runs the convolutions in mixed bfloat16 (float32 weights, input
+    preprocessing, pooling and logits): on accelerators it is faster; its features have a
+    cosine of about 0.99999 to the float32 ones (measured by the tests and the benchmark).
     """
 
     def __init__(
@@ -118,12 +132,16 @@ class ResNet50Features:
         *,
         fc1000: bool = False,
         seed: int = 0,
+        precision: str = "float32",
     ) -> None:
         import keras
 
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
         self.weights = weights
         self.fc1000 = fc1000
         self.seed = seed
+        self.precision = precision
         keras.utils.set_random_seed(seed)
         if weights is None:
             warnings.warn(
@@ -131,6 +149,7 @@ class ResNet50Features:
                 stacklevel=2,
             )
         base = self._build(keras, weights)
+        self._fc_kernel = self._fc_bias = None
         if fc1000:
             pool = base.get_layer("avg_pool").output
             dense = base.get_layer("predictions")
@@ -140,6 +159,8 @@ class ResNet50Features:
             self._fc_bias = np.asarray(bias, dtype=np.float32)
         else:
             self.model = base
+        self.network = self._network(keras)
+        self._compiled: dict[tuple[int, bool | str], Any] = {}
 
     def _build(self, keras: Any, weights: str | os.PathLike[str] | None) -> Any:
         from keras.applications import ResNet50
@@ -162,17 +183,67 @@ class ResNet50Features:
             raise WeightsUnavailableError(f"{path}: weights file not found")
         return ResNet50(include_top=include_top, weights=str(path), pooling="avg")
 
+    def _network(self, keras: Any) -> Any:
+        """uint8 pixels -> preprocessing -> ResNet-50 -> pool5 [, logits], in ``keras.ops``."""
+        from keras import ops
+
+        pixels = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), dtype="uint8", name="pixels")
+        x = ops.flip(ops.cast(pixels, "float32"), axis=-1)  # RGB -> BGR
+        x = ops.subtract(x, np.asarray(IMAGENET_BGR_MEAN, dtype=np.float32))
+        if self.precision == "float32":
+            pool5 = self.model(x)
+        else:
+            trunk = self._mixed_trunk(keras)
+            pool5 = ops.mean(ops.cast(trunk(x), "float32"), axis=(1, 2))
+        outputs = [pool5]
+        if self.fc1000:
+            dense = keras.layers.Dense(1000, dtype="float32", name="fc1000_logits")
+            outputs.append(dense(pool5))
+            dense.set_weights([self._fc_kernel, self._fc_bias])
+        return keras.Model(pixels, outputs, name=f"resnet50_uint8_{self.precision}")
+
+    def _mixed_trunk(self, keras: Any) -> Any:
+        """ResNet-50 without pooling under the ``mixed_bfloat16`` policy, sharing no state with
+        the global policy (restored at once); weights copied from the float32 model."""
+        from keras.applications import ResNet50
+
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        try:
+            trunk = ResNet50(include_top=False, weights=None, pooling=None)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        for layer in trunk.layers:
+            if layer.weights:
+                layer.set_weights(self.model.get_layer(layer.name).get_weights())
+        return trunk
+
     @property
     def label(self) -> str:
         return describe_weights(self.weights) + (
             f"(seed={self.seed})" if self.weights is None else ""
         )
 
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(n, 224, 224, 3)`` uint8 RGB -> pool5 ``(n, 2048)`` and fc1000 logits ``(n, 1000)`` or None."""
-        from keras.applications.resnet50 import preprocess_input
+    def compiled(self, batch_size: int, *, jit_compile: bool | str = "auto") -> Any:
+        """The network compiled for ``batch_size`` uint8 pictures per call (built once, reused)."""
+        from retrieval.features._compiled import CompiledCall
 
-        batch = preprocess_input(pixels.astype(np.float32))
-        pool5 = np.asarray(self.model(batch, training=False), dtype=np.float32)
-        logits = pool5 @ self._fc_kernel + self._fc_bias if self.fc1000 else None
-        return pool5, logits
+        key = (batch_size, jit_compile)
+        if key not in self._compiled:
+            self._compiled[key] = CompiledCall(self.network, batch_size, jit_compile=jit_compile)
+        return self._compiled[key]
+
+    def split(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The network's outputs as ``(pool5, logits or None)``."""
+        return outputs[0], (outputs[1] if self.fc1000 else None)
+
+    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(n, 224, 224, 3)`` uint8 RGB -> pool5 ``(n, 2048)`` and fc1000 logits ``(n, 1000)`` or None.
+
+        An eager call of :attr:`network` (no compilation, so no wait for a few query pictures);
+        :meth:`compiled` is the fast path for many.
+        """
+        pixels = np.asarray(pixels, dtype=np.uint8)
+        outputs = self.network(pixels, training=False)
+        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        return self.split([np.asarray(o, dtype=np.float32) for o in outputs])
