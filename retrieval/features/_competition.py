@@ -20,16 +20,19 @@ def write_competition_features(
     *,
     weights: str | os.PathLike[str] | None = "imagenet",
     fc1000: bool = True,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     seed: int = 0,
     cache_dir: str | os.PathLike[str] | None = None,
     float_format: str = "%.5g",
+    workers: int | None = None,
 ) -> list[Path]:
     """Extract ``root/images_<split>/*.jpg`` and write the competition's headerless CSVs.
 
     Rows are written in a seeded shuffled order, as in the competition's own files (readers
-    must join on the id). ``features_<split>/features.json`` records the network and weights
-    (:func:`~retrieval.features.feature_record`), and ``NOTE.txt`` says the same in words.
+    must join on the id). ``batch_size`` and ``workers`` default to the machine's (see
+    :func:`~retrieval.features.extract_features`). ``features_<split>/features.json`` records
+    the network and weights (:func:`~retrieval.features.feature_record`), and ``NOTE.txt``
+    says the same in words.
     """
     root = Path(root)
     images = sorted(
@@ -43,6 +46,7 @@ def write_competition_features(
         weights=weights,
         fc1000=fc1000,
         batch_size=batch_size,
+        workers=workers,
         seed=seed,
         cache_dir=cache_dir,
     )

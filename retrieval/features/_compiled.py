@@ -68,9 +68,11 @@ def default_workers() -> int:
 
 
 def resolve_jit(jit_compile: bool | str) -> bool:
-    """``"auto"``: XLA under JAX always; under TensorFlow only with an accelerator."""
+    """``"auto"``: XLA under JAX always; under TensorFlow only with an accelerator; never
+    under other backends (torch's ``torch.compile`` is asked for with ``True``)."""
     if jit_compile == "auto":
-        return backend_name() == "jax" or accelerator() is not None
+        backend = backend_name()
+        return backend == "jax" or (backend == "tensorflow" and accelerator() is not None)
     return bool(jit_compile)
 
 
