@@ -1,10 +1,29 @@
-"""Feature extraction speed and memory on this machine: images/s by batch size, peak RSS by count.
+"""Image-branch speed on this machine, in one run: decoding, the model, end to end, plain Keras.
 
-Pictures are the demo's 224x224 JPEGs copied to a temporary folder until --count files
-exist. Each measurement runs in a fresh process so peak RSS (ru_maxrss) is its own.
-Weights are random (weights=None), which costs the same as ImageNet weights.
+Rows (images/s, the median of --rounds interleaved rounds, so that a busy machine slows
+every row alike):
 
-Usage: python benchmarks/bench_features.py [--batches 1 16 64] [--speed-count 128] [--memory-counts 200 1000]
+- decode only: ``extract_features``' decoders (worker processes writing uint8 into shared
+  batch slots), JPEG draft mode and full decoding;
+- model only, the bound: the compiled uint8 call on a batch already in memory, float32 (and
+  mixed bfloat16 with ``--bf16``), and float32 without folding the batch norms;
+- end to end: ``extract_features(paths, weights=None, out=...)`` (decoding, model, writes);
+- plain Keras: ``keras.applications.ResNet50`` ``model.predict(preprocess_input(x))`` on the
+  same pictures already decoded (the model alone), and with today's decoding
+  (``load_picture`` one picture after the other) added.
+
+Pictures: ``--images FOLDER`` (its ``*.jpg``), or synthetic 640x480 JPEGs (the size of COCO
+pictures: gradients, shapes and noise, drawn with PIL) written to a temporary folder.
+Weights are random (``weights=None``); ImageNet weights cost the same. The model is built and
+compiled before the timed parts. ``--memory-counts 64 512`` also runs ``extract_features``
+with ``out=`` in fresh processes and prints their peak RSS.
+
+CPU: ``python benchmarks/bench_features.py --count 128``.
+
+GPU (the machine needs jax[cuda], keras, namex, optree, absl-py, rich, h5py, ml-dtypes, pillow,
+tqdm; TensorFlow is not needed)::
+
+    KERAS_BACKEND=jax python benchmarks/bench_features.py --count 8192 --bf16
 """
 
 from __future__ import annotations
@@ -12,73 +31,305 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-CHILD = """
-import json, resource, sys, time, warnings
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def make_picture(args: tuple[Path, int]) -> None:
+    """A 640x480 JPEG with the texture of a photo: a colour gradient, shapes, noise."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    path, seed = args
+    rng = np.random.default_rng(seed)
+    h, w = 480, 640
+    corners = rng.integers(0, 256, (4, 3)).astype(np.float32)
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    x = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
+    top = corners[0] * (1 - x) + corners[1] * x
+    bottom = corners[2] * (1 - x) + corners[3] * x
+    image = Image.fromarray(np.clip(top * (1 - y) + bottom * y, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(4, 12))):
+        x0, y0 = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
+        box = (x0, y0, x0 + int(rng.integers(20, 300)), y0 + int(rng.integers(20, 240)))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    image = image.filter(ImageFilter.GaussianBlur(1.0))
+    noisy = np.asarray(image, dtype=np.float32) + rng.normal(0, 12, (h, w, 3))
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, quality=92)
+
+
+def make_pictures(folder: Path, count: int) -> list[Path]:
+    paths = [folder / f"{i:06d}.jpg" for i in range(count)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(make_picture, [(p, i) for i, p in enumerate(paths)], chunksize=16))
+    return paths
+
+
+def rate(count: int, work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return count / (time.perf_counter() - start)
+
+
+def decode_all(decoder: object, paths: list[Path]) -> None:
+    """Decode every picture into the decoder's shared slots, as extract_features does."""
+    from collections import deque
+
+    batch, slots = decoder.batch_size, len(decoder.slots)
+    pending: deque = deque()
+    for start in range(0, len(paths), batch):
+        slot = (start // batch) % slots
+        if len(pending) == slots:
+            decoder.reasons(*pending.popleft())
+        chunk = [str(p) for p in paths[start : start + batch]]
+        pending.append((slot, decoder.submit(slot, chunk)))
+    while pending:
+        decoder.reasons(*pending.popleft())
+
+
+def run_model(call: object, pixels: np.ndarray, calls: int) -> None:
+    """``calls`` compiled calls on one uint8 batch in memory, dispatched ahead of fetching."""
+    previous = None
+    for _ in range(calls):
+        handle = call.submit(pixels)
+        if previous is not None:
+            call.fetch(previous)
+        previous = handle
+    call.fetch(previous)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+
+
+MEMORY_CHILD = """
+import json, resource, sys, warnings
 warnings.filterwarnings("ignore")
 from pathlib import Path
 from retrieval.features import extract_features
-from retrieval.features._extract import get_model
 paths = sorted(Path(sys.argv[1]).glob("*.jpg"))[: int(sys.argv[2])]
-batch = int(sys.argv[3])
-get_model(None, False, 0)  # build the model outside the timed part
-start = time.perf_counter()
-result = extract_features(paths, weights=None, batch_size=batch, out=sys.argv[4], progress=False)
-elapsed = time.perf_counter() - start
-print(json.dumps({"n": len(result.paths), "seconds": elapsed,
+result = extract_features(paths, weights=None, batch_size=int(sys.argv[3]), workers=int(sys.argv[4]),
+                          out=sys.argv[5], progress=False)
+print(json.dumps({"n": len(result.paths),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def measure(folder: Path, count: int, batch: int) -> dict:
+def peak_memory(folder: Path, count: int, batch: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
-        out = subprocess.run(
+        done = subprocess.run(
             [
                 sys.executable,
                 "-c",
-                CHILD,
+                MEMORY_CHILD,
                 str(folder),
                 str(count),
                 str(batch),
+                str(workers),
                 str(Path(scratch) / "pool5.npy"),
             ],
             capture_output=True,
             text=True,
             check=True,
+            cwd=REPO,
         )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batches", type=int, nargs="*", default=[1, 16, 64])
-    parser.add_argument("--speed-count", type=int, default=128)
-    parser.add_argument("--memory-counts", type=int, nargs="*", default=[200, 1000])
-    parser.add_argument("--memory-batch", type=int, default=32)
+    parser.add_argument(
+        "--images", type=Path, help="a folder of .jpg pictures (default: synthetic)"
+    )
+    parser.add_argument(
+        "--count", type=int, help="pictures (default 8192 with an accelerator, 128 on CPUs)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, help="pictures per model call (default: the machine's)"
+    )
+    parser.add_argument("--workers", type=int, help="decoding workers (default: the machine's)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; medians are shown"
+    )
+    parser.add_argument(
+        "--bf16", action="store_true", help="also the mixed bfloat16 model bound and its cosine"
+    )
+    parser.add_argument(
+        "--memory-counts", type=int, nargs="*", default=[], help="peak RSS of runs this long"
+    )
     args = parser.parse_args()
-    demo = sorted(Path("data/demo/images_train").glob("*.jpg"))
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        for i in range(max([args.speed_count, *args.memory_counts])):
-            shutil.copyfile(demo[i % len(demo)], folder / f"{i:06d}.jpg")
-        print(
-            f"\nResNet-50 pool5 on {os.cpu_count()} CPU cores, decoding included, model built beforehand\n"
+
+    warnings.filterwarnings("ignore")
+    import keras
+    from keras.applications import ResNet50
+    from keras.applications.resnet50 import preprocess_input
+
+    from retrieval.features import extract_features, load_picture
+    from retrieval.features._compiled import accelerator, default_batch_size, default_workers
+    from retrieval.features._decode import SlotDecoder
+    from retrieval.features._extract import _auto_decoder, get_model
+    from retrieval.features._model import ResNet50Features
+
+    count = args.count or (8192 if accelerator() else 128)
+    batch = args.batch_size or default_batch_size()
+    workers = args.workers or default_workers()
+    scratch = tempfile.TemporaryDirectory()
+    if args.images:
+        folder = args.images
+        paths = sorted(folder.glob("*.jpg"))[:count]
+        origin = f"{len(paths)} pictures from {folder}"
+    else:
+        folder = Path(scratch.name) / "pictures"
+        folder.mkdir()
+        paths = make_pictures(folder, count)
+        size = sum(p.stat().st_size for p in paths) / len(paths) / 1024
+        origin = f"{count} synthetic 640x480 JPEGs ({size:.0f} KiB each)"
+    count = len(paths)
+    kind = _auto_decoder("auto", count, batch)
+
+    model = get_model(None, False, 0)
+    call = model.compiled(batch)
+    plain = ResNet50(include_top=False, weights=None, pooling="avg")
+    plain.set_weights(model.model.get_weights())
+    start = time.perf_counter()
+    full = np.stack([load_picture(p) for p in paths])  # today's decoding, one after the other
+    sequential_decode = count / (time.perf_counter() - start)
+    pixels = full[:batch] if len(full) >= batch else np.resize(full, (batch, *full.shape[1:]))
+    calls = max(1, count // batch)
+    # build and compile everything outside the timed parts
+    call.fetch(call.submit(pixels))
+    plain.predict(preprocess_input(full[:batch].astype(np.float32)), batch_size=batch, verbose=0)
+    extract_features(paths[:batch], weights=None, batch_size=batch, workers=workers, progress=False)
+    unfolded = ResNet50Features(None, fold=False).compiled(batch)  # same seeded weights
+    unfolded.fetch(unfolded.submit(pixels))
+    bf16_call = None
+    if args.bf16:
+        bf16_model = get_model(None, False, 0, "bfloat16")
+        bf16_call = bf16_model.compiled(batch)
+        bf16_call.fetch(bf16_call.submit(pixels))
+
+    decoders = {
+        draft: SlotDecoder(
+            slots=min(8, max(2, workers)) + 2,
+            batch_size=batch,
+            workers=workers,
+            kind=kind,
+            draft=draft,
         )
-        print("| batch | images | images/s |")
-        print("| ---: | ---: | ---: |")
-        for batch in args.batches:
-            m = measure(folder, args.speed_count, batch)
-            print(f"| {batch} | {m['n']} | {m['n'] / m['seconds']:.1f} |", flush=True)
-        print("\n| images | peak RSS MB | seconds |")
-        print("| ---: | ---: | ---: |")
-        for count in args.memory_counts:
-            m = measure(folder, count, args.memory_batch)
-            print(f"| {m['n']} | {m['peak_rss_mb']:.0f} | {m['seconds']:.0f} |", flush=True)
+        for draft in (True, False)
+    }
+    for decoder in decoders.values():  # start the workers outside the timed part
+        decode_all(decoder, paths[:batch])
+    rows: dict[str, list[float]] = {}
+    result = expected = None
+    for _ in range(args.rounds):
+        for draft in (True, False):
+            name = f"decode only, {'JPEG draft' if draft else 'full decode'} ({workers} {kind} workers)"
+            rows.setdefault(name, []).append(
+                rate(count, lambda d=draft: decode_all(decoders[d], paths))
+            )
+        rows.setdefault(f"model only, float32 ({call.label})", []).append(
+            rate(calls * batch, lambda: run_model(call, pixels, calls))
+        )
+        rows.setdefault("model only, float32, batch norms not folded", []).append(
+            rate(calls * batch, lambda: run_model(unfolded, pixels, calls))
+        )
+        if bf16_call is not None:
+            rows.setdefault(f"model only, mixed bfloat16 ({bf16_call.label})", []).append(
+                rate(calls * batch, lambda: run_model(bf16_call, pixels, calls))
+            )
+        out = Path(scratch.name) / "pool5.npy"
+
+        def end_to_end(out: Path = out) -> None:
+            nonlocal result
+            result = extract_features(
+                paths, weights=None, batch_size=batch, workers=workers, out=out, progress=False
+            )
+
+        rows.setdefault("end to end, extract_features", []).append(rate(count, end_to_end))
+
+        def predict() -> None:
+            nonlocal expected
+            expected = plain.predict(
+                preprocess_input(full.astype(np.float32)), batch_size=batch, verbose=0
+            )
+
+        rows.setdefault("plain Keras predict, pictures already decoded", []).append(
+            rate(count, predict)
+        )
+    medians = {name: statistics.median(values) for name, values in rows.items()}
+    predict_rate = medians["plain Keras predict, pictures already decoded"]
+    medians["plain Keras predict + load_picture one by one"] = 1 / (
+        1 / predict_rate + 1 / sequential_decode
+    )
+    e2e = medians["end to end, extract_features"]
+
+    device = accelerator() or "CPU only"
+    print(
+        f"\n{origin}; {os.cpu_count()} CPU cores, {device}; Keras {keras.__version__} on "
+        f"{keras.backend.backend()}; batch {batch}, {workers} decoding workers ({kind}); "
+        f"median of {args.rounds} rounds\n"
+    )
+    print("| what | images/s | end to end / this |")
+    print("| --- | ---: | ---: |")
+    for name, value in medians.items():
+        print(f"| {name} | {value:,.1f} | {e2e / value:.2f} |")
+    decode_bound = medians[next(n for n in medians if n.startswith("decode only, JPEG draft"))]
+    model_bound = medians[f"model only, float32 ({call.label})"]
+    print(
+        f"\nend to end / slower bound (decode draft {decode_bound:,.0f}, model {model_bound:,.0f}): "
+        f"{e2e / min(decode_bound, model_bound):.2f}"
+    )
+    print(f"end to end / plain Keras predict (decoded pictures): {e2e / predict_rate:.2f}")
+    got = np.asarray(result.pool5)
+    cos = cosine(got, expected)
+    print(
+        f"features, end to end (JPEG draft) vs plain predict (full decode): min cosine {cos.min():.6f}, "
+        f"max abs diff {np.abs(got - expected).max():.3g} (pool5 values up to {np.abs(expected).max():.3g})"
+    )
+    sample = paths[: min(32, count)]
+    diffs = np.stack(
+        [
+            np.abs(load_picture(p, draft=True).astype(np.int16) - load_picture(p).astype(np.int16))
+            for p in sample
+        ]
+    )
+    print(
+        f"pixels, draft vs full decode ({len(sample)} pictures): mean abs {diffs.mean():.2f}, "
+        f"99th percentile {np.percentile(diffs, 99):.0f}, max {diffs.max()} grey levels"
+    )
+    if bf16_call is not None:
+        fp32, bf16 = (
+            call.fetch(call.submit(pixels))[0],
+            bf16_call.fetch(bf16_call.submit(pixels))[0],
+        )
+        cos = cosine(fp32, bf16)
+        print(
+            f"features, mixed bfloat16 vs float32: min cosine {cos.min():.6f}, mean {cos.mean():.6f}"
+        )
+    if args.memory_counts:
+        print("\n| pictures | peak RSS MiB (extract_features with out=) |")
+        print("| ---: | ---: |")
+        for n in args.memory_counts:
+            m = peak_memory(folder, n, batch, workers)
+            print(f"| {m['n']} | {m['peak_rss_mb']:.0f} |", flush=True)
+    for decoder in decoders.values():
+        decoder.close()
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -55,9 +55,16 @@ def _decode_in_worker(slot: int, start: int, paths: Sequence[str], draft: bool) 
     return decode_rows(_SLOTS, slot, start, paths, draft)
 
 
-def _shared_folder() -> str | None:
+def _shared_folder(size: int) -> str | None:
+    """``/dev/shm`` when it has room for twice ``size`` bytes (a full tmpfs kills a writer with
+    SIGBUS; containers often give it 64 MiB), else the temporary folder (page cache)."""
     shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    try:
+        stats = os.statvfs(shm)
+    except OSError:
+        return None
+    room = stats.f_bavail * stats.f_frsize
+    return str(shm) if os.access(shm, os.W_OK) and room >= 2 * size else None
 
 
 class SlotDecoder:
@@ -87,8 +94,9 @@ class SlotDecoder:
         self._file: str | None = None
         self._pool: ThreadPoolExecutor | ProcessPoolExecutor
         if kind == "process":
-            fd, self._file = tempfile.mkstemp(prefix="retrieval-slots-", dir=_shared_folder())
-            os.ftruncate(fd, int(np.prod(shape)))
+            size = int(np.prod(shape))
+            fd, self._file = tempfile.mkstemp(prefix="retrieval-slots-", dir=_shared_folder(size))
+            os.ftruncate(fd, size)
             os.close(fd)
             self.slots = np.memmap(self._file, dtype=np.uint8, mode="r+", shape=shape)
             self._pool = _process_pool(self.workers, self._file, shape)
