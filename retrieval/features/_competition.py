@@ -25,12 +25,14 @@ def write_competition_features(
     cache_dir: str | os.PathLike[str] | None = None,
     float_format: str = "%.5g",
     workers: int | None = None,
+    precision: str = "float32",
 ) -> list[Path]:
     """Extract ``root/images_<split>/*.jpg`` and write the competition's headerless CSVs.
 
     Rows are written in a seeded shuffled order, as in the competition's own files (readers
     must join on the id). ``batch_size`` and ``workers`` default to the machine's (see
-    :func:`~retrieval.features.extract_features`). ``features_<split>/features.json`` records
+    :func:`~retrieval.features.extract_features`), as does ``precision`` (``"bfloat16"``: mixed
+    precision, recorded). ``features_<split>/features.json`` records
     the network and weights (:func:`~retrieval.features.feature_record`), and ``NOTE.txt``
     says the same in words.
     """
@@ -49,6 +51,7 @@ def write_competition_features(
         workers=workers,
         seed=seed,
         cache_dir=cache_dir,
+        precision=precision,
     )
     order = np.random.default_rng(seed).permutation(len(result.paths))
     names = [f"images_{split}/{result.paths[i].name}" for i in order]
@@ -57,7 +60,7 @@ def write_competition_features(
     if fc1000 and result.fc1000 is not None:
         written.append(feature_csv_path(root, split, "fc1000"))
         write_feature_csv(written[1], names, result.fc1000[order], float_format=float_format)
-    record = {**feature_record(weights, seed), "skipped": len(result.failures)}
+    record = {**feature_record(weights, seed, precision=precision), "skipped": len(result.failures)}
     with atomic_write(feature_record_path(root, split)) as handle:
         json.dump(record, handle, indent=1)
     note = written[0].parent / "NOTE.txt"

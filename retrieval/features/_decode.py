@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -45,8 +46,10 @@ def decode_rows(
 
 
 def _attach(buffer: str, shape: tuple[int, ...]) -> None:
-    """Worker process initialiser: map the slot buffer once."""
+    """Worker process initialiser: map the slot buffer once; leave Ctrl-C to the parent,
+    which stops the workers itself (and keeps the batches already written)."""
     global _SLOTS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _SLOTS = np.memmap(buffer, dtype=np.uint8, mode="r+", shape=shape)
 
 

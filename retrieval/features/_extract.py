@@ -276,6 +276,10 @@ def extract_features(
     from retrieval.features._compiled import default_batch_size, default_workers
     from retrieval.features._decode import SlotDecoder
 
+    for name, value in (("batch_size", batch_size), ("workers", workers), ("prefetch", prefetch)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
+    _auto_decoder(decoder, 0, 1)  # a bad name fails before the model is built
     paths = [Path(p) for p in paths]
     label = describe_weights(weights) + (f"(seed={seed})" if weights is None else "")
     cache = FeatureCache(cache_dir, label, fc1000) if cache_dir is not None else None
@@ -425,6 +429,12 @@ def extract_array(
     Pictures are decoded as :func:`extract_features` decodes them (``draft``) and the network
     is called eagerly (no compilation to wait for).
     """
-    pixels = np.stack([load_picture(image, draft=draft) for image in images])
-    pool5, _ = get_model(None if weights is None else str(weights), False, seed, precision)(pixels)
-    return pool5
+    images = list(images)
+    model = get_model(None if weights is None else str(weights), False, seed, precision)
+    parts = [np.zeros((0, POOL5_DIM), np.float32)]
+    for start in range(0, len(images), 32):  # eager calls of at most 32 pictures
+        pixels = np.stack(
+            [load_picture(image, draft=draft) for image in images[start : start + 32]]
+        )
+        parts.append(model(pixels)[0])
+    return np.concatenate(parts)

@@ -28,11 +28,18 @@ INPUT_SIZE = 224
 PREPROCESSING = "keras.applications.resnet50.preprocess_input (RGB to BGR, ImageNet channel means)"
 
 
-def feature_record(weights: str | os.PathLike[str] | None, seed: int = 0) -> dict[str, Any]:
+def feature_record(
+    weights: str | os.PathLike[str] | None, seed: int = 0, *, precision: str = "float32"
+) -> dict[str, Any]:
     """What made a set of features: kept beside feature CSVs, in bundles and in libraries.
+
+    A ``precision`` other than float32 is recorded as ``"precision"`` (float32 records carry no
+    such key, as before).
 
     >>> feature_record(None, seed=3)["weights"], feature_record("imagenet")["weights"]
     ('random', 'imagenet')
+    >>> feature_record(None, precision="bfloat16")["precision"]
+    'bfloat16'
     """
     record: dict[str, Any] = {
         "model": "resnet50",
@@ -49,6 +56,8 @@ def feature_record(weights: str | os.PathLike[str] | None, seed: int = 0) -> dic
         record.update(
             weights="file", file=path.name, sha256=_sha256(path) if path.is_file() else None
         )
+    if precision != "float32":
+        record["precision"] = precision
     return record
 
 

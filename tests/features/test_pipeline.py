@@ -149,3 +149,28 @@ def test_an_interrupted_run_resumes_from_the_cache(
     again = extract_features(pictures, weights=None, cache_dir=cache)
     assert again.reused == 6
     np.testing.assert_array_equal(again.pool5, resumed.pool5)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore")
+def test_query_pictures_are_encoded_as_the_gallery_is(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from retrieval.features import extract_array
+
+    big = tmp_path / "big.jpg"  # large enough for draft decoding to change the pixels
+    Image.open(DEMO / "images_train" / "3.jpg").resize((640, 480)).save(big, quality=90)
+    paths = [big, DEMO / "images_train" / "5.jpg"]
+    gallery = extract_features(paths, weights=None)
+    queries = extract_array(iter(paths), weights=None)
+    np.testing.assert_allclose(queries, gallery.pool5, atol=1e-4, rtol=0)
+    full = extract_array(paths, weights=None, draft=False)
+    assert not np.allclose(full[0], queries[0], atol=1e-4)  # draft decoding did change them
+    np.testing.assert_allclose(full[1], queries[1], atol=1e-4, rtol=0)
+
+
+def test_speed_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        extract_features([], weights=None, batch_size=0)
+    with pytest.raises(ValueError, match="decoder"):
+        extract_features([DEMO / "images_train" / "0.jpg"] * 1, weights=None, decoder="gpu")
