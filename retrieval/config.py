@@ -46,19 +46,23 @@ class DataConfig:
 class ImageConfig:
     """The image branch: ResNet features -> standardised features -> autoencoder code.
 
-    ``sqrt`` takes the square root of the (non-negative) pooled features before they are
-    standardised; ``whiten`` decorrelates the code and gives each direction unit variance
-    (learned on the training images), so no direction dominates the cosine. With
-    ``use_autoencoder = false`` the code is the standardised features themselves.
-    The remaining fields are the :class:`~retrieval.models.autoencoder.Autoencoder`'s.
+    ``power`` raises the (non-negative) pooled features to this power before they are
+    standardised (1 leaves them as they are; pooled ReLU activations are skewed).
+    ``whiten`` decorrelates the code and scales each principal direction by
+    ``1 / sqrt(variance + whiten_shrink * mean variance)`` (learned on the training images):
+    with a shrink of 0 every direction gets unit variance, with a larger one the weak
+    directions are damped instead of amplified. With ``use_autoencoder = false`` the code is
+    the standardised features themselves. The remaining fields are the
+    :class:`~retrieval.models.autoencoder.Autoencoder`'s.
     """
 
     use_autoencoder: bool = True
-    sqrt: bool = True
+    power: float = 0.25
     whiten: bool = True
+    whiten_shrink: float = 1.0
     code_dim: int = 100
     hidden: tuple[int, ...] = ()
-    epochs: int = 10
+    epochs: int = 3
     batch_size: int = 256
     learning_rate: float = 1e-3
     validation_fraction: float = 0.1
@@ -70,10 +74,11 @@ class ImageConfig:
 class TextConfig:
     """The text encoders; several names are concatenated side by side (``["tfidf", "glove"]``).
 
-    ``weights`` scales each encoder's block (one weight per name; empty: all 1).
+    ``weights`` scales each encoder's block (one weight per name; empty: all 1). TF-IDF rows
+    and GloVe rows both have unit length, so equal weights give the blocks equal say.
     """
 
-    encoders: tuple[str, ...] = ("tfidf",)
+    encoders: tuple[str, ...] = ("tfidf", "glove")
     weights: tuple[float, ...] = ()
     max_features: int = 20000
     min_df: int = 1
@@ -125,15 +130,22 @@ class CCAParams:
 
 @dataclass
 class NeuralParams:
-    """The learned Keras mapping from text features into the image space."""
+    """The learned Keras mapping from text features into the image space.
 
+    ``init = "ridge"`` starts a linear network (``hidden = []``) from the ridge regression
+    solution with penalty ``ridge_alpha`` (closed form), which the loss then refines for
+    ``epochs`` epochs; ``"random"`` starts from Keras' initialisation.
+    """
+
+    init: Literal["ridge", "random"] = "ridge"
+    ridge_alpha: float = 1.0
     loss: Literal["rmse", "triplet", "contrastive"] = "contrastive"
     hidden: tuple[int, ...] = ()
     dropout: float = 0.0
     input_dropout: float = 0.0
-    epochs: int = 40
-    batch_size: int = 256
-    learning_rate: float = 1e-3
+    epochs: int = 3
+    batch_size: int = 512
+    learning_rate: float = 1e-4
     weight_decay: float = 1e-4
     margin: float = 0.2
     hard_negatives: bool = True
@@ -186,7 +198,7 @@ class TagConfig:
     standardised per query like the mappers' scores and added with ``weight``.
     """
 
-    enabled: bool = False
+    enabled: bool = True
     weight: float = 0.5
     C: float = 10.0
     min_count: int = 2
@@ -203,7 +215,7 @@ class FusionConfig:
     mappers are fitted again on every item.
     """
 
-    select: Literal["fixed", "holdout"] = "fixed"
+    select: Literal["fixed", "holdout"] = "holdout"
     holdout: float = 0.2
     grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
 
@@ -225,7 +237,10 @@ class IndexConfig:
 
 
 def _default_mappers() -> list[MapperConfig]:
-    return [MapperConfig()]
+    return [
+        MapperConfig(kind="neural", space="code"),
+        MapperConfig(kind="reverse_ridge", space="features", params={"alpha": 300.0}),
+    ]
 
 
 @dataclass

@@ -23,4 +23,6 @@ def test_there_are_notebooks() -> None:
 def test_each_notebook_matches_its_source(source: Path) -> None:
     notebook = source.with_suffix(".ipynb")
     assert notebook.is_file(), f"{notebook.name} is missing: run `make notebooks`"
-    assert _cells(notebook) == _cells(source), f"{notebook.name} differs from {source.name}: run `make notebooks`"
+    assert _cells(notebook) == _cells(source), (
+        f"{notebook.name} differs from {source.name}: run `make notebooks`"
+    )

@@ -61,6 +61,19 @@ def add_feature_weights(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_speed(parser: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--precision`` for feature extraction."""
+    parser.add_argument(
+        "--workers", type=positive, help="decoding processes (default: chosen from the machine)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="model arithmetic (bfloat16 pays off on accelerators; the record says which was used)",
+    )
+
+
 def feature_weights(value: str) -> str | None:
     """The ``weights`` argument of the feature extractor for a ``--weights`` value."""
     return None if value == "none" else value

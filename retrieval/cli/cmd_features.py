@@ -6,7 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from retrieval.cli._options import add_command, add_feature_weights, feature_weights, positive
+from retrieval.cli._options import (
+    add_command,
+    add_feature_weights,
+    add_speed,
+    feature_weights,
+    positive,
+)
 
 EXAMPLE = """examples:
   retrieval features --competition data/demo --split train --weights none       # writes features_train/*.csv
@@ -37,9 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, help="the .npy to write (a .json manifest goes beside it)"
     )
     add_feature_weights(parser)
+    add_speed(parser)
     parser.add_argument("--fc1000", action="store_true", help="also the 1000-d fc layer")
     parser.add_argument(
-        "--batch-size", type=positive, default=32, help="pictures per model call (default 32)"
+        "--batch-size",
+        type=positive,
+        help="pictures per model call (default: chosen from the machine)",
     )
     parser.add_argument(
         "--cache", type=Path, help="cache folder: re-runs extract only new or changed files"
@@ -59,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             weights=weights,
             fc1000=True,
             batch_size=args.batch_size,
+            workers=args.workers,
+            precision=args.precision,
             seed=args.seed,
             cache_dir=args.cache,
         )
@@ -72,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         weights=weights,
         fc1000=args.fc1000,
         batch_size=args.batch_size,
+        workers=args.workers,
+        precision=args.precision,
         cache_dir=args.cache,
         out=args.out,
         seed=args.seed,
@@ -79,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from retrieval.features import feature_record
 
     manifest = {
-        "features": feature_record(weights, args.seed),
+        "features": feature_record(weights, args.seed, precision=args.precision),
         "paths": [str(p) for p in result.paths],
         "skipped": [{"path": str(p), "reason": r} for p, r in result.failures],
     }

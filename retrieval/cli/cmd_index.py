@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--hidden", action="store_true", help="also crawl hidden files and folders")
     parser.add_argument(
-        "--batch-size", type=positive, default=32, help="pictures per model call (default 32)"
+        "--batch-size",
+        type=positive,
+        help="pictures per model call (default: chosen from the machine)",
     )
     parser.set_defaults(run=run)
 

@@ -128,7 +128,9 @@ def check_submission(
             problem(f"{where} blank line")
             continue
         if "\t" in line or line != line.strip() or "  " in line or ", " in line or " ," in line:
-            problem(f"{where} ids must be separated by single spaces, without tabs or spaces at the ends")
+            problem(
+                f"{where} ids must be separated by single spaces, without tabs or spaces at the ends"
+            )
             continue
         first, sep, rest = line.partition(",")
         description_id = _strip_suffix(first, ".txt")

@@ -75,7 +75,7 @@ class PictureLibrary:
         weights_file: str | os.PathLike[str] | None = None,
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         include_hidden: bool = False,
-        batch_size: int = 32,
+        batch_size: int | None = None,
     ) -> LibraryUpdate:
         """Crawl ``roots`` (plus the roots indexed before) and bring the index up to date.
 

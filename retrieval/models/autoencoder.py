@@ -142,9 +142,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _init_from_pca(self, standardized: np.ndarray) -> None:
         """Set a linear autoencoder to the top principal directions (its optimum)."""
-        covariance = standardized.T @ standardized / len(standardized)
-        _, vectors = np.linalg.eigh(covariance.astype(np.float64))
-        top = vectors[:, ::-1][:, : self.code_dim].astype(np.float32)
+        from sklearn.utils.extmath import randomized_svd
+
+        _, _, right = randomized_svd(standardized, self.code_dim, n_iter=4, random_state=self.seed)
+        top = right.T.astype(np.float32)
         zeros = np.zeros(self.code_dim, np.float32)
         self.encoder_.get_layer("code").set_weights([top, zeros])
         self.decoder_.get_layer("reconstruction").set_weights(

@@ -5,7 +5,7 @@ products. :class:`DenseStack` copies the weights of a linear chain of ``Normaliz
 ``Dense``, ``Dropout`` and ``BatchNormalization`` layers into NumPy arrays and evaluates
 them without importing Keras. Layers are plain dicts: ``affine`` (``(x + shift) * scale``),
 ``affine_after`` (``x * scale + shift``), ``dense`` (``act(x @ kernel + bias)``) and
-``signed_sqrt``.
+``signed_power`` (``sign(x) * |x| ** exponent``).
 
 Example
 -------
@@ -35,7 +35,7 @@ _ARRAYS = {
     "affine": ("shift", "scale"),
     "affine_after": ("scale", "shift"),
     "dense": ("kernel", "bias"),
-    "signed_sqrt": (),
+    "signed_power": (),
 }
 
 
@@ -117,8 +117,8 @@ class DenseStack:
                 out = (out + layer["shift"]) * layer["scale"]
             elif kind == "affine_after":
                 out = out * layer["scale"] + layer["shift"]
-            elif kind == "signed_sqrt":
-                out = np.sign(out) * np.sqrt(np.abs(out))
+            elif kind == "signed_power":
+                out = np.sign(out) * np.power(np.abs(out), np.float32(layer["exponent"]))
             else:
                 out = _ACTIVATIONS[layer.get("activation", "linear")](
                     out @ layer["kernel"] + layer["bias"]
@@ -128,7 +128,13 @@ class DenseStack:
     def get_state(self) -> tuple[Meta, Arrays]:
         metas, arrays = [], {}
         for i, layer in enumerate(self.layers):
-            metas.append({"kind": layer["kind"], "activation": layer.get("activation", "linear")})
+            metas.append(
+                {
+                    "kind": layer["kind"],
+                    "activation": layer.get("activation", "linear"),
+                    **({"exponent": float(layer["exponent"])} if "exponent" in layer else {}),
+                }
+            )
             for key in _ARRAYS[layer["kind"]]:
                 arrays[f"{i}/{key}"] = np.asarray(layer[key], dtype=np.float32)
         return {"layers": metas}, arrays
@@ -141,6 +147,8 @@ class DenseStack:
             if kind not in _ARRAYS:
                 raise ValueError(f"unknown stored layer kind {kind!r}")
             layer: dict[str, Any] = {"kind": kind, "activation": entry.get("activation", "linear")}
+            if "exponent" in entry:
+                layer["exponent"] = float(entry["exponent"])
             layer.update({key: arrays[f"{i}/{key}"] for key in _ARRAYS[kind]})
             layers.append(layer)
         return cls(layers)

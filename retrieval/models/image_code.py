@@ -11,7 +11,7 @@ Example
 -------
 >>> import numpy as np
 >>> X = np.abs(np.random.default_rng(0).normal(size=(300, 40))).astype("float32")
->>> coder = ImageCoder(use_autoencoder=False).fit(X)
+>>> coder = ImageCoder(use_autoencoder=False, whiten_shrink=0.0).fit(X)
 >>> codes = coder.transform(X)
 >>> codes.shape, bool(np.allclose(np.cov(codes.T), np.eye(40), atol=0.05))
 ((300, 40), True)
@@ -32,12 +32,11 @@ from retrieval.models.dense_stack import DenseStack
 from retrieval.store import Arrays, Meta, nest, part
 
 _IMAGE = ImageConfig()
-WHITEN_SHRINK = 1e-3
-"""Added to each variance, as a fraction of the mean variance, before whitening."""
 
 
-def whitening_layer(codes: np.ndarray, shrink: float = WHITEN_SHRINK) -> dict[str, Any]:
-    """A dense layer that centres ``codes`` and whitens them (PCA whitening, shrunk)."""
+def whitening_layer(codes: np.ndarray, shrink: float = _IMAGE.whiten_shrink) -> dict[str, Any]:
+    """A dense layer that centres ``codes`` and whitens them: each principal direction is
+    scaled by ``1 / sqrt(variance + shrink * mean variance)``."""
     codes = np.asarray(codes, dtype=np.float64)
     mean = codes.mean(axis=0)
     centred = codes - mean
@@ -61,10 +60,11 @@ class ImageCoder(TransformerMixin, BaseEstimator):
     ----------
     use_autoencoder:
         Compress with the autoencoder; ``False`` keeps the standardised features as the code.
-    sqrt:
-        Signed square root of the features first (pooled ReLU activations are skewed).
-    whiten:
-        Whiten the code (PCA whitening, learned in ``fit``).
+    power:
+        Signed power of the features first (1: none; pooled ReLU activations are skewed).
+    whiten, whiten_shrink:
+        Whiten the code (PCA whitening learned in ``fit``, shrunk: see
+        :class:`~retrieval.config.ImageConfig`).
     autoencoder:
         The :class:`~retrieval.models.autoencoder.Autoencoder` to fit (a clone is fitted);
         ``None`` builds one with the defaults.
@@ -80,13 +80,15 @@ class ImageCoder(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         use_autoencoder: bool = _IMAGE.use_autoencoder,
-        sqrt: bool = _IMAGE.sqrt,
+        power: float = _IMAGE.power,
         whiten: bool = _IMAGE.whiten,
+        whiten_shrink: float = _IMAGE.whiten_shrink,
         autoencoder: Any = None,
     ) -> None:
         self.use_autoencoder = use_autoencoder
-        self.sqrt = sqrt
+        self.power = power
         self.whiten = whiten
+        self.whiten_shrink = whiten_shrink
         self.autoencoder = autoencoder
 
     @classmethod
@@ -94,8 +96,9 @@ class ImageCoder(TransformerMixin, BaseEstimator):
         """The image branch an :class:`~retrieval.config.ImageConfig` describes."""
         return cls(
             use_autoencoder=config.use_autoencoder,
-            sqrt=config.sqrt,
+            power=config.power,
             whiten=config.whiten,
+            whiten_shrink=config.whiten_shrink,
             autoencoder=Autoencoder.from_config(config, seed=seed)
             if config.use_autoencoder
             else None,
@@ -104,7 +107,9 @@ class ImageCoder(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: object = None) -> ImageCoder:
         """Learn the branch from training features ``X`` (n, d); returns ``self``."""
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=4)
-        head = DenseStack([{"kind": "signed_sqrt"}] if self.sqrt else [])
+        head = DenseStack(
+            [] if self.power == 1 else [{"kind": "signed_power", "exponent": float(self.power)}]
+        )
         rooted = head(X)
         mean = rooted.mean(axis=0)
         scale = 1.0 / np.maximum(rooted.std(axis=0), 1e-6)
@@ -120,7 +125,7 @@ class ImageCoder(TransformerMixin, BaseEstimator):
         else:
             code = self.features_stack_
         if self.whiten:
-            code = code.then(DenseStack([whitening_layer(code(X))]))
+            code = code.then(DenseStack([whitening_layer(code(X), self.whiten_shrink)]))
         self.code_stack_ = code
         self.code_dim_ = int(code(X[:1]).shape[1])
         return self
@@ -141,8 +146,9 @@ class ImageCoder(TransformerMixin, BaseEstimator):
         features_meta, features_arrays = self.features_stack_.get_state()
         meta = {
             "use_autoencoder": self.use_autoencoder,
-            "sqrt": self.sqrt,
+            "power": self.power,
             "whiten": self.whiten,
+            "whiten_shrink": self.whiten_shrink,
             "n_features_in": int(self.n_features_in_),
             "code": code_meta,
             "features": features_meta,
@@ -153,7 +159,10 @@ class ImageCoder(TransformerMixin, BaseEstimator):
     @classmethod
     def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> ImageCoder:
         coder = cls(
-            use_autoencoder=meta["use_autoencoder"], sqrt=meta["sqrt"], whiten=meta["whiten"]
+            use_autoencoder=meta["use_autoencoder"],
+            power=meta["power"],
+            whiten=meta["whiten"],
+            whiten_shrink=meta["whiten_shrink"],
         )
         coder.code_stack_ = DenseStack.from_state(meta["code"], part("code", arrays))
         coder.features_stack_ = DenseStack.from_state(meta["features"], part("features", arrays))

@@ -67,6 +67,31 @@ def _dense(X: Any) -> np.ndarray:
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
 
 
+def sparse_if_mostly_zero(X: Any, density: float = 0.25) -> Any:
+    """``X`` as a CSR matrix when fewer than ``density`` of its entries are non-zero
+    (TF-IDF rows are), so that linear solvers work on the non-zeros only."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        return X.tocsr()
+    if X.size and np.count_nonzero(X) < density * X.size:
+        return sparse.csr_matrix(X)
+    return X
+
+
+def ridge_solution(X: Any, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients ``(d, k)`` and intercept ``(k,)`` of multi-output ridge regression of ``Y`` on ``X``."""
+    from scipy import sparse
+    from sklearn.linear_model import Ridge
+
+    X = sparse_if_mostly_zero(X)
+    solver = "sparse_cg" if sparse.issparse(X) else "auto"
+    model = Ridge(alpha=alpha, solver=solver, tol=1e-5).fit(X, Y)
+    return np.asarray(model.coef_.T, dtype=np.float32), np.asarray(
+        model.intercept_, dtype=np.float32
+    )
+
+
 class Mapper(BaseEstimator):
     """The interface every mapper implements (see the module docstring)."""
 
@@ -173,12 +198,8 @@ class RidgeMapper(_Affine):
         self.alpha = alpha
 
     def fit(self, X: Any, Y: Any) -> RidgeMapper:
-        from sklearn.linear_model import Ridge
-
         X, Y = self._check_pairs(X, Y)
-        model = Ridge(alpha=self.alpha).fit(X, Y)
-        self.coef_ = np.asarray(model.coef_.T, dtype=np.float32)
-        self.intercept_ = np.asarray(model.intercept_, dtype=np.float32)
+        self.coef_, self.intercept_ = ridge_solution(X, Y, self.alpha)
         return self
 
 
@@ -291,12 +312,15 @@ class ReverseRidgeMapper(Mapper):
 
     def fit(self, X: Any, Y: Any) -> ReverseRidgeMapper:
         X, Y = self._check_pairs(X, Y)
-        X = _dense(X)
-        mean_y, mean_x = Y.mean(axis=0), X.mean(axis=0)
+        X = sparse_if_mostly_zero(X)
+        mean_y, mean_x = Y.mean(axis=0), np.asarray(X.mean(axis=0)).ravel()
         Yc = (Y - mean_y).astype(np.float64)
         gram = Yc.T @ Yc
         gram[np.diag_indices_from(gram)] += self.alpha
-        coef = np.linalg.solve(gram, Yc.T @ (X - mean_x))  # (k, d)
+        # Yc's columns sum to 0, so Yc.T @ (X - mean_x) == Yc.T @ X, and X may stay sparse
+        from scipy.linalg import cho_factor, cho_solve
+
+        coef = cho_solve(cho_factor(gram), np.asarray((X.T @ Yc).T))  # (k, d)
         self.coef_ = coef.astype(np.float32)
         self.intercept_ = (mean_x - mean_y @ coef).astype(np.float32)
         return self
@@ -321,7 +345,7 @@ class ReverseRidgeMapper(Mapper):
         Y = self._images(Y).astype(np.float64)
         coef, intercept = self.coef_.astype(np.float64), self.intercept_.astype(np.float64)
         squared = (
-            np.einsum("ij,jk,ik->i", Y, coef @ coef.T, Y)
+            ((Y @ (coef @ coef.T)) * Y).sum(axis=1)
             + 2.0 * Y @ (coef @ intercept)
             + intercept @ intercept
         )

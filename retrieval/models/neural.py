@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from retrieval.config import NeuralParams
 from retrieval.models._keras_files import save_keras
 from retrieval.models.dense_stack import DenseStack
-from retrieval.models.mappers import Mapper, _dense
+from retrieval.models.mappers import Mapper, _dense, ridge_solution, sparse_if_mostly_zero
 from retrieval.store import Arrays, Meta, nest, part
 
 _NEURAL = NeuralParams()
@@ -41,6 +42,9 @@ class NeuralMapper(Mapper):
 
     Parameters
     ----------
+    init, ridge_alpha:
+        ``"ridge"`` starts a linear network from the closed-form ridge solution (penalty
+        ``ridge_alpha``), which training then refines; ``"random"`` from Keras' initialisation.
     loss:
         ``"rmse"``, ``"triplet"`` or ``"contrastive"``.
     hidden:
@@ -73,11 +77,13 @@ class NeuralMapper(Mapper):
 
     kind = "neural"
     _parameter_constraints: ClassVar[dict] = {
+        "init": [StrOptions({"ridge", "random"})],
+        "ridge_alpha": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions({"rmse", "triplet", "contrastive"})],
         "hidden": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -93,6 +99,8 @@ class NeuralMapper(Mapper):
 
     def __init__(
         self,
+        init: str = _NEURAL.init,
+        ridge_alpha: float = _NEURAL.ridge_alpha,
         loss: str = _NEURAL.loss,
         hidden: tuple[int, ...] = _NEURAL.hidden,
         dropout: float = _NEURAL.dropout,
@@ -110,6 +118,8 @@ class NeuralMapper(Mapper):
         seed: int = 0,
         verbose: int = 0,
     ) -> None:
+        self.init = init
+        self.ridge_alpha = ridge_alpha
         self.loss = loss
         self.hidden = hidden
         self.dropout = dropout
@@ -132,7 +142,7 @@ class NeuralMapper(Mapper):
 
         from retrieval.models.losses import make_loss
 
-        inputs = keras.Input(shape=(X.shape[1],), name="text_features")
+        inputs = keras.Input(shape=(X.shape[1],), sparse=sparse.issparse(X), name="text_features")
         x = inputs
         if self.standardize:
             x = keras.layers.Normalization(
@@ -164,16 +174,25 @@ class NeuralMapper(Mapper):
         import keras
 
         X, Y = self._check_pairs(X, Y)
-        X = _dense(X)
+        if self.init == "ridge" and (self.hidden or self.standardize):
+            raise ValueError(
+                "init='ridge' needs a linear network on raw features (hidden=(), standardize=False)"
+            )
+        start = ridge_solution(X, Y, self.ridge_alpha) if self.init == "ridge" else None
+        # a sparse input layer takes TF-IDF rows as they are; dropout and standardising need dense rows
+        X = sparse_if_mostly_zero(X) if not (self.input_dropout or self.standardize) else _dense(X)
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         validation, X_fit, Y_fit = None, X, Y
-        n_val = int(round(len(X) * self.validation_fraction))
-        if n_val >= 2 and len(X) - n_val >= 2:
-            order = rng.permutation(len(X))
+        n = X.shape[0]
+        n_val = int(round(n * self.validation_fraction))
+        if n_val >= 2 and n - n_val >= 2:
+            order = rng.permutation(n)
             validation = (X[order[:n_val]], Y[order[:n_val]])
             X_fit, Y_fit = X[order[n_val:]], Y[order[n_val:]]
         self.model_ = self._build(X_fit, Y.shape[1])
+        if start is not None:
+            self.model_.get_layer("code").set_weights(list(start))
         callbacks = []
         if validation is not None and self.patience:
             callbacks.append(
@@ -181,17 +200,19 @@ class NeuralMapper(Mapper):
                     monitor="val_loss", patience=self.patience, restore_best_weights=True
                 )
             )
-        history = self.model_.fit(
-            X_fit,
-            Y_fit,
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            validation_data=validation,
-            callbacks=callbacks,
-            shuffle=True,
-            verbose=self.verbose,
-        )
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.history_: dict[str, list[float]] = {}
+        if self.epochs:
+            history = self.model_.fit(
+                X_fit,
+                Y_fit,
+                batch_size=self.batch_size,
+                epochs=self.epochs,
+                validation_data=validation,
+                callbacks=callbacks,
+                shuffle=True,
+                verbose=self.verbose,
+            )
+            self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.stack_ = DenseStack.from_keras(self.model_)
         return self
 

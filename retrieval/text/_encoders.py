@@ -531,7 +531,9 @@ def make_encoder(
                 )
             )
         elif name == "glove":
-            encoders.append(PretrainedEncoder("glove", limit=config.glove_vocabulary))
+            encoders.append(
+                PretrainedEncoder("glove", limit=config.glove_vocabulary, normalize=True)
+            )
         else:
             raise ValueError(f"unknown text encoder {name!r}; expected tfidf, word2vec or glove")
     if len(encoders) == 1 and not config.weights:

@@ -146,7 +146,9 @@ def test_demo_sample_submission_is_valid_and_scores_near_random() -> None:
 def test_bad_ids_or_spacing_in_the_last_or_every_row_are_reported_not_raised(tmp_path, row) -> None:
     for rows in ([*good_rows()[:2], row], [row.replace("0.txt", f"{i}.txt", 1) for i in range(3)]):
         path = write(tmp_path, [HEADER, *rows])
-        check = check_submission(path, description_ids=["0", "1", "2"], image_ids=[str(j) for j in range(30)])
+        check = check_submission(
+            path, description_ids=["0", "1", "2"], image_ids=[str(j) for j in range(30)]
+        )
         assert not check.ok and check.problems
         with pytest.raises(DataFormatError, match="problems"):
             validate_submission(path, description_ids=["0", "1", "2"])

@@ -42,14 +42,18 @@ def test_cross_validation_never_shows_a_fold_to_its_own_training() -> None:
     for fit_ids, held_ids in seen:
         assert not fit_ids & held_ids and len(fit_ids | held_ids) == len(train)
     assert set().union(*(held for _, held in seen)) == set(train.ids)
-    assert result.score == pytest.approx(np.mean([reciprocal_ranks(r).mean() for r in result.fold_ranks]))
+    assert result.score == pytest.approx(
+        np.mean([reciprocal_ranks(r).mean() for r in result.fold_ranks])
+    )
 
 
 @pytest.mark.slow
 def test_select_prefers_a_real_mapper_to_a_crippled_one() -> None:
     train = load_competition(DEMO, "train", features=["pool5"])
     good = RunConfig.from_dict({"name": "cca", "mappers": [{"kind": "cca", "space": "features"}]})
-    bad = RunConfig.from_dict({"name": "ridge", "mappers": [{"kind": "ridge", "params": {"alpha": 1e6}}]})
+    bad = RunConfig.from_dict(
+        {"name": "ridge", "mappers": [{"kind": "ridge", "params": {"alpha": 1e6}}]}
+    )
     best, results = select({"crippled": bad, "cca": good}, train, folds=3)
     assert best == "cca" and results["cca"].score > results["crippled"].score
 

@@ -49,7 +49,7 @@ TRAIN_ON_JAX = textwrap.dedent(
     codes = auto.transform(images)
     for loss in ("rmse", "triplet", "contrastive"):
         model = NeuralMapper(
-            loss=loss, hidden=(32,), epochs=15, batch_size=32, learning_rate=0.003
+            init="random", loss=loss, hidden=(32,), epochs=15, batch_size=32, learning_rate=0.003
         ).fit(texts, codes)
         model.save_keras(out / f"{loss}-keras")
         meta, arrays = model.get_state()

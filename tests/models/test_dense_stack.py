@@ -73,7 +73,7 @@ def test_loading_needs_no_keras(tmp_path: Path) -> None:
 
 
 def test_signed_sqrt_and_chaining() -> None:
-    root = DenseStack([{"kind": "signed_sqrt"}])
+    root = DenseStack([{"kind": "signed_power", "exponent": 0.5}])
     scale = DenseStack(
         [{"kind": "affine", "shift": np.zeros(2, np.float32), "scale": np.full(2, 2, np.float32)}]
     )

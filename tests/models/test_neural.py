@@ -53,6 +53,7 @@ def test_each_loss_decreases_on_real_batch(pairs, loss, options):
     X, Y = pairs
     X, Y = X[:128], Y[:128]
     mapper = NeuralMapper(
+        init="random",
         loss=loss,
         hidden=(64,),
         epochs=8,
@@ -93,7 +94,14 @@ def test_losses_values_by_hand():
 def test_training_captions_retrieve_their_image(pairs, loss):
     X, Y = pairs
     mapper = NeuralMapper(
-        loss=loss, hidden=(256,), epochs=40, batch_size=64, standardize=True, weight_decay=0.0
+        init="random",
+        loss=loss,
+        hidden=(256,),
+        epochs=40,
+        batch_size=64,
+        learning_rate=1e-3,
+        standardize=True,
+        weight_decay=0.0,
     )
     mapper.fit(X, Y)
     top10 = float((_rank_of_own(mapper.similarity(X, Y)) < 10).mean())
@@ -104,7 +112,14 @@ def test_training_captions_retrieve_their_image(pairs, loss):
 def test_early_stopping_stops_on_unpredictable_codes(pairs):
     X, Y = pairs
     mapper = NeuralMapper(
-        loss="rmse", hidden=(32,), epochs=200, patience=2, validation_fraction=0.2, weight_decay=0.0
+        init="random",
+        learning_rate=1e-3,
+        loss="rmse",
+        hidden=(32,),
+        epochs=200,
+        patience=2,
+        validation_fraction=0.2,
+        weight_decay=0.0,
     ).fit(X[:200], Y[:200])
     assert (
         len(mapper.history_["val_loss"]) < 200
@@ -113,7 +128,7 @@ def test_early_stopping_stops_on_unpredictable_codes(pairs):
 
 def test_a_sklearn_estimator_that_clones_and_validates(pairs):
     X, Y = pairs
-    mapper = NeuralMapper(loss="triplet", hidden=(8,), epochs=1)
+    mapper = NeuralMapper(init="random", learning_rate=1e-3, loss="triplet", hidden=(8,), epochs=1)
     copy = clone(mapper).set_params(margin=0.5)
     assert copy.get_params()["margin"] == 0.5 and mapper.margin == 0.2
     with pytest.raises(ValueError, match="'loss' parameter"):
@@ -124,7 +139,9 @@ def test_a_sklearn_estimator_that_clones_and_validates(pairs):
 
 def test_state_round_trip_and_keras_file(tmp_path, pairs):
     X, Y = pairs
-    mapper = NeuralMapper(loss="triplet", hidden=(32,), epochs=2, margin=0.3).fit(X[:100], Y[:100])
+    mapper = NeuralMapper(
+        init="random", learning_rate=1e-3, loss="triplet", hidden=(32,), epochs=2, margin=0.3
+    ).fit(X[:100], Y[:100])
     meta, arrays = mapper.get_state()
     again = mapper_from_state(meta, arrays)
     assert isinstance(again, NeuralMapper) and again.get_params() == mapper.get_params()
@@ -161,7 +178,9 @@ def test_nan_inputs_and_wrong_shapes_are_rejected(pairs):
 
 def test_zero_rows_from_unknown_words_still_map(pairs):
     X, Y = pairs
-    mapper = NeuralMapper(loss="rmse", hidden=(16,), epochs=1).fit(X[:50], Y[:50])
+    mapper = NeuralMapper(
+        init="random", learning_rate=1e-3, loss="rmse", hidden=(16,), epochs=1
+    ).fit(X[:50], Y[:50])
     out = mapper.query_keys(np.zeros((2, X.shape[1]), dtype=np.float32))
     assert out.shape == (2, 16) and np.isfinite(out).all()
     np.testing.assert_array_equal(out[0], out[1])
@@ -169,15 +188,19 @@ def test_zero_rows_from_unknown_words_still_map(pairs):
 
 def test_seeded_fit_is_reproducible(pairs):
     X, Y = pairs
-    a = NeuralMapper(loss="contrastive", hidden=(16,), epochs=2, seed=5).fit(X[:80], Y[:80])
-    b = NeuralMapper(loss="contrastive", hidden=(16,), epochs=2, seed=5).fit(X[:80], Y[:80])
+    a = NeuralMapper(
+        init="random", learning_rate=1e-3, loss="contrastive", hidden=(16,), epochs=2, seed=5
+    ).fit(X[:80], Y[:80])
+    b = NeuralMapper(
+        init="random", learning_rate=1e-3, loss="contrastive", hidden=(16,), epochs=2, seed=5
+    ).fit(X[:80], Y[:80])
     np.testing.assert_allclose(a.query_keys(X[:10]), b.query_keys(X[:10]), atol=1e-6)
 
 
 def test_numpy_export_matches_keras(pairs):
     X, Y = pairs
     mapper = NeuralMapper(
-        loss="contrastive", hidden=(32, 16), dropout=0.3, input_dropout=0.2, epochs=1
+        init="random", loss="contrastive", hidden=(32, 16), dropout=0.3, input_dropout=0.2, epochs=1
     )
     mapper.fit(X[:60], Y[:60])
     np.testing.assert_allclose(
@@ -193,3 +216,19 @@ def test_losses_are_registered_and_serializable(loss):
     again = keras.losses.deserialize(keras.losses.serialize(loss))
     assert type(again) is type(loss) and again.get_config() == loss.get_config()
     assert keras.saving.get_registered_object(f"retrieval>{type(loss).__name__}") is type(loss)
+
+
+def test_ridge_start_is_the_ridge_solution_and_training_refines_it(pairs):
+    from retrieval.models.mappers import RidgeMapper
+
+    X, Y = pairs
+    ridge = RidgeMapper(alpha=0.5).fit(X[:300], Y[:300])
+    start = NeuralMapper(init="ridge", ridge_alpha=0.5, epochs=0).fit(X[:300], Y[:300])
+    np.testing.assert_allclose(start.query_keys(X[300:]), ridge.query_keys(X[300:]), atol=1e-4)
+    tuned = NeuralMapper(init="ridge", ridge_alpha=0.5, epochs=3, learning_rate=1e-3).fit(
+        X[:300], Y[:300]
+    )
+    assert not np.allclose(tuned.query_keys(X[300:]), start.query_keys(X[300:]), atol=1e-4)
+    assert len(tuned.history_["loss"]) == 3 and start.history_ == {}
+    with pytest.raises(ValueError, match="linear network"):
+        NeuralMapper(init="ridge", hidden=(8,)).fit(X[:20], Y[:20])
