@@ -17,6 +17,7 @@ transforming needs NumPy and scikit-learn only, not gensim.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -470,8 +471,9 @@ def glove_files() -> tuple[Path, Path]:
     return data / "glove_6B_50d_emb.npy", data / "glove_6B_index.parquet"
 
 
+@functools.lru_cache(maxsize=2)
 def glove_arrays(limit: int | None = _TEXT.glove_vocabulary) -> tuple[list[str], np.ndarray]:
-    """The ``limit`` most frequent GloVe 6B words and their 50-d vectors."""
+    """The ``limit`` most frequent GloVe 6B words and their 50-d vectors (read once per process)."""
     import pyarrow.parquet as pq
 
     emb_path, index_path = glove_files()
@@ -480,7 +482,9 @@ def glove_arrays(limit: int | None = _TEXT.glove_vocabulary) -> tuple[list[str],
     if len(words) != emb.shape[0]:
         raise ValueError(f"GloVe files disagree: {len(words)} words, {emb.shape[0]} vectors")
     n = len(words) if limit is None else min(limit, len(words))
-    return [str(w) for w in words[:n]], np.asarray(emb[:n], dtype=np.float32)
+    vectors = np.asarray(emb[:n], dtype=np.float32)
+    vectors.flags.writeable = False
+    return [str(w) for w in words[:n]], vectors
 
 
 def load_glove(limit: int | None = _TEXT.glove_vocabulary):

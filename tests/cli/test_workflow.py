@@ -21,7 +21,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = out / "tiny.toml"
     config.write_text(
         f'name = "tiny"\n[data]\nroot = "{DEMO}"\n[image]\ncode_dim = 32\nepochs = 3\n'
-        '[[mappers]]\nkind = "neural"\nparams = {hidden = [64], epochs = 20}\n'
+        '[[mappers]]\nkind = "neural"\nparams = {init = "random", hidden = [64], epochs = 20, learning_rate = 0.001}\n'
         '[[mappers]]\nkind = "reverse_ridge"\n[tags]\nenabled = true\n[fusion]\nselect = "holdout"\n'
     )
     assert main(["train", "--config", str(config), "--out", str(out)]) == 0

@@ -24,10 +24,19 @@ def small_config() -> RunConfig:
         {
             "image": {"code_dim": 32, "epochs": 3},
             "mappers": [
-                {"kind": "neural", "params": {"hidden": [64], "epochs": 20}},
+                {
+                    "kind": "neural",
+                    "params": {
+                        "init": "random",
+                        "hidden": [64],
+                        "epochs": 20,
+                        "learning_rate": 0.001,
+                    },
+                },
                 {"kind": "reverse_ridge", "space": "features", "weight": 0.5},
             ],
             "tags": {"enabled": True, "weight": 0.5},
+            "fusion": {"select": "fixed"},
         }
     )
 
