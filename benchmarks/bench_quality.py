@@ -11,8 +11,9 @@ For each dataset (competition layout: a train part, and a test part with ``answe
    and a paired bootstrap test against the chosen ridge;
 3. the default configuration (``RunConfig()``, i.e. ``configs/default.toml``, the same on
    every dataset) is scored the same way, without any per-dataset choice;
-4. each chosen configuration is scored twice: without tags, and with tag fusion added (its
-   weight chosen at training time on a held-out fifth of the train items).
+4. all of it twice: without tags, and with tag fusion added to every member of every grid (the
+   tag weight chosen at training time on a held-out fifth of the train items), the member
+   chosen again by cross-validation.
 
 Every method uses the same text features (the default TF-IDF + GloVe encoders) and the same
 feature CSVs; the peers' grids also choose the power applied to the pooled features.
@@ -256,9 +257,9 @@ def main() -> None:
         test_n = len(rows[0]["ranks"])
         sections.append(table(root, rows, train_n, test_n))
         print("\n" + sections[-1] + "\n", flush=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+        if args.out:  # after each dataset, so an interrupted study keeps what it finished
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
 
 
 def choose_default(args: argparse.Namespace, cache: Cache) -> None:

@@ -218,3 +218,18 @@ def test_a_bare_string_where_a_list_is_expected_is_refused(searcher: Searcher) -
         searcher.scores("a red apple")
     with pytest.raises(TypeError, match="single string"):
         searcher.rank_texts(searcher.gallery.codes[0], "a red apple")
+
+
+def test_without_the_autoencoder_text_maps_straight_to_the_standardised_features(parts) -> None:
+    fit_part, held_out = parts
+    config = RunConfig.from_dict(
+        {
+            "image": {"use_autoencoder": False},
+            "mappers": [{"kind": "neural", "params": {"epochs": 0}}],
+            "tags": {"enabled": False},
+        }
+    )
+    model = Trainer(config).fit(fit_part)
+    assert model.image_coder.code_dim_ == 2048
+    result = evaluate(model, held_out)
+    assert np.mean(result.ranks <= 20) > 2 * 20 / len(held_out)  # far from chance
