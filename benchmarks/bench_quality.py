@@ -4,7 +4,7 @@ For each dataset (competition layout: a train part, and a test part with ``answe
 
 1. every method family (the course's ridge, reverse ridge, kernel ridge, PLS, CCA, forward +
    reverse ridge, and this package's learned mappings) has a small grid of hyperparameters;
-   the member of each grid with the best 5-fold cross-validated MAP@20 on the TRAIN part is
+   the member of each grid with the best k-fold (``--folds``, 5 by default) cross-validated MAP@20 on the TRAIN part is
    chosen (test parts are never used to choose);
 2. the chosen member is trained on the whole train part and scored on the test part: both
    MAP@20 forms, R@1/5/10/20 and the median rank, with a bootstrap 95% interval of MAP@20
@@ -26,7 +26,7 @@ Cross-validation results are cached in ``--cache`` (a JSON file), so an interrup
 
 Usage:
   python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons \\
-      --out benchmarks/results/quality.md
+      --folds 5 3 3 --out benchmarks/results/quality.md
   python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons --choose-default
 """
 
@@ -128,6 +128,7 @@ OURS: dict[str, list[dict]] = {
     ),
     "default (configs/default.toml)": [NO_TAGS],
 }
+DEFAULT_FAMILY = "default (configs/default.toml)"
 DEFAULT_CANDIDATES: dict[str, dict] = {
     "learned mapping into the code only": {**NO_TAGS, "mappers": [{"kind": "neural"}]},
     "learned mapping + reverse ridge (the default)": NO_TAGS,
@@ -213,11 +214,11 @@ def study(root: str, folds: int, cache: Cache, families: dict[str, list[dict]]) 
     return rows
 
 
-def table(root: str, rows: list[dict], train_n: int, test_n: int) -> str:
+def table(root: str, rows: list[dict], train_n: int, test_n: int, folds: int) -> str:
     lines = [
         f"### {root}: {train_n} train items; test gallery of {test_n} images ({test_n} descriptions)",
         "",
-        f"| method | chosen by {5}-fold CV on train | CV {MAP} | test {MAP} [95% CI] | {MAP_LINEAR} | R@1 | R@5 | R@10 | R@20 | median rank | vs ridge (same tags) | p | train s |",
+        f"| method | chosen by {folds}-fold CV on train | CV {MAP} | test {MAP} [95% CI] | {MAP_LINEAR} | R@1 | R@5 | R@10 | R@20 | median rank | vs ridge (same tags) | p | train s |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
@@ -231,13 +232,44 @@ def table(root: str, rows: list[dict], train_n: int, test_n: int) -> str:
             f"{report[MAP_LINEAR]:.4f} | {report['R@1']:.3f} | {report['R@5']:.3f} | {report['R@10']:.3f} | "
             f"{report['R@20']:.3f} | {report['median rank']:g} | {comparison.ratio:.2f}x | {comparison.p_value:.3f} | {row['seconds']:.0f} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *targets(rows)])
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """The default against ridge and against the peer with the best CV score (not the best test
+    score), without and with tags, with the paired test of each ratio."""
+    lines = [
+        "| tags | ridge | best peer by CV | default | default / ridge (p) | default / best peer (p) |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for tags in (False, True):
+        same = [r for r in rows if r["tags"] == tags]
+        peers = [r for r in same if r["family"] in PEERS]
+        ridge = next(r for r in peers if r["family"] == PEERS[0])
+        best = max(peers, key=lambda r: r["cv"])
+        default = next(r for r in same if r["family"] == DEFAULT_FAMILY)
+        values = {id(r): reciprocal_ranks(r["ranks"]) for r in (ridge, best, default)}
+        versus_ridge = paired_test(values[id(default)], values[id(ridge)])
+        versus_best = paired_test(values[id(default)], values[id(best)])
+        lines.append(
+            f"| {'with' if tags else 'without'} | {values[id(ridge)].mean():.4f} | "
+            f"{best['family']} {values[id(best)].mean():.4f} | {values[id(default)].mean():.4f} | "
+            f"{versus_ridge.ratio:.2f}x ({versus_ridge.p_value:.3f}) | "
+            f"{versus_best.ratio:.2f}x ({versus_best.p_value:.3f}) |"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["data/demo"])
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        default=[5],
+        help="folds per dataset, in the order of --datasets (one number: the same for all)",
+    )
     parser.add_argument(
         "--cache", type=Path, default=Path("benchmarks/results/quality_cv_cache.json")
     )
@@ -251,11 +283,14 @@ def main() -> None:
         return
     families = {**FAMILIES, **OURS}
     sections = []
-    for root in args.datasets:
-        rows = study(root, args.folds, cache, families)
+    folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
+    if len(folds) != len(args.datasets):
+        parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
+    for root, k in zip(args.datasets, folds, strict=True):
+        rows = study(root, k, cache, families)
         train_n = len(load_competition(root, "train", features=None))
         test_n = len(rows[0]["ranks"])
-        sections.append(table(root, rows, train_n, test_n))
+        sections.append(table(root, rows, train_n, test_n, k))
         print("\n" + sections[-1] + "\n", flush=True)
         if args.out:  # after each dataset, so an interrupted study keeps what it finished
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -270,13 +305,13 @@ def choose_default(args: argparse.Namespace, cache: Cache) -> None:
     for root in args.datasets:
         train = load_competition(root, "train")
         best_peer[root] = max(
-            cache.cv(root, v, train, args.folds) for grid in FAMILIES.values() for v in grid
+            cache.cv(root, v, train, args.folds[0]) for grid in FAMILIES.values() for v in grid
         )
     for name, values in DEFAULT_CANDIDATES.items():
         ratios = []
         cells = []
         for root in args.datasets:
-            score = cache.cv(root, values, load_competition(root, "train"), args.folds)
+            score = cache.cv(root, values, load_competition(root, "train"), args.folds[0])
             ratios.append(score / best_peer[root])
             cells.append(f"{score:.4f} ({ratios[-1]:.2f}x)")
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ratios):.3f} |", flush=True)

@@ -35,9 +35,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _shown(path: Path) -> str:
+    """A picture's path as printed: relative to the working folder when it lies inside it."""
+    path = Path(path)
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return str(path)
+
+
 def _print_hits(hits, paths_only: bool) -> None:
     for hit in hits:
-        print(str(hit.path) if paths_only else f"{hit.score:.4f}\t{hit.path}")
+        print(_shown(hit.path) if paths_only else f"{hit.score:.4f}\t{_shown(hit.path)}")
     sys.stdout.flush()
 
 

@@ -46,13 +46,15 @@ def run(args: argparse.Namespace) -> int:
     from retrieval.core import Searcher, load_bundle
     from retrieval.web import SearcherBackend, create_app
 
+    roots = None
     if args.library is not None:
         from retrieval.library import PictureLibrary
 
-        searcher = PictureLibrary(args.library).searcher()
+        library = PictureLibrary(args.library)
+        searcher, roots = library.searcher(), library.roots
     else:
         searcher = Searcher(*load_bundle(args.bundle))
-    backend = SearcherBackend(searcher, weights_file=args.weights_file)
+    backend = SearcherBackend(searcher, weights_file=args.weights_file, roots=roots)
     app = create_app(
         backend, roots=backend.roots(), max_upload_bytes=int(args.max_upload_mb * 1024 * 1024)
     )

@@ -3,7 +3,8 @@
 The folder follows :mod:`retrieval.store`: ``manifest.json`` (kind ``retrieval.bundle``,
 format version, config, feature record, training history, vocabulary, gallery ids, paths
 and tags) and ``arrays/`` (``.npy`` files). Loading never runs code, and a loaded bundle
-saves back identical.
+saves back identical. Gallery paths are stored relative to the bundle folder, so a bundle
+finds its pictures from any working directory, and after both are moved together.
 
 Example
 -------
@@ -21,12 +22,25 @@ from retrieval.core.gallery import Gallery
 from retrieval.core.model import TrainedModel
 
 KIND = "retrieval.bundle"
+PATHS_BASE = "bundle"  # gallery paths are relative to the bundle folder
+
+
+def _relative_paths(paths: list[str], folder: Path) -> list[str]:
+    base = os.path.abspath(folder)
+    return [Path(os.path.relpath(os.path.abspath(p), base)).as_posix() for p in paths]
+
+
+def _absolute_paths(paths: list[str], folder: Path) -> list[str]:
+    base = os.path.abspath(folder)
+    return [os.path.normpath(os.path.join(base, p)) for p in paths]
 
 
 def save_bundle(path: str | os.PathLike[str], model: TrainedModel, gallery: Gallery) -> Path:
     """Write the bundle folder atomically (an existing one is replaced only when complete)."""
     model_meta, model_arrays = model.get_state()
     gallery_meta, gallery_arrays = gallery.get_state()
+    gallery_meta["paths"] = _relative_paths(gallery_meta["paths"], Path(path))
+    gallery_meta["paths_base"] = PATHS_BASE
     return store.save(
         path,
         KIND,
@@ -43,7 +57,10 @@ def load_bundle(path: str | os.PathLike[str]) -> tuple[TrainedModel, Gallery]:
         model = TrainedModel.from_state(
             stored.meta["model"], store.part("model", stored.arrays), source=str(manifest)
         )
-        gallery = Gallery.from_state(stored.meta["gallery"], store.part("gallery", stored.arrays))
+        gallery_meta = dict(stored.meta["gallery"])
+        if gallery_meta.get("paths_base") == PATHS_BASE:
+            gallery_meta["paths"] = _absolute_paths(gallery_meta["paths"], stored.folder)
+        gallery = Gallery.from_state(gallery_meta, store.part("gallery", stored.arrays))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         if isinstance(exc, store.StoreError):
             raise

@@ -25,6 +25,7 @@ import numpy as np
 from retrieval.config import RunConfig
 from retrieval.core.gallery import CODE, Gallery
 from retrieval.data import Dataset
+from retrieval.errors import DataFormatError
 from retrieval.features import extract_array, weights_from_record
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import Mapper, mapper_from_state
@@ -116,12 +117,17 @@ class TrainedModel:
 
     def gallery_from_dataset(self, dataset: Dataset) -> Gallery:
         """A gallery of ``dataset``'s images, with its tags."""
+        kind = self.config.data.features
+        features = dataset.features(kind)
+        expected = getattr(self.image_coder, "n_features_in_", features.shape[1])
+        if features.shape[1] != expected:
+            raise DataFormatError(
+                f"its {kind} features have {features.shape[1]} numbers per image, but the model "
+                f"was trained on {expected}",
+                path=dataset.name,
+            )
         return self.gallery(
-            dataset.ids,
-            dataset.image_paths,
-            dataset.features(self.config.data.features),
-            dataset.tags,
-            name=dataset.name,
+            dataset.ids, dataset.image_paths, features, dataset.tags, name=dataset.name
         )
 
     # ------------------------------------------------------------------ scoring

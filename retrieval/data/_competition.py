@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ FEATURE_FILES: dict[str, str] = {
     "pool5": "features_resnet1000intermediate_{split}.csv",
     "fc1000": "features_resnet1000_{split}.csv",
 }
+RESNET50_DIMS = {"pool5": 2048, "fc1000": 1000}
 ANSWER_HEADER = ("Description_ID", "Image_ID")
 ANSWER_HEADERS = (ANSWER_HEADER, ("Descritpion_ID", "Image_ID"))
 FEATURE_RECORD = "features.json"
@@ -196,7 +198,18 @@ def _load_features(
                 raise DataFormatError(
                     f"{kind} feature file not found", path=feature_csv_path(root, split, kind)
                 )
-    return {kind: read_feature_csv(feature_csv_path(root, split, kind), problems) for kind in kinds}
+    loaded = {
+        kind: read_feature_csv(feature_csv_path(root, split, kind), problems) for kind in kinds
+    }
+    if loaded and read_feature_record(root, split).get("model") == "resnet50":
+        for kind, (_, matrix) in loaded.items():
+            if matrix.shape[1] != RESNET50_DIMS[kind]:
+                raise DataFormatError(
+                    f"rows have {matrix.shape[1]} numbers, but {FEATURE_RECORD} says ResNet-50, "
+                    f"whose {kind} has {RESNET50_DIMS[kind]}",
+                    path=feature_csv_path(root, split, kind),
+                )
+    return loaded
 
 
 def _align(feature_ids: list[str], matrix: np.ndarray, ids: list[str]) -> np.ndarray:
@@ -223,24 +236,32 @@ def read_answers(path: str | os.PathLike[str]) -> dict[str, str]:
     if not path.is_file():
         raise DataFormatError("answer file not found", path=path)
     answers: dict[str, str] = {}
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) not in ANSWER_HEADERS:
-            raise DataFormatError(
-                f"expected the header {','.join(ANSWER_HEADER)}, found {header}", path=path, line=1
-            )
-        for number, row in enumerate(reader, start=2):
-            if len(row) != 2:
-                raise DataFormatError(
-                    f"expected 2 columns, found {len(row)}", path=path, line=number
-                )
-            description_id = image_id_from_path(row[0])
-            if description_id in answers:
-                raise DataFormatError(
-                    f"description {row[0]} answered twice", path=path, line=number
-                )
-            answers[description_id] = image_id_from_path(row[1])
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise DataFormatError("not UTF-8 text", path=path, line=line) from None
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DataFormatError(f"not a CSV file ({exc})", path=path) from None
+    reader = iter(rows)
+    header = next(reader, None)
+    if header is None or tuple(h.strip() for h in header) not in ANSWER_HEADERS:
+        raise DataFormatError(
+            f"expected the header {','.join(ANSWER_HEADER)}, found {str(header)[:80]}",
+            path=path,
+            line=1,
+        )
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != 2:
+            raise DataFormatError(f"expected 2 columns, found {len(row)}", path=path, line=number)
+        description_id = image_id_from_path(row[0])
+        if description_id in answers:
+            raise DataFormatError(f"description {row[0]} answered twice", path=path, line=number)
+        answers[description_id] = image_id_from_path(row[1])
     return answers
 
 

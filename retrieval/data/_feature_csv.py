@@ -84,6 +84,10 @@ def _read_careful(path: Path, problems: ProblemLog) -> tuple[list[str], np.ndarr
     if not counts:
         raise DataFormatError("feature file is empty", path=path)
     n_cols = counts.most_common(1)[0][0]
+    if n_cols < 2:
+        raise DataFormatError(
+            "expected an image path and numbers on each row, found a single column", path=path
+        )
     ids: list[str] = []
     rows: list[np.ndarray] = []
     for number, raw in enumerate(raw_lines, start=1):

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import io
+import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import jinja2
 import numpy as np
-from fastapi import FastAPI, File, HTTPException, Query, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import BaseModel, Field
 
 from retrieval.core import SearchHit
+from retrieval.library import DEFAULT_EXTENSIONS
 from retrieval.models.feedback import RelevanceFeedback
+from retrieval.web._limits import BodyLimit, SecurityHeaders
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("retrieval.web", "templates"), autoescape=True
@@ -23,6 +27,10 @@ _TEMPLATES = jinja2.Environment(
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
+MAX_QUERY_CHARS = 1000
+MAX_VOTES = 1000
+MAX_JSON_BYTES = 256 * 1024
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class SearchBackend(Protocol):
@@ -51,8 +59,14 @@ class Results(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    query: str = Field("", description="the text query the session started from (may be empty)")
-    votes: dict[int, bool] = Field(default_factory=dict, description="picture id -> relevant?")
+    query: str = Field(
+        "",
+        max_length=MAX_QUERY_CHARS,
+        description="the text query the session started from (may be empty)",
+    )
+    votes: dict[int, bool] = Field(
+        default_factory=dict, max_length=MAX_VOTES, description="picture id -> relevant?"
+    )
     k: int = Field(20, ge=1, le=200)
 
 
@@ -70,11 +84,33 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     title: str = "retrieval",
 ) -> FastAPI:
-    """The web application over ``gallery``; pictures are served only from inside ``roots``."""
+    """The web application over ``gallery``; pictures are served only from inside ``roots``.
+
+    A picture is served when it is one of the gallery's, has a picture suffix, and its real
+    path (symlinks followed) lies inside one of the real ``roots``. Request bodies are
+    refused with 413 as soon as they pass the limit (the image upload's, or 256 KiB of
+    JSON), before they are read in full; every answer carries ``nosniff``, a content
+    security policy and ``frame-ancestors 'none'``; error answers never echo the input.
+    """
     allowed_roots = [Path(r).resolve() for r in roots]
     app = FastAPI(
         title=title, description="Search pictures by text or by example image.", version="1"
     )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        BodyLimit,
+        default_limit=MAX_JSON_BYTES,
+        limits={"/api/search/image": max_upload_bytes},
+        overhead=MULTIPART_OVERHEAD,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     page_html = _TEMPLATES.get_template("page.html.j2").render(
         title=f"{title}: search pictures", heading="Search pictures"
@@ -99,7 +135,8 @@ def create_app(
         responses={422: {"description": "a blank query or a bad k"}},
     )
     def search(
-        q: str = Query(..., min_length=1, max_length=1000), k: int = Query(20, ge=1, le=200)
+        q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS),
+        k: int = Query(20, ge=1, le=200),
     ) -> Results:
         if not q.strip():
             raise HTTPException(422, "the query is blank")
@@ -138,10 +175,17 @@ def create_app(
     def picture(index: int) -> FileResponse:
         if not 0 <= index < len(gallery.paths):
             raise HTTPException(404, "no such picture")
-        path = Path(gallery.paths[index]).resolve()
-        if not any(path.is_relative_to(root) for root in allowed_roots) or not path.is_file():
+        listed = Path(gallery.paths[index])
+        path = listed.resolve()
+        if (
+            listed.suffix.lower() not in DEFAULT_EXTENSIONS
+            or path.suffix.lower() not in DEFAULT_EXTENSIONS
+            or not any(path.is_relative_to(root) for root in allowed_roots)
+            or not path.is_file()
+        ):
             raise HTTPException(404, "no such picture")
-        return FileResponse(path)
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media_type)
 
     @app.post(
         "/api/feedback",

@@ -233,3 +233,16 @@ def test_without_the_autoencoder_text_maps_straight_to_the_standardised_features
     assert model.image_coder.code_dim_ == 2048
     result = evaluate(model, held_out)
     assert np.mean(result.ranks <= 20) > 2 * 20 / len(held_out)  # far from chance
+
+
+def test_features_of_another_width_are_refused_naming_the_dataset(trained, parts) -> None:
+    import dataclasses
+
+    from retrieval.errors import DataFormatError
+
+    _, held_out = parts
+    narrow = dataclasses.replace(held_out, pool5=held_out.pool5[:, :-1])
+    with pytest.raises(
+        DataFormatError, match="2047 numbers per image, but the model was trained on 2048"
+    ):
+        trained.gallery_from_dataset(narrow)

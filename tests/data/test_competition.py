@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from pathlib import Path
@@ -161,3 +162,26 @@ def test_answer_files_with_a_bom_or_the_competitions_header_spelling(tmp_path) -
         path = tmp_path / "answers.csv"
         path.write_bytes(("\ufeff" + header + "\n0.txt,3.jpg\n1.txt,4.jpg\n").encode("utf-8"))
         assert read_answers(path) == {"0": "3", "1": "4"}
+
+
+def test_answer_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    path.write_bytes(b"Description_ID,Image_ID\n0.txt,1.jpg\n\x80\x81,2.jpg\n")
+    with pytest.raises(DataFormatError, match=r"answers.csv:3: not UTF-8"):
+        read_answers(path)
+
+
+def test_feature_file_without_numbers_is_fatal(tree: Path) -> None:
+    path = feature_csv_path(tree, "train", "pool5")
+    path.write_text("".join(f"images_train/{i}.jpg\n" for i in range(6)))
+    with pytest.raises(DataFormatError, match="found a single column"):
+        load_competition(tree, "train")
+
+
+def test_feature_width_must_match_the_recorded_network(tree: Path) -> None:
+    record = {"model": "resnet50", "weights": "random", "seed": 0}
+    (tree / "features_train" / "features.json").write_text(json.dumps(record))
+    with pytest.raises(
+        DataFormatError, match="rows have 4 numbers, but features.json says ResNet-50"
+    ):
+        load_competition(tree, "train")

@@ -68,25 +68,25 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
         assert cards.count() == 24
         assert cards.first.get_attribute("data-id") == "0"
         assert "24 pictures" in page.inner_text("#status")
-        page.wait_for_function("document.querySelector('.card img').naturalWidth > 0")
+        expect = playwright_api.expect
+        first_image = page.locator(".card img").first
+        deadline = time.monotonic() + 10
+        while first_image.evaluate("img => img.naturalWidth") == 0:  # the page's CSP forbids eval
+            assert time.monotonic() < deadline, "the first picture never loaded"
+            time.sleep(0.05)
 
         voted = {cards.nth(0).get_attribute("data-id"), cards.nth(1).get_attribute("data-id")}
         cards.nth(0).locator("button.y").click()
         cards.nth(1).locator("button.n").click()
         assert "yes" in cards.nth(0).get_attribute("class")
         page.click("#refine")
-        page.wait_for_function(
-            "document.getElementById('status').textContent.startsWith('Refined')"
-        )
-        assert page.inner_text("#status") == "Refined with 2 votes"
+        expect(page.locator("#status")).to_have_text("Refined with 2 votes")
         ids = [c.get_attribute("data-id") for c in page.locator(".card").all()]
         assert len(ids) == 24 and not voted & set(ids)
 
         page.set_input_files("#image", str(DEMO / "images_train" / "7.jpg"))
         page.click("#search-image")
-        page.wait_for_function(
-            "document.getElementById('status').textContent.includes('like 7.jpg')"
-        )
+        expect(page.locator("#status")).to_contain_text("like 7.jpg")
         assert page.locator(".card").first.get_attribute("data-id") == "7"
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         browser.close()

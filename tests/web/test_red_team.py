@@ -1,0 +1,196 @@
+"""The page attacked: planted symlinks, hostile paths, oversized bodies, echoed input, headers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from retrieval.config import RunConfig
+from retrieval.core import Gallery, Searcher, Trainer, load_bundle, save_bundle
+from retrieval.data import load_competition
+from retrieval.web import SearcherBackend, create_app
+from tests.web.conftest import DEMO, CaptionGallery
+
+REPO = DEMO.parents[1]
+
+
+class Listed(CaptionGallery):
+    """A gallery of the given files (searching is not what these tests attack)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.codes = np.eye(len(paths), dtype=np.float32)
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """``photos/`` with one real picture, a link to a file outside, a link to a folder
+    outside, and a non-picture; plus a secret outside the folder."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    Image.new("RGB", (4, 4), "red").save(photos / "ok.jpg")
+    (outside / "secret.txt").write_text("password")
+    Image.new("RGB", (4, 4)).save(outside / "private.jpg")
+    (photos / "escape.jpg").symlink_to(outside / "secret.txt")
+    (photos / "linked-dir").symlink_to(outside, target_is_directory=True)
+    (photos / "notes.txt").write_text("not a picture")
+    paths = [
+        photos / "ok.jpg",
+        photos / "escape.jpg",
+        photos / "linked-dir" / "private.jpg",
+        photos / "notes.txt",
+        photos / ".." / "outside" / "private.jpg",
+        Path("/etc/os-release"),
+    ]
+    return photos, paths
+
+
+def test_only_pictures_inside_the_declared_folder_are_served(
+    planted: tuple[Path, list[Path]],
+) -> None:
+    photos, paths = planted
+    client = TestClient(create_app(Listed(paths), roots=[photos]))
+    assert client.get("/images/0").status_code == 200
+    assert client.get("/images/0").headers["content-type"] == "image/jpeg"
+    for index in range(1, len(paths)):
+        response = client.get(f"/images/{index}")
+        assert response.status_code == 404, paths[index]
+        assert "password" not in response.text
+
+
+def test_roots_of_a_bundle_gallery_are_not_widened_by_symlinks(
+    planted: tuple[Path, list[Path]],
+) -> None:
+    photos, paths = planted
+    backend = SearcherBackend(_searcher_over(paths[:2]))
+    assert backend.roots() == [photos]  # not the folder the link points into
+    client = TestClient(create_app(backend, roots=backend.roots()))
+    assert client.get("/images/0").status_code == 200
+    assert client.get("/images/1").status_code == 404
+
+
+def _searcher_over(paths: list[Path]) -> Searcher:
+    from types import SimpleNamespace
+
+    gallery = Gallery([str(i) for i in range(len(paths))], paths, {"code": np.eye(len(paths))})
+    return SimpleNamespace(gallery=gallery)  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ridge bundle trained from the repository root on ``data/demo`` (relative paths)."""
+    config = RunConfig.from_toml(REPO / "configs" / "peers" / "ridge.toml")
+    config.tags.enabled = False
+    bundle = tmp_path_factory.mktemp("trained") / "bundle"
+    here = Path.cwd()
+    os.chdir(REPO)
+    try:
+        train = load_competition("data/demo", "train")
+        assert not train.image_paths[0].is_absolute()
+        model = Trainer(config, verbose=False).fit(train)
+        save_bundle(bundle, model, model.gallery_from_dataset(train))
+    finally:
+        os.chdir(here)
+    return bundle
+
+
+def test_a_bundle_finds_its_pictures_from_any_working_directory(
+    trained_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, gallery = load_bundle(trained_bundle)
+    assert all(p.is_absolute() and p.is_file() for p in gallery.paths)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    model, gallery = load_bundle(trained_bundle)
+    backend = SearcherBackend(Searcher(model, gallery))
+    client = TestClient(create_app(backend, roots=backend.roots()))
+    assert client.get("/images/0").status_code == 200
+    # moved together with its pictures, a bundle still finds them
+    copy = save_bundle(tmp_path / "copy" / "bundle", model, gallery)
+    assert load_bundle(copy)[1].paths == gallery.paths
+
+
+@pytest.fixture
+def client(demo_gallery: CaptionGallery) -> TestClient:
+    return TestClient(create_app(demo_gallery, roots=[DEMO], max_upload_bytes=100_000))
+
+
+def test_a_huge_feedback_query_is_refused_before_any_work(client: TestClient) -> None:
+    started = time.perf_counter()
+    response = client.post("/api/feedback", json={"query": "apple " * 400_000, "votes": {}})
+    assert response.status_code == 413
+    assert time.perf_counter() - started < 5
+    long_but_small = client.post("/api/feedback", json={"query": "a" * 5000, "votes": {}})
+    assert long_but_small.status_code == 422
+
+
+def test_a_chunked_body_is_counted_as_it_arrives(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 10_000
+
+    response = client.post(
+        "/api/feedback", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+
+def test_validation_errors_do_not_echo_the_input(client: TestClient) -> None:
+    marker = "<script>alert('echo')</script>"
+    response = client.get("/api/search", params={"q": marker, "k": "many"})
+    assert response.status_code == 422
+    assert "echo" not in response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "k"]
+
+
+def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
+    for path in ("/", "/api/search?q=apple", "/images/0", "/images/99999", "/openapi.json"):
+        headers = client.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY", path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_oversized_upload_is_refused_before_it_is_sent(demo_gallery: CaptionGallery) -> None:
+    """A real server answers 413 after the headers of a 500 MB upload, not after its body."""
+    port = _free_port()
+    app = create_app(demo_gallery, roots=[], max_upload_bytes=1_000_000)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(
+                b"POST /api/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: multipart/form-data; boundary=x\r\n"
+                b"Content-Length: 500000000\r\n\r\n" + b"y" * 1000
+            )
+            answer = conn.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+        assert b"larger than 1000000 bytes" in answer
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
