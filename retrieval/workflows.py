@@ -33,6 +33,7 @@ from retrieval.data import (
     SubmissionScore,
     feature_csv_path,
     load_competition,
+    relevant_from_answers,
     score_submission,
     train_val_split,
     validate_submission,
@@ -151,6 +152,8 @@ def make_submission(
     """Rank ``test``'s images for each of its descriptions, write ``out`` (the top 20 of each,
     as :func:`retrieval.metrics.top_k` orders them), validate it, and score it against
     ``answers`` if that file exists."""
+    if answers is not None and Path(answers).is_file():  # a wrong answer file is named as such
+        relevant_from_answers(answers, test.description_ids, test.ids)
     ranking = Searcher(model, model.gallery_from_dataset(test)).rank(test.texts(), TOP_K)
     out = Path(out)
     write_submission(out, test.description_ids, [[test.ids[j] for j in row] for row in ranking])

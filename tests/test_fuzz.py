@@ -199,3 +199,37 @@ def test_a_damaged_bundle_loads_or_fails_in_one_line(bundle: Path, data: st.Data
             return
         hits = Searcher(model, gallery).search("alpha beta", 3)
         assert all(np.isfinite(h.score) for h in hits)
+
+
+def test_a_pickle_payload_in_a_bundle_runs_nothing(bundle: Path, tmp_path: Path) -> None:
+    import pickle
+
+    from retrieval.core import load_bundle
+
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    (copy / "encoder.pkl").write_bytes(pickle.dumps(Payload()))
+    target = sorted((copy / "arrays").rglob("*.npy"))[0]
+    np.save(target, np.array([Payload()], dtype=object), allow_pickle=True)
+    with pytest.raises(StoreError, match=target.name):
+        load_bundle(copy)
+    assert not marker.exists()
+    pickle.loads((copy / "encoder.pkl").read_bytes())  # the payload is live: it would have run
+    assert marker.exists()
+
+
+def test_a_bundle_whose_codes_are_nan_is_refused(bundle: Path, tmp_path: Path) -> None:
+    from retrieval.core import load_bundle
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    codes = copy / "arrays" / "gallery" / "spaces" / "code.npy"
+    np.save(codes, np.full_like(np.load(codes), np.nan))
+    with pytest.raises(StoreError, match="not a complete bundle .*NaN or infinity"):
+        load_bundle(copy)

@@ -16,6 +16,7 @@ from retrieval.data._competition import (
     load_competition,
     read_answers,
     read_feature_record,
+    relevant_from_answers,
     write_answers,
 )
 from retrieval.data._dataset import Dataset, DatasetSummary, Tag
@@ -52,6 +53,7 @@ __all__ = [
     "make_synthetic_competition",
     "read_answers",
     "read_feature_record",
+    "relevant_from_answers",
     "score_submission",
     "read_feature_csv",
     "train_val_split",

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -120,6 +120,12 @@ def load_competition(
     features_by_kind = _load_features(root, split, features, problems)
     description_files = _ids_in(desc_dir, ".txt")
     image_files = _ids_in(images_dir, ".jpg") if images_dir.is_dir() else {}
+    if features_by_kind and not images_dir.is_dir():
+        problems.report(
+            f"no images_{split}/ folder: the features are used, but example-image queries, "
+            "reports and the page will have no pictures",
+            path=root,
+        )
 
     if features_by_kind:
         feature_id_sets = [set(ids) for ids, _ in features_by_kind.values()]
@@ -161,7 +167,7 @@ def load_competition(
     }
     relevant: np.ndarray | None = np.arange(len(ids)) if paired else None
     if answers is not None:
-        relevant = _relevant_from_answers(Path(answers), description_ids, ids)
+        relevant = relevant_from_answers(answers, description_ids, ids)
 
     dataset = Dataset(
         ids=ids,
@@ -265,22 +271,52 @@ def read_answers(path: str | os.PathLike[str]) -> dict[str, str]:
     return answers
 
 
-def _relevant_from_answers(path: Path, description_ids: list[str], ids: list[str]) -> np.ndarray:
+def _examples(ids: list[str], suffix: str) -> str:
+    shown = ", ".join(f"{i}{suffix}" for i in _sort_ids(ids)[:3])
+    return shown + (", ..." if len(ids) > 3 else "")
+
+
+def relevant_from_answers(
+    path: str | os.PathLike[str], description_ids: Sequence[str], image_ids: Sequence[str]
+) -> np.ndarray:
+    """For each description, the position of its answer in ``image_ids``.
+
+    The answer file must answer exactly these descriptions with these images; every
+    disagreement is counted, with examples, in one :class:`DataFormatError` naming the file
+    (so a wrong answer file is never mistaken for a wrong submission).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "answers.csv"
+    >>> _ = p.write_text("Description_ID,Image_ID\\n0.txt,7.jpg\\n1.txt,3.jpg\\n")
+    >>> relevant_from_answers(p, ["0", "1"], ["3", "7"]).tolist()
+    [1, 0]
+    """
+    path = Path(path)
     answers = read_answers(path)
-    index_of = {image_id: index for index, image_id in enumerate(ids)}
-    relevant = []
-    for description_id in description_ids:
-        if description_id not in answers:
-            raise DataFormatError(f"no answer for description {description_id}.txt", path=path)
-        image_id = answers[description_id]
-        if image_id not in index_of:
-            raise DataFormatError(
-                f"description {description_id}.txt is answered by image {image_id}.jpg, "
-                "which is not in the part",
-                path=path,
-            )
-        relevant.append(index_of[image_id])
-    return np.asarray(relevant, dtype=np.int64)
+    index_of = {image_id: index for index, image_id in enumerate(image_ids)}
+    unanswered = [d for d in description_ids if d not in answers]
+    unknown = sorted(set(answers) - set(description_ids))
+    foreign = [d for d in description_ids if d in answers and answers[d] not in index_of]
+    problems = []
+    if unanswered:
+        problems.append(
+            f"{len(unanswered)} of the part's {len(description_ids)} descriptions have no answer "
+            f"({_examples(unanswered, '.txt')})"
+        )
+    if unknown:
+        problems.append(
+            f"{len(unknown)} answered descriptions are not in the part ({_examples(unknown, '.txt')})"
+        )
+    if foreign:
+        images = [answers[d] for d in foreign]
+        problems.append(
+            f"{len(foreign)} answers name images that are not in the part ({_examples(images, '.jpg')})"
+        )
+    if problems:
+        raise DataFormatError(
+            "the answer file does not match the part: " + "; ".join(problems), path=path
+        )
+    return np.asarray([index_of[answers[d]] for d in description_ids], dtype=np.int64)
 
 
 def write_answers(path: str | os.PathLike[str], pairs: Iterable[tuple[str, str]]) -> None:

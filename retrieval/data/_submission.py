@@ -219,8 +219,24 @@ class SubmissionScore:
 def score_submission(
     path: str | os.PathLike[str], answers_path: str | os.PathLike[str]
 ) -> SubmissionScore:
-    """Score a valid submission against an answer file (``Description_ID,Image_ID`` rows)."""
+    """Score a valid submission against an answer file (``Description_ID,Image_ID`` rows).
+
+    When the two files cover different descriptions, the error names both and counts each
+    side's extra descriptions, rather than blaming the submission for the answers' gaps.
+    """
     answers = read_answers(answers_path)
+    alone = validate_submission(path)
+    unanswered = [d for d in alone.description_ids if d not in answers]
+    unsubmitted = sorted(set(answers) - set(alone.description_ids))
+    if unanswered or unsubmitted:
+        raise DataFormatError(
+            f"the submission and {answers_path} cover different descriptions: "
+            f"{len(unanswered)} submitted descriptions have no answer"
+            + (f" (e.g. {unanswered[0]}.txt)" if unanswered else "")
+            + f", {len(unsubmitted)} answered descriptions are not submitted"
+            + (f" (e.g. {unsubmitted[0]}.txt)" if unsubmitted else ""),
+            path=path,
+        )
     check = validate_submission(path, description_ids=list(answers))
     ranks = ranks_from_ranking(
         np.array(check.rankings), [answers[d] for d in check.description_ids]

@@ -185,3 +185,35 @@ def test_feature_width_must_match_the_recorded_network(tree: Path) -> None:
         DataFormatError, match="rows have 4 numbers, but features.json says ResNet-50"
     ):
         load_competition(tree, "train")
+
+
+def test_a_missing_images_folder_is_flagged(tree: Path) -> None:
+    (tree / "images_train").rmdir()
+    with pytest.warns(DataWarning, match="no images_train/ folder"):
+        dataset = load_competition(tree, "train")
+    assert len(dataset) == 6
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (["0.txt,0.jpg"], "1 of the part's 2 descriptions have no answer \\(1.txt\\)"),
+        (
+            ["0.txt,0.jpg", "1.txt,1.jpg", "9.txt,1.jpg"],
+            "1 answered descriptions are not in the part \\(9.txt\\)",
+        ),
+        (
+            ["0.txt,0.jpg", "1.txt,42.jpg"],
+            "1 answers name images that are not in the part \\(42.jpg\\)",
+        ),
+    ],
+)
+def test_answer_files_that_do_not_match_the_part_are_named(tmp_path: Path, rows, message) -> None:
+    from retrieval.data import relevant_from_answers
+
+    path = tmp_path / "answers.csv"
+    path.write_text("Description_ID,Image_ID\n" + "\n".join(rows) + "\n")
+    with pytest.raises(
+        DataFormatError, match=f"answers.csv: the answer file does not match the part: {message}"
+    ):
+        relevant_from_answers(path, ["0", "1"], ["0", "1"])

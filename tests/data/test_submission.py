@@ -152,3 +152,15 @@ def test_bad_ids_or_spacing_in_the_last_or_every_row_are_reported_not_raised(tmp
         assert not check.ok and check.problems
         with pytest.raises(DataFormatError, match="problems"):
             validate_submission(path, description_ids=["0", "1", "2"])
+
+
+def test_answers_with_missing_rows_are_not_blamed_on_the_submission(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.csv"
+    answers.write_text("Description_ID,Image_ID\n0.txt,0.jpg\n1.txt,3.jpg\n")
+    path = write(tmp_path, [HEADER, *good_rows()])
+    with pytest.raises(
+        DataFormatError,
+        match=r"cover different descriptions: 1 submitted descriptions have no answer \(e.g. 2.txt\), "
+        r"0 answered descriptions are not submitted",
+    ):
+        score_submission(path, answers)
