@@ -30,6 +30,7 @@ from retrieval.cli import (
     cmd_summary,
     cmd_train,
 )
+from retrieval.cli._quiet import NativeNoiseFilter, one_line_warnings
 from retrieval.errors import RetrievalError
 
 COMMANDS = (
@@ -61,11 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (errors print one line on stderr)."""
-    os.environ.setdefault(
-        "TF_CPP_MIN_LOG_LEVEL", "2"
-    )  # keep TensorFlow's start-up notes off stderr
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's Python-side notes
     parser = build_parser()
     args = parser.parse_args(argv)
+    one_line_warnings()
+    quiet = None
+    if not os.environ.get("RETRIEVAL_VERBOSE"):  # RETRIEVAL_VERBOSE=1 shows native notes
+        try:
+            quiet = NativeNoiseFilter()
+        except OSError:  # no usable descriptor 2
+            quiet = None
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
@@ -74,3 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RetrievalError, FileNotFoundError, ValueError) as exc:
         print(f"retrieval {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if quiet is not None:
+            quiet.close()

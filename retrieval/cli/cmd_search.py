@@ -21,7 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "search",
         help="search a trained bundle's gallery or a library by text or by example image",
-        description="Print score<TAB>path lines for the best-matching images, best first.",
+        description=(
+            "Print score<TAB>path lines for the best-matching images, best first. Without a "
+            "query, read queries from stdin: a prompt on a terminal; piped, one "
+            "query<TAB>rank<TAB>score<TAB>path row per result. A text query and --image "
+            "cannot be combined."
+        ),
         example=EXAMPLE,
     )
     parser.add_argument("query", nargs="?", help="a description; omit it for an interactive prompt")
@@ -46,6 +51,21 @@ def _shown(path: Path) -> str:
     return str(path)
 
 
+def _warn_unknown(searcher, query: str) -> None:
+    note = searcher.query_note(query)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+
+
+def _print_rows(query: str, hits, paths_only: bool) -> None:
+    """``query<TAB>rank<TAB>score<TAB>path`` rows (tabs and newlines in the query become spaces)."""
+    flat = " ".join(query.split())
+    for rank, hit in enumerate(hits, start=1):
+        score = "" if paths_only else f"{hit.score:.4f}"
+        print(f"{flat}\t{rank}\t{score}\t{_shown(hit.path)}")
+    sys.stdout.flush()
+
+
 def _print_hits(hits, paths_only: bool) -> None:
     for hit in hits:
         print(_shown(hit.path) if paths_only else f"{hit.score:.4f}\t{_shown(hit.path)}")
@@ -61,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         searcher = PictureLibrary(args.library).searcher()
     else:
         searcher = Searcher(*load_bundle(args.bundle))
+    if args.image is not None and args.query is not None:
+        raise ValueError("give a text query or --image, not both")
     if args.image is not None:
         if not args.image.is_file():
             raise FileNotFoundError(f"{args.image}: no such image file")
@@ -70,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.query is not None:
+        _warn_unknown(searcher, args.query)
         _print_hits(searcher.search(args.query, args.k), args.paths_only)
         return 0
     interactive = sys.stdin.isatty()
@@ -79,5 +102,12 @@ def run(args: argparse.Namespace) -> int:
         line = sys.stdin.readline()
         if not line or line.strip() in ("exit", "quit"):
             return 0
-        if line.strip():
-            _print_hits(searcher.search(line.strip(), args.k), args.paths_only)
+        query = line.strip()
+        if not query:
+            continue
+        _warn_unknown(searcher, query)
+        hits = searcher.search(query, args.k)
+        if interactive:
+            _print_hits(hits, args.paths_only)
+        else:  # piped: one TSV row per hit, carrying its query
+            _print_rows(query, hits, args.paths_only)

@@ -112,6 +112,15 @@ class Searcher:
         rows = self._candidates(self.model.query_keys(X)[0][0], k)
         return self._hits(self._fused(X, rows)[0], k, rows)
 
+    def query_note(self, text: str) -> str | None:
+        """A warning for a query the model cannot place (no known word), else ``None``.
+
+        Such a query is encoded as zeros, so its ranking says nothing about it.
+        """
+        if int(self.model.known_words([text])[0]) == 0:
+            return f"no word of {text[:80]!r} is known to the model; the results do not reflect it"
+        return None
+
     def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
         """The ``k`` gallery images closest to a code (cosine in code space)."""
         code = unit_rows(np.asarray(code, np.float32).reshape(1, -1))

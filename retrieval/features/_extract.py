@@ -16,6 +16,7 @@ Bad files are skipped and listed; they never shift features against paths.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -37,6 +38,7 @@ from retrieval.progress import progress_bar
 
 POOL5_DIM = 2048
 FC1000_DIM = 1000
+_DIMS = {"pool5": POOL5_DIM, "fc1000": FC1000_DIM}
 
 
 @dataclass
@@ -75,20 +77,46 @@ class FeatureCache:
         self.manifest = self.folder / "manifest.jsonl"
         self.index: dict[str, tuple[str, int, bool]] = {}
         self._next: int | None = None  # the next shard number, counted once
+        self._damaged: set[str] = set()  # shards found damaged, reported once
         if self.manifest.is_file():
             for line in self.manifest.read_text(encoding="utf-8").splitlines():
                 try:
                     entry = json.loads(line)
-                except json.JSONDecodeError:
+                    found = (str(entry["shard"]), int(entry["row"]), bool(entry["fc1000"]))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue  # a line cut short by an interruption
-                if (self.folder / f"{entry['shard']}.pool5.npy").is_file():
-                    self.index[entry["key"]] = (entry["shard"], entry["row"], entry["fc1000"])
+                if (self.folder / f"{found[0]}.pool5.npy").is_file():
+                    self.index[str(entry["key"])] = found
 
     def lookup(self, key: str) -> tuple[str, int] | None:
+        """Where the features of ``key`` are, if cached in a readable shard."""
         found = self.index.get(key)
         if found is None or (self.fc1000 and not found[2]):
             return None
-        return found[0], found[1]
+        shard, row, _ = found
+        kinds = ("pool5", "fc1000") if self.fc1000 else ("pool5",)
+        if not all(self._readable(shard, kind, row) for kind in kinds):
+            return None
+        return shard, row
+
+    def _readable(self, shard: str, kind: str, row: int) -> bool:
+        """Whether ``row`` of a shard can be read; a damaged shard is reported once and dropped."""
+        if shard in self._damaged:
+            return False
+        path = self.folder / f"{shard}.{kind}.npy"
+        try:
+            problem = _shard_problem(self._shard(shard, kind), _DIMS[kind], row)
+        except (OSError, ValueError, EOFError) as exc:
+            problem = f"unreadable or truncated ({exc})"
+        if problem is None:
+            return True
+        print(f"ignoring damaged cache file {path}: {problem}", file=sys.stderr)
+        self._damaged.add(shard)
+        self.index = {k: v for k, v in self.index.items() if v[0] != shard}
+        for name in (f"{shard}.pool5.npy", f"{shard}.fc1000.npy"):
+            with contextlib.suppress(OSError):  # its pictures go into a new shard
+                (self.folder / name).unlink(missing_ok=True)
+        return False
 
     def add(self, keys: Sequence[str], pool5: np.ndarray, fc1000: np.ndarray | None) -> None:
         if not len(keys):
@@ -98,7 +126,7 @@ class FeatureCache:
         while True:
             shard = f"shard-{self._next:06d}-{os.getpid()}"
             self._next += 1
-            if not (self.folder / f"{shard}.pool5.npy").exists():
+            if shard not in self._damaged and not (self.folder / f"{shard}.pool5.npy").exists():
                 break
         save_npy(self.folder / f"{shard}.pool5.npy", pool5)
         if fc1000 is not None:
@@ -117,11 +145,22 @@ class FeatureCache:
 
     @functools.lru_cache(maxsize=8)  # noqa: B019 - a handful of open shards per cache
     def _shard(self, shard: str, kind: str) -> np.ndarray:
-        return np.load(self.folder / f"{shard}.{kind}.npy", mmap_mode="r")
+        return np.load(self.folder / f"{shard}.{kind}.npy", mmap_mode="r", allow_pickle=False)
 
     def row(self, key: str, kind: str) -> np.ndarray:
         shard, row, _ = self.index[key]
         return self._shard(shard, kind)[row]
+
+
+def _shard_problem(array: np.ndarray, dim: int, row: int) -> str | None:
+    """What is wrong with a cache shard expected to hold ``(rows, dim)`` floats up to ``row``."""
+    if array.ndim != 2 or array.shape[1] != dim:
+        return f"shape {array.shape}, expected (rows, {dim})"
+    if array.dtype.kind != "f":
+        return f"dtype {array.dtype}, expected floats"
+    if row >= array.shape[0]:
+        return f"{array.shape[0]} rows, the manifest names row {row}"
+    return None
 
 
 class _Rows:

@@ -25,7 +25,8 @@ class BadImageError(RetrievalError):
 
 
 def to_rgb_on_white(image: Image.Image) -> Image.Image:
-    """Convert palette, grayscale, CMYK, and transparent pictures to RGB (transparency on white)."""
+    """Convert palette, grayscale (16-bit too), CMYK, and transparent pictures to RGB
+    (transparency on white)."""
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -34,10 +35,22 @@ def to_rgb_on_white(image: Image.Image) -> Image.Image:
         canvas.alpha_composite(rgba)
         return canvas.convert("RGB")
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        top = array.max() or 1.0
-        image = Image.fromarray((array * (255.0 / top)).astype(np.uint8), mode="L")
+        image = Image.fromarray(_grey_levels(np.asarray(image, dtype=np.float64)))
     return image.convert("RGB")
+
+
+def _grey_levels(array: np.ndarray) -> np.ndarray:
+    """16-bit (or 32-bit integer) grey values as 8-bit ones.
+
+    Values within 0..65535 are 16-bit data, scaled by the full range (40000 -> 156), so a
+    picture keeps its brightness; 32-bit values beyond it are scaled by their own range.
+    """
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if low < 0 or high > 65535:
+        array, high = array - low, (high - low) or 1.0
+    else:
+        high = 65535.0
+    return np.clip(np.rint(array * (255.0 / high)), 0, 255).astype(np.uint8)
 
 
 def load_picture(

@@ -5,7 +5,9 @@ The library lives in one folder (the *store*): a SQLite catalogue of the crawled
 (:mod:`retrieval.features`), and ``index/`` (a :mod:`retrieval.store` folder: the bundle it
 was built with, the feature record, the roots, and the image spaces of the distinct
 pictures). ``update`` extracts only new or changed files; deleted files leave the index; an
-interrupted update resumes from the cache; identical files are indexed once. Features are
+interrupted update resumes from the cache, and the catalogue keeps a crawl only once the index
+is written, so files a failed update did not index count as new again; identical files are
+indexed once; skipped files are named on stderr and in the report. Features are
 always made by the network the bundle was trained on, as its feature record says.
 
 Example
@@ -18,6 +20,7 @@ Example
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import store
-from retrieval.core import Gallery, Searcher, load_bundle
+from retrieval.core import Gallery, Searcher, TrainedModel, load_bundle
 from retrieval.features import extract_features, weights_from_record
 from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog
 
@@ -101,34 +104,42 @@ class PictureLibrary:
         self.store.mkdir(parents=True, exist_ok=True)
         report = LibraryUpdate()
         with FileCatalog(self.store / "catalog.sqlite") as catalog:
-            changes = catalog.sync(all_roots, extensions=extensions, include_hidden=include_hidden)
+            # kept only once the index is written: files a failed run did not store stay new
+            changes = catalog.sync(
+                all_roots, extensions=extensions, include_hidden=include_hidden, commit=False
+            )
+            report.added, report.changed = len(changes.added), len(changes.changed)
+            report.removed, report.unchanged = len(changes.removed), changes.unchanged
+            report.duplicates = changes.duplicates
+            report.skipped = [(str(p), r) for p, r in changes.skipped]
+            for path, reason in report.skipped:  # extraction names the files it skips itself
+                print(f"skipping {path}: {reason}", file=sys.stderr)
             unique = catalog.unique_files()
-        report.added, report.changed = len(changes.added), len(changes.changed)
-        report.removed, report.unchanged = len(changes.removed), changes.unchanged
-        report.duplicates = changes.duplicates
-        report.skipped = [(str(p), r) for p, r in changes.unreadable]
-        result = extract_features(
-            unique,
-            weights=weights,
-            seed=seed,
-            batch_size=batch_size,
-            cache_dir=self.store / "features",
-        )
-        report.extracted = len(unique) - result.reused - len(result.failures)
-        report.skipped += [(str(p), r) for p, r in result.failures]
-        paths = [str(p) for p in result.paths]
-        if paths:
-            spaces = model.image_spaces(result.pool5)
-        else:
-            spaces = {space: np.zeros((0, 1), np.float32) for space in model.spaces}
-        store.save(
-            self.index_path,
-            KIND,
-            {"roots": all_roots, "bundle": bundle, "features": model.features, "paths": paths},
-            store.nest("spaces", spaces),
-        )
+            result = extract_features(
+                unique,
+                weights=weights,
+                seed=seed,
+                batch_size=batch_size,
+                cache_dir=self.store / "features",
+            )
+            report.extracted = len(unique) - result.reused - len(result.failures)
+            report.skipped += [(str(p), r) for p, r in result.failures]
+            paths = [str(p) for p in result.paths]
+            meta = {"roots": all_roots, "bundle": bundle, "features": model.features}
+            self._write_index(model, paths, result.pool5, meta)
+            catalog.commit()
         report.indexed = len(paths)
         return report
+
+    def _write_index(
+        self, model: TrainedModel, paths: list[str], pool5: np.ndarray, meta: dict
+    ) -> None:
+        """Store the image spaces of ``paths`` (rows of ``pool5``) with ``meta``."""
+        if paths:
+            spaces = model.image_spaces(pool5)
+        else:
+            spaces = {space: np.zeros((0, 1), np.float32) for space in model.spaces}
+        store.save(self.index_path, KIND, {**meta, "paths": paths}, store.nest("spaces", spaces))
 
     def searcher(self) -> Searcher:
         """A searcher over the indexed pictures with the library's bundle."""

@@ -3,7 +3,8 @@
 The catalogue is a SQLite file: one row per picture with its size, modification time and
 content digest. A crawl hashes only new or changed files, so re-crawling a large folder
 is fast; files with identical content are grouped, so the same picture stored twice is
-indexed and reported once.
+indexed and reported once. Links to folders are followed only inside the crawled folders;
+what is passed over (dangling links, links leading out, unreadable files) is named with why.
 
 Example
 -------
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,30 +35,85 @@ def iter_image_files(
     *,
     extensions: Sequence[str] = DEFAULT_EXTENSIONS,
     include_hidden: bool = False,
+    on_skip: Callable[[Path, str], None] | None = None,
 ) -> Iterator[Path]:
     """Yield the picture files under ``roots`` (absolute paths, sorted per folder).
 
     Hidden files and folders (names starting with ``.``) are skipped unless
-    ``include_hidden``; symbolic links to folders are not followed.
+    ``include_hidden``. Folders are never pictures, whatever their name. A symbolic link to a
+    folder is followed when the folder lies inside ``roots`` (not when it encloses the link: a
+    loop); other links to folders, dangling links and files that are not regular files are
+    passed to ``on_skip(path, reason)``.
     """
     wanted = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    roots = [Path(root).resolve() for root in roots]
+    skip = on_skip or (lambda path, reason: None)
     for root in roots:
-        root = Path(root).resolve()
         if root.is_file():
             if root.suffix.lower() in wanted:
                 yield root
             continue
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such folder")
-        for folder, subfolders, files in os.walk(root):
-            if not include_hidden:
-                subfolders[:] = [d for d in subfolders if not d.startswith(".")]
-            subfolders.sort()
-            for name in sorted(files):
-                if (include_hidden or not name.startswith(".")) and Path(
-                    name
-                ).suffix.lower() in wanted:
-                    yield Path(folder) / name
+        yield from _walk(root, (root,), roots, wanted, include_hidden, skip)
+
+
+def _walk(
+    folder: Path,
+    chain: tuple[Path, ...],
+    roots: Sequence[Path],
+    wanted: set[str],
+    include_hidden: bool,
+    skip: Callable[[Path, str], None],
+) -> Iterator[Path]:
+    """The pictures in ``folder``, then in its sub-folders; ``chain``: the real folders walked."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        skip(folder, f"cannot list folder ({exc.strerror or exc})")
+        return
+    subfolders = []
+    for entry in entries:
+        if not include_hidden and entry.name.startswith("."):
+            continue
+        if _is_folder(entry):
+            subfolders.append(entry)
+        elif Path(entry.name).suffix.lower() in wanted:
+            reason = _not_a_file(entry)
+            if reason:
+                skip(Path(entry.path), reason)
+            else:
+                yield Path(entry.path)
+    for entry in subfolders:
+        path = Path(entry.path)
+        real = path.resolve() if entry.is_symlink() else chain[-1] / entry.name
+        if not any(real.is_relative_to(root) for root in roots):
+            skip(path, "link to a folder outside the indexed folders")
+        elif real in chain:
+            skip(path, "link to a folder that encloses it (a loop)")
+        else:
+            yield from _walk(path, (*chain, real), roots, wanted, include_hidden, skip)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows links
+    except OSError:
+        return False
+
+
+def _not_a_file(entry: os.DirEntry) -> str | None:
+    """Why a directory entry named like a picture is not a file to read, or ``None``."""
+    try:
+        if entry.is_file():  # follows links
+            return None
+        os.stat(entry.path)
+    except FileNotFoundError:
+        return "dangling link"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return "not a regular file"
 
 
 def file_digest(path: Path) -> str:
@@ -74,7 +130,7 @@ class CatalogChanges:
     changed: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
     unchanged: int = 0
-    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
     duplicates: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -99,7 +155,12 @@ class FileCatalog:
             )
 
     def close(self) -> None:
+        """Close the catalogue; what was not committed is dropped."""
         self._db.close()
+
+    def commit(self) -> None:
+        """Keep what :meth:`sync` found (after ``sync(..., commit=False)``)."""
+        self._db.commit()
 
     def __enter__(self) -> FileCatalog:
         return self
@@ -114,12 +175,15 @@ class FileCatalog:
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         include_hidden: bool = False,
         commit_every: int = 500,
+        commit: bool = True,
     ) -> CatalogChanges:
         """Bring the catalogue in line with the files under ``roots``.
 
-        Files under ``roots`` that disappeared are removed; files elsewhere in the catalogue
-        (other roots) are left alone. Work is committed every ``commit_every`` files, so an
-        interrupted crawl resumes where it stopped.
+        Files under ``roots`` that disappeared or cannot be read are removed; files elsewhere
+        in the catalogue (other roots) are left alone. Work is committed every
+        ``commit_every`` files, so an interrupted crawl resumes where it stopped; with
+        ``commit=False`` nothing is kept until :meth:`commit` (for a caller that must first
+        store what it makes of the files, so a failure leaves them new or changed).
         """
         roots = [Path(r).resolve() for r in roots]
         known = {
@@ -129,31 +193,39 @@ class FileCatalog:
         changes = CatalogChanges()
         seen: set[Path] = set()
         pending = 0
-        for path in iter_image_files(roots, extensions=extensions, include_hidden=include_hidden):
-            seen.add(path)
+        skipped = changes.skipped
+        for path in iter_image_files(
+            roots,
+            extensions=extensions,
+            include_hidden=include_hidden,
+            on_skip=lambda path, reason: skipped.append((path, reason)),
+        ):
             try:
                 stat = path.stat()
                 if known.get(path) == (stat.st_size, stat.st_mtime_ns):
+                    seen.add(path)
                     changes.unchanged += 1
                     continue
                 digest = file_digest(path)
             except OSError as exc:
-                changes.unreadable.append((path, str(exc)))
+                skipped.append((path, f"cannot read ({exc.strerror or exc})"))
                 continue
+            seen.add(path)
             (changes.changed if path in known else changes.added).append(path)
             self._db.execute(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
                 (str(path), stat.st_size, stat.st_mtime_ns, digest),
             )
             pending += 1
-            if pending >= commit_every:
+            if commit and pending >= commit_every:
                 self._db.commit()
                 pending = 0
         for path in known:
             if path not in seen and any(path.is_relative_to(root) for root in roots):
                 changes.removed.append(path)
                 self._db.execute("DELETE FROM files WHERE path = ?", (str(path),))
-        self._db.commit()
+        if commit:
+            self._db.commit()
         changes.duplicates = self.duplicates()
         return changes
 

@@ -45,6 +45,8 @@ class SearchBackend(Protocol):
 
     def text_scores(self, text: str) -> np.ndarray: ...
 
+    def query_note(self, text: str) -> str | None: ...
+
 
 class Result(BaseModel):
     id: int = Field(description="gallery index of the picture")
@@ -56,6 +58,9 @@ class Result(BaseModel):
 class Results(BaseModel):
     query: str
     results: list[Result]
+    note: str | None = Field(
+        None, description="a warning about the query, e.g. that no word of it is known"
+    )
 
 
 class FeedbackRequest(BaseModel):
@@ -140,7 +145,8 @@ def create_app(
     ) -> Results:
         if not q.strip():
             raise HTTPException(422, "the query is blank")
-        return Results(query=q, results=[result(h) for h in gallery.search_text(q, k)])
+        hits = [result(h) for h in gallery.search_text(q, k)]
+        return Results(query=q, results=hits, note=gallery.query_note(q))
 
     @app.post(
         "/api/search/image",

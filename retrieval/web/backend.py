@@ -39,6 +39,9 @@ class SearcherBackend:
     def search_image(self, image: Image.Image, k: int) -> list[SearchHit]:
         return self.searcher.search_image(image, k, weights_file=self.weights_file)
 
+    def query_note(self, text: str) -> str | None:
+        return self.searcher.query_note(text)
+
     def text_scores(self, text: str) -> np.ndarray:
         return self.searcher.scores([text])[0]
 

@@ -123,7 +123,29 @@ def test_interactive_search_until_exit(run_dir: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0
-    assert len(result.stdout.strip().splitlines()) == 4
+    rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("a red apple", "1"),
+        ("a red apple", "2"),
+        ("a house", "1"),
+        ("a house", "2"),
+    ]
+    assert all(Path(r[3]).is_file() and float(r[2]) for r in rows)
+    # the start-up notes of TensorFlow's native runtime never reach the user
+    assert "I0000" not in result.stderr and "absl" not in result.stderr
+
+
+def test_unknown_words_are_flagged_and_text_with_image_refused(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = str(run_dir / "bundle")
+    assert main(["search", "xqzzt blorf", "--bundle", bundle, "--k", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: no word of 'xqzzt blorf' is known to the model" in captured.err
+    assert len(captured.out.splitlines()) == 2
+    image = str(DEMO / "images_test" / "0.jpg")
+    assert main(["search", "a cow", "--image", image, "--bundle", bundle]) == 1
+    assert "give a text query or --image, not both" in capsys.readouterr().err
 
 
 def test_submit_writes_a_valid_scored_file(

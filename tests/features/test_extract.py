@@ -120,3 +120,27 @@ def test_demo_feature_csvs_match_a_fresh_extraction() -> None:
     part = load_competition(DEMO, "test")
     fresh = extract_features(part.image_paths[:4], weights=None, fc1000=True)
     np.testing.assert_allclose(part.pool5[:4], fresh.pool5, rtol=6e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong shape", "pickled"])
+def test_damaged_cache_shard_is_reported_and_extracted_again(
+    damage: str, pictures: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    first = extract_features(pictures[:2], weights=None, cache_dir=cache)
+    (shard,) = cache.glob("*/*.pool5.npy")
+    if damage == "truncated":
+        shard.write_bytes(shard.read_bytes()[:1000])
+    elif damage == "wrong shape":
+        np.save(shard, np.zeros((2, 7), np.float32))
+    else:
+        np.save(shard, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    capsys.readouterr()
+    again = extract_features(pictures[:3], weights=None, cache_dir=cache)
+    assert again.reused == 0 and again.paths == pictures[:3]
+    np.testing.assert_allclose(again.pool5[:2], first.pool5, rtol=1e-4, atol=1e-4)
+    err = capsys.readouterr().err
+    assert err.count("ignoring damaged cache file") == 1 and f"{shard}: " in err
+    third = extract_features(pictures[:3], weights=None, cache_dir=cache)  # cache rewritten
+    assert third.reused == 3 and "damaged" not in capsys.readouterr().err
+    np.testing.assert_array_equal(third.pool5, again.pool5)

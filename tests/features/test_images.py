@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from retrieval.features import BadImageError, load_picture
+from retrieval.features import BadImageError, load_picture, to_rgb_on_white
 
 
 def test_transparent_pixels_become_white(tmp_path: Path) -> None:
@@ -108,3 +108,28 @@ def test_draft_decoding_leaves_small_jpegs_and_other_formats_alone(tmp_path: Pat
     Image.open(photo_like(tmp_path / "p.jpg")).save(tmp_path / "p.png")
     png = tmp_path / "p.png"
     np.testing.assert_array_equal(load_picture(png, draft=True), load_picture(png))
+
+
+def test_16_bit_grey_keeps_its_brightness(tmp_path: Path) -> None:
+    Image.fromarray(np.full((10, 10), 40000, np.uint16)).save(tmp_path / "grey16.png")
+    with Image.open(tmp_path / "grey16.png") as image:
+        assert image.mode.startswith("I")  # read as 16-bit, not reduced to 8 bits
+    pixels = load_picture(tmp_path / "grey16.png")
+    assert np.all(np.abs(pixels.astype(int) - 155.6) <= 1)  # 40000 / 65535 * 255
+    ramp = np.repeat(np.linspace(0, 30000, 224).astype(np.uint16)[None, :], 224, axis=0)
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    row = load_picture(tmp_path / "ramp16.png")[112, :, 0].astype(int)
+    expected = np.rint(ramp[112].astype(int) * 255 / 65535)  # not stretched to 255
+    assert np.abs(row - expected).max() <= 1 and row.max() <= 118
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I"])
+def test_16_bit_modes_scale_by_the_full_range(mode: str) -> None:
+    levels = np.array([[0, 1000, 40000, 65535]], dtype=np.uint16)
+    if mode == "I":
+        image = Image.fromarray(levels.astype(np.int32))
+    else:
+        image = Image.frombytes(mode, (4, 1), levels.astype("<u2" if mode == "I;16" else ">u2"))
+    assert image.mode == mode
+    grey = np.asarray(to_rgb_on_white(image))[0, :, 1]
+    assert grey.tolist() == [0, 4, 156, 255]

@@ -73,3 +73,59 @@ def test_catalogue_survives_reopening_and_rejects_other_schema(
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     with pytest.raises(ValueError, match="schema 99"):
         FileCatalog(path)
+
+
+@pytest.fixture
+def linked(photos: Path, tmp_path: Path) -> Path:
+    """``photos`` plus links: to a folder inside, to one outside, back up, to nothing."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.jpg").write_bytes(b"outside")
+    (photos / "album.jpg").mkdir()  # a folder named like a picture
+    (photos / "album.jpg" / "c.jpg").write_bytes(b"picture c")
+    (photos / "again").symlink_to(photos / "trip", target_is_directory=True)
+    (photos / "out.jpg").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (photos / "trip" / "up").symlink_to(photos, target_is_directory=True)
+    (photos / "gone.jpg").symlink_to(photos / "deleted.jpg")
+    return photos
+
+
+def test_walk_follows_links_inside_the_roots_and_names_the_rest(linked: Path) -> None:
+    skipped: list[tuple[Path, str]] = []
+    found = iter_image_files([linked], on_skip=lambda path, reason: skipped.append((path, reason)))
+    assert [p.relative_to(linked).as_posix() for p in found] == [
+        "a.jpg",
+        "again/b.PNG",
+        "again/copy_of_a.jpg",
+        "album.jpg/c.jpg",
+        "trip/b.PNG",
+        "trip/copy_of_a.jpg",
+    ]
+    assert {(p.relative_to(linked).as_posix(), r) for p, r in skipped} == {
+        ("gone.jpg", "dangling link"),
+        ("out.jpg", "link to a folder outside the indexed folders"),
+        ("again/up", "link to a folder that encloses it (a loop)"),
+        ("trip/up", "link to a folder that encloses it (a loop)"),
+    }
+    outer = iter_image_files([linked, linked.parent / "elsewhere"])  # now inside the roots
+    assert linked / "out.jpg" / "x.jpg" in set(outer)
+
+
+def test_sync_names_every_skipped_file(linked: Path, tmp_path: Path) -> None:
+    with FileCatalog(tmp_path / "catalog.sqlite") as catalog:
+        changes = catalog.sync([linked])
+    reasons = {p.name: r for p, r in changes.skipped}
+    assert reasons["gone.jpg"] == "dangling link"
+    assert reasons["out.jpg"] == "link to a folder outside the indexed folders"
+    assert not any("corrupt" in r for r in reasons.values())
+    assert len(changes.added) == 6
+
+
+def test_uncommitted_sync_leaves_files_new(photos: Path, tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    with FileCatalog(path) as catalog:
+        assert len(catalog.sync([photos], commit=False).added) == 3
+    with FileCatalog(path) as catalog:  # the run failed before commit: nothing was kept
+        assert len(catalog.sync([photos], commit=False).added) == 3
+        catalog.commit()
+    with FileCatalog(path) as catalog:
+        assert catalog.sync([photos]).unchanged == 3

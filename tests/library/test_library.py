@@ -97,3 +97,46 @@ def test_cli_index_then_search_library(
     assert capsys.readouterr().out.strip() == str(photos / "p4.jpg")
     assert main(["search", "a red apple", "--library", str(tmp_path / "empty")]) == 1
     assert "nothing indexed yet" in capsys.readouterr().err
+
+
+def test_a_failed_update_leaves_its_files_new(
+    bundle: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.library import _library
+
+    real = _library.extract_features
+
+    def interrupted(paths: list[Path], **options: object) -> None:
+        pictures = [p for p in paths if p.name != "broken.jpg"]
+        real(pictures[:2], **options)  # two pictures reach the feature cache, none the index
+        raise RuntimeError("interrupted")
+
+    library = PictureLibrary(tmp_path / "store")
+    with monkeypatch.context() as patch:
+        patch.setattr(_library, "extract_features", interrupted)
+        with pytest.raises(RuntimeError, match="interrupted"):
+            library.update([photos], bundle=bundle)
+    report = library.update([photos], bundle=bundle)
+    assert (report.added, report.unchanged, report.extracted, report.indexed) == (8, 0, 4, 6)
+    again = library.update()
+    assert (again.added, again.unchanged, again.extracted, again.indexed) == (0, 8, 0, 6)
+
+
+def test_cli_names_every_skipped_file_and_follows_links_inside(
+    bundle: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copyfile(DEMO / "images_test" / "12.jpg", tmp_path / "elsewhere" / "x.jpg")
+    (photos / "outside.jpg").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (photos / "again").symlink_to(photos / "trip", target_is_directory=True)
+    (photos / "gone.jpg").symlink_to(photos / "deleted.jpg")
+    store = str(tmp_path / "store")
+    assert main(["index", str(photos), "--bundle", str(bundle), "--store", store]) == 0
+    out = capsys.readouterr()
+    assert f"skipping {photos / 'gone.jpg'}: dangling link" in out.err
+    link = photos / "outside.jpg"
+    assert f"skipping {link}: link to a folder outside the indexed folders" in out.err
+    assert f"skipping {photos / 'broken.jpg'}: not an image" in out.err
+    assert "outside.jpg: corrupt" not in out.err and "3 skipped" in out.out
+    assert f"{photos / 'again' / 'p1.jpg'} also at {photos / 'trip' / 'p1.jpg'}" in out.err
+    assert "6 pictures indexed" in out.out

@@ -31,6 +31,11 @@ class CaptionGallery:
     def text_scores(self, text: str) -> np.ndarray:
         return (self.caption_vectors @ self.vectorizer.transform([text]).T).toarray().ravel()
 
+    def query_note(self, text: str) -> str | None:
+        if not self.vectorizer.transform([text]).nnz:
+            return "no word of this query is known"
+        return None
+
     def _top(self, scores: np.ndarray, k: int) -> list[SearchHit]:
         order = np.argsort(-scores, kind="stable")[:k]
         return [SearchHit(int(i), str(i), self.paths[i], float(scores[i])) for i in order]

@@ -105,3 +105,10 @@ def test_feedback_moves_voted_kind_to_the_top(
     assert len(proposals) == 8
     assert proposals[0]["score"] > proposals[1]["score"]  # a likely yes, then a likely no
     assert client.post("/api/feedback", json={"votes": {"999": True}}).status_code == 422
+
+
+def test_a_query_with_no_known_word_carries_a_note(client: TestClient) -> None:
+    unknown = client.get("/api/search", params={"q": "xqzzt blorf", "k": 3}).json()
+    assert unknown["note"] == "no word of this query is known"
+    known = client.get("/api/search", params={"q": "a strawberry", "k": 3}).json()
+    assert known["note"] is None

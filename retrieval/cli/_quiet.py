@@ -1,0 +1,94 @@
+"""A quiet command line: native start-up notes off stderr, Python warnings on one line.
+
+TensorFlow's C++ runtime writes notes (``I0000 ... port.cc ... oneDNN``, the absl
+``InitializeLog`` warning, the CPU instruction notice) straight to file descriptor 2, where
+``TF_CPP_MIN_LOG_LEVEL`` does not reach them. :class:`NativeNoiseFilter` puts a pipe in front
+of descriptor 2 and forwards everything except those lines; progress bars (partial lines
+ending in ``\\r``) pass through at once.
+
+Example
+-------
+>>> is_noise("I0000 00:00:1795667547.499996 26526 port.cc:153] oneDNN custom operations are on.")
+True
+>>> is_noise("training 'demo' on 449 items")
+False
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import warnings
+
+NOISE_PREFIXES = (
+    "WARNING: All log messages before absl::InitializeLog() is called",
+    "To enable the following instructions:",
+)
+NATIVE_LOG_LINE = re.compile(r"^[IW]\d{4} \d\d:\d\d:\d\d")  # absl: I0000 00:00:17956...
+QUIET_WARNINGS = ("The structure of `inputs` doesn't match the expected structure",)
+
+
+def is_noise(line: str) -> bool:
+    """Whether a line of native stderr output is a start-up note to hide."""
+    return line.startswith(NOISE_PREFIXES) or bool(NATIVE_LOG_LINE.match(line))
+
+
+def _could_become_noise(partial: str) -> bool:
+    candidates = (*NOISE_PREFIXES, "I0000 00:00:00", "W0000 00:00:00")
+    return any(c.startswith(partial) or partial.startswith(c[:5]) for c in candidates)
+
+
+class NativeNoiseFilter:
+    """Forward descriptor 2 through a filter until :meth:`close` (idempotent)."""
+
+    def __init__(self) -> None:
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        self._read_end = read_end
+        self._thread = threading.Thread(target=self._pump, name="stderr-filter", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _emit(self, text: str) -> None:
+        os.write(self._saved, text.encode("utf-8", "replace"))
+
+    def _pump(self) -> None:
+        pending = ""
+        while chunk := os.read(self._read_end, 65536):
+            pending += chunk.decode("utf-8", "replace")
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                if not is_noise(line):
+                    self._emit(line + "\n")
+            if pending and not _could_become_noise(pending):
+                self._emit(pending)
+                pending = ""
+        if pending and not is_noise(pending):
+            self._emit(pending)
+        os.close(self._read_end)
+
+    def close(self) -> None:
+        """Restore descriptor 2 and forward what is left."""
+        if self._closed:
+            return
+        self._closed = True
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)  # closes the pipe's last write end: the pump reads to its end
+        self._thread.join(timeout=5)
+        os.close(self._saved)
+
+
+def one_line_warnings() -> None:
+    """Show Python warnings as ``warning: message`` (no source line), hiding known noise."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+        print(f"warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+    for text in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=re.escape(text))
