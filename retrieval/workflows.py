@@ -63,6 +63,25 @@ class TrainResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+def with_extracted_features(
+    dataset: Dataset,
+    *,
+    weights: str | None = "imagenet",
+    seed: int = 0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Dataset:
+    """``dataset`` with ResNet-50 features of its pictures (for a captions table); pictures that
+    cannot be read are dropped with their descriptions, each named on stderr by the extractor."""
+    from retrieval.features import extract_features, feature_record
+
+    result = extract_features(dataset.image_paths, weights=weights, seed=seed, cache_dir=cache_dir)
+    position = {Path(p): i for i, p in enumerate(dataset.image_paths)}
+    kept = dataset.subset([position[Path(p)] for p in result.paths])
+    kept.pool5 = result.pool5
+    kept.feature_record = feature_record(weights, seed)
+    return kept
+
+
 def train(
     config: RunConfig,
     *,
@@ -70,14 +89,16 @@ def train(
     out: str | os.PathLike[str] | None = None,
     full: bool = False,
     verbose: bool = True,
+    data: Dataset | None = None,
 ) -> TrainResult:
-    """Train on ``root``'s train part (the config's root by default) minus the held-out split
-    (unless ``full``), evaluate on that split, and save ``out/bundle`` (default ``runs/<name>``),
-    ``out/history.json`` and ``out/metrics.json``."""
+    """Train on ``root``'s train part (the config's root by default), or on ``data`` (paired, with
+    features), minus the held-out split (unless ``full``), evaluate on that split, and save
+    ``out/bundle`` (default ``runs/<name>``), ``out/history.json`` and ``out/metrics.json``."""
     if root is not None:
         config.data.root = str(root)
     out = Path(out) if out is not None else Path("runs") / config.name
-    data = load_competition(config.data.root, "train")
+    if data is None:
+        data = load_competition(config.data.root, "train")
     held_out = None
     if not full:
         data, held_out = train_val_split(
@@ -85,7 +106,8 @@ def train(
         )
     if verbose:
         print(
-            f"training {config.name!r} on {len(data)} items of {config.data.root}", file=sys.stderr
+            f"training {config.name!r} on {len(data)} items of {data.name or config.data.root}",
+            file=sys.stderr,
         )
     model = Trainer(config, verbose=verbose).fit(data)
     gallery = model.gallery_from_dataset(data)

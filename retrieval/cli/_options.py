@@ -85,3 +85,26 @@ def positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
+
+
+def announce(message: str) -> None:
+    """Say on stderr which default is in use (results stay on stdout)."""
+    import sys
+
+    print(message, file=sys.stderr)
+
+
+def library_or_default(store: Path | None, *, must_exist: bool) -> Path:
+    """The library folder given, or the per-user default (announced on stderr)."""
+    from retrieval.library import default_library_folder
+
+    if store is not None:
+        return store.expanduser()
+    folder = default_library_folder()
+    if must_exist and not (folder / "index").is_dir():
+        raise ValueError(
+            f"no --bundle or --library given, and the default library {folder} holds nothing yet; "
+            "index a folder first: retrieval index FOLDER --bundle BUNDLE"
+        )
+    announce(f"library: {folder} (the default; --library/--store to choose another)")
+    return folder

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from retrieval.cli._options import add_command
 
-EXAMPLE = """example:
+EXAMPLE = """examples:
   retrieval demo                      # data/demo -> runs/demo, the default config
   retrieval demo --out /tmp/demo-run --config configs/peers/ridge.toml"""
 

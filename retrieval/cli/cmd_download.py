@@ -8,7 +8,7 @@ from pathlib import Path
 from retrieval.cli._options import add_command
 from retrieval.kaggle_client import DEFAULT_COMPETITION
 
-EXAMPLE = f"""example:
+EXAMPLE = f"""examples:
   retrieval download                      # {DEFAULT_COMPETITION} into data/{DEFAULT_COMPETITION}
   retrieval download --competition {DEFAULT_COMPETITION} --dest /scratch/cs5785 --force
 
@@ -25,7 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Download a competition's files through the kaggle client and unzip them.",
         example=EXAMPLE,
     )
-    parser.add_argument("--competition", default=DEFAULT_COMPETITION)
+    parser.add_argument(
+        "--competition",
+        default=DEFAULT_COMPETITION,
+        help=f"the competition's name on kaggle.com (default {DEFAULT_COMPETITION})",
+    )
     parser.add_argument(
         "--dest", type=Path, help="destination folder (default: data/<competition>)"
     )

@@ -10,6 +10,7 @@ from retrieval.cli._options import (
     add_command,
     add_feature_weights,
     add_speed,
+    announce,
     feature_weights,
     positive,
 )
@@ -50,9 +51,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=positive,
         help="pictures per model call (default: chosen from the machine)",
     )
-    parser.add_argument(
-        "--cache", type=Path, help="cache folder: re-runs extract only new or changed files"
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        type=Path,
+        help="cache folder: re-runs extract only new or changed files "
+        "(default: $XDG_CACHE_HOME/retrieval/features)",
     )
+    cache.add_argument("--no-cache", action="store_true", help="extract everything, keep no cache")
     parser.set_defaults(run=run)
 
 
@@ -61,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from retrieval.fileio import atomic_write
 
     weights = feature_weights(args.weights)
+    if args.cache is None and not args.no_cache:
+        args.cache = default_cache_folder()
+        announce(f"cache: {args.cache} (the default; --cache DIR or --no-cache)")
     if args.competition is not None:
         written = write_competition_features(
             args.competition,
@@ -105,4 +114,19 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(result.paths)} pictures -> {args.out} ({len(result.failures)} skipped, {result.reused} from cache)"
     )
+    if not result.paths:
+        raise ValueError(
+            f"none of the {len(args.images)} pictures could be read "
+            f"(first: {result.failures[0][0]}: {result.failures[0][1]})"
+            if result.failures
+            else "no pictures given"
+        )
     return 0
+
+
+def default_cache_folder() -> Path:
+    """``$XDG_CACHE_HOME/retrieval/features`` (``~/.cache/retrieval/features``)."""
+    import os
+
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home).expanduser() / "retrieval" / "features"

@@ -8,11 +8,13 @@ from pathlib import Path
 from retrieval.cli._options import add_command, add_weights_file, positive
 
 EXAMPLE = """examples:
-  retrieval index ~/Pictures --bundle runs/demo/bundle --store ~/.retrieval/pictures
-  retrieval index --store ~/.retrieval/pictures              # re-crawl: only new or changed files are extracted
+  retrieval index ~/Pictures --bundle runs/demo/bundle    # the per-user library; the bundle is remembered
+  retrieval index                                         # re-crawl: only new or changed files are extracted
+  retrieval search "a red apple"                          # search the per-user library
+  retrieval index ~/Work/photos --bundle runs/demo/bundle --store ~/work-library
 
-Pictures are encoded with the network the bundle's training features came from.
-  retrieval search "a red apple" --library ~/.retrieval/pictures"""
+The per-user library lives in $XDG_DATA_HOME/retrieval/library (~/.local/share/retrieval/library).
+Pictures are encoded with the network the bundle's training features came from."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,9 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "folders", nargs="*", type=Path, help="folders to add (the library remembers earlier ones)"
     )
     parser.add_argument(
-        "--store", type=Path, default=Path("~/.retrieval/library"), help="where the library lives"
+        "--store",
+        type=Path,
+        help="where the library lives (default: the per-user library, "
+        "$XDG_DATA_HOME/retrieval/library)",
     )
-    parser.add_argument("--bundle", type=Path, help="trained bundle (needed the first time)")
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        help="trained bundle to code the pictures with (needed the first time; then remembered)",
+    )
     add_weights_file(parser)
     parser.add_argument(
         "--ext", default="jpg,jpeg,png,gif,bmp,webp,tif,tiff", help="comma-separated extensions"
@@ -46,9 +55,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from retrieval.cli._options import announce, library_or_default
     from retrieval.library import PictureLibrary
 
-    library = PictureLibrary(args.store)
+    library = PictureLibrary(library_or_default(args.store, must_exist=False))
+    remembered = library.manifest()["bundle"]
+    if args.bundle is None and remembered is None:
+        raise ValueError(
+            f"{library.store} has no bundle yet: give --bundle BUNDLE (made by `retrieval train` "
+            "or `retrieval demo`)"
+        )
+    if args.bundle is None:
+        announce(f"bundle: {remembered} (the library's)")
     report = library.update(
         args.folders,
         bundle=args.bundle,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from retrieval.cli._options import add_bundle, add_command
 
-EXAMPLE = """example:
+EXAMPLE = """examples:
   retrieval report --bundle runs/demo/bundle --out reports/demo           # its held-out split
   retrieval report --bundle runs/demo/bundle --split test --out reports/demo-test
   retrieval report --scores run.npz --out reports/run

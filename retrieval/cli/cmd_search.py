@@ -12,7 +12,8 @@ EXAMPLE = """examples:
   retrieval search "a red apple" --bundle runs/demo/bundle --k 5
   retrieval search "a dog" --bundle runs/demo/bundle --paths-only | xargs -n1 echo
   retrieval search --image photo.jpg --bundle runs/demo/bundle
-  retrieval search "a red apple" --library ~/.retrieval/pictures
+  retrieval search "a red apple"                      # the per-user library (`retrieval index`)
+  retrieval search "a red apple" --library ~/work-library
   retrieval search --bundle runs/demo/bundle          # interactive: type queries, 'exit' to stop"""
 
 
@@ -30,9 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example=EXAMPLE,
     )
     parser.add_argument("query", nargs="?", help="a description; omit it for an interactive prompt")
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--bundle", type=Path, help="search this trained bundle's gallery")
-    source.add_argument("--library", type=Path, help="search a library made by `retrieval index`")
+    source.add_argument(
+        "--library",
+        type=Path,
+        help="search a library made by `retrieval index` (default, without --bundle: the per-user library)",
+    )
     parser.add_argument("--k", type=positive, default=20, help="how many results (default 20)")
     parser.add_argument("--image", type=Path, help="query by this example image instead of text")
     add_weights_file(parser)
@@ -75,6 +80,10 @@ def _print_hits(hits, paths_only: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from retrieval.core import Searcher, load_bundle
 
+    if args.bundle is None:
+        from retrieval.cli._options import library_or_default
+
+        args.library = library_or_default(args.library, must_exist=args.library is None)
     if args.library is not None:
         from retrieval.library import PictureLibrary
 

@@ -10,7 +10,8 @@ from retrieval.cli._options import add_command, add_weights_file
 
 EXAMPLE = """examples:
   retrieval serve --bundle runs/demo/bundle                   # http://127.0.0.1:8000
-  retrieval serve --library ~/.retrieval/pictures --port 9000
+  retrieval serve                                             # the per-user library (`retrieval index`)
+  retrieval serve --library ~/work-library --port 9000
   retrieval serve --bundle runs/demo/bundle --host 0.0.0.0    # reachable from other machines"""
 
 
@@ -22,9 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve a web page and a JSON API over a bundle's gallery or a library (OpenAPI at /docs).",
         example=EXAMPLE,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--bundle", type=Path, help="serve this trained bundle's gallery")
-    source.add_argument("--library", type=Path, help="serve a library made by `retrieval index`")
+    source.add_argument(
+        "--library",
+        type=Path,
+        help="serve a library made by `retrieval index` (default, without --bundle: the per-user library)",
+    )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
@@ -36,7 +41,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail with one line, before any loading, when ``host:port`` cannot be listened on."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ValueError(
+                f"cannot listen on {host}:{port} ({reason}); choose another --port or --host"
+            ) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    check_port(args.host, args.port)
     import uvicorn
     from threadpoolctl import threadpool_limits
 
@@ -47,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     from retrieval.web import SearcherBackend, create_app
 
     roots = None
+    if args.bundle is None:
+        from retrieval.cli._options import library_or_default
+
+        args.library = library_or_default(args.library, must_exist=args.library is None)
     if args.library is not None:
         from retrieval.library import PictureLibrary
 

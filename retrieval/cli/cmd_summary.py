@@ -8,7 +8,7 @@ from pathlib import Path
 
 from retrieval.cli._options import add_command
 
-EXAMPLE = """example:
+EXAMPLE = """examples:
   retrieval summary data/demo --split train --split test
   retrieval summary my_photos/captions.csv"""
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retrieval.cli._options import add_command
+from retrieval.cli._options import add_command, add_feature_weights, announce, feature_weights
 
 EXAMPLE = """examples:
   retrieval train                                   # the default config on data/demo -> runs/default
   retrieval train --config configs/default.toml --root data/cs5785-fall19-final --out runs/full
-  retrieval train --config configs/peers/ridge.toml --full --out runs/ridge   # every item, no held-out"""
+  retrieval train --config configs/peers/ridge.toml --full --out runs/ridge   # every item, no held-out
+  retrieval train --captions photos/captions.csv --out runs/photos           # your own captioned pictures
+
+A captions table (CSV: image,caption[,caption_2...][,tags]; or JSON Lines) has no features:
+they are extracted first (--weights, with the feature cache of `retrieval features`)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--root", type=Path, help="the competition folder (default: the config's data.root)"
     )
     parser.add_argument(
+        "--captions",
+        type=Path,
+        help="train on this captions table instead of a competition folder",
+    )
+    add_feature_weights(parser)
+    parser.add_argument(
         "--full", action="store_true", help="train on all items (no held-out evaluation)"
     )
     parser.set_defaults(run=run)
@@ -49,7 +59,23 @@ def run(args: argparse.Namespace) -> int:
         config = RunConfig(name="default")
     else:
         config = RunConfig.from_toml(args.config)
-    result = train(config, root=args.root, out=args.out, full=args.full)
+    data = None
+    if args.captions is not None:
+        from retrieval.cli.cmd_features import default_cache_folder
+        from retrieval.data import load_captions_table
+        from retrieval.workflows import with_extracted_features
+
+        if args.root is not None:
+            raise ValueError("give --root or --captions, not both")
+        cache = default_cache_folder()
+        announce(f"extracting features of {args.captions}'s pictures (cache: {cache})")
+        data = with_extracted_features(
+            load_captions_table(args.captions),
+            weights=feature_weights(args.weights),
+            seed=args.seed,
+            cache_dir=cache,
+        )
+    result = train(config, root=args.root, out=args.out, full=args.full, data=data)
     print(f"bundle: {result.files['bundle']}")
     if result.evaluation is not None:
         e = result.evaluation

@@ -6,7 +6,7 @@
   date; features are extracted with the network the bundle was trained on.
 """
 
-from retrieval.library._library import LibraryUpdate, PictureLibrary
+from retrieval.library._library import LibraryUpdate, PictureLibrary, default_library_folder
 from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog, iter_image_files
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "FileCatalog",
     "LibraryUpdate",
     "PictureLibrary",
+    "default_library_folder",
     "iter_image_files",
 ]

@@ -57,6 +57,16 @@ class LibraryUpdate:
         )
 
 
+def default_library_folder() -> Path:
+    """The per-user library: ``$XDG_DATA_HOME/retrieval/library`` (``~/.local/share/...``).
+
+    >>> default_library_folder().parts[-2:]
+    ('retrieval', 'library')
+    """
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / "retrieval" / "library"
+
+
 class PictureLibrary:
     """The library kept in ``store``."""
 

@@ -210,3 +210,60 @@ def test_report_of_a_bundle_is_self_contained(
     assert "MAP@20" in html and "PCA" in html
     assert 'src="http' not in html and "src='http" not in html
     assert "112" in (out / "report.md").read_text()  # the held-out gallery size
+
+
+def test_serve_on_a_busy_port_fails_in_one_line_before_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        missing = str(tmp_path / "no-bundle")
+        assert main(["serve", "--bundle", missing, "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "choose another --port" in err
+
+
+def test_features_of_nothing_readable_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    out = tmp_path / "f.npy"
+    assert (
+        main(["features", str(tmp_path / "nonexist.jpg"), "--out", str(out), "--weights", "none"])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "none of the 1 pictures could be read" in err and "nonexist.jpg" in err
+    assert f"cache: {tmp_path / 'cache-home' / 'retrieval' / 'features'} (the default" in err
+
+
+def test_train_on_a_captions_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    import csv
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    table = tmp_path / "captions.csv"
+    with table.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "caption", "tags"])
+        for i in range(24):
+            caption = (DEMO / "descriptions_train" / f"{i}.txt").read_text().strip()
+            tags = "|".join((DEMO / "tags_train" / f"{i}.txt").read_text().split("\n")).strip("|")
+            writer.writerow([str(DEMO / "images_train" / f"{i}.jpg"), caption, tags])
+        writer.writerow([str(tmp_path / "missing.jpg"), "a picture that is not there", ""])
+    out = tmp_path / "run"
+    args = ["train", "--captions", str(table), "--weights", "none", "--out", str(out)]
+    assert main([*args, "--config", str(REPO / "configs" / "peers" / "ridge.toml")]) == 0
+    captured = capsys.readouterr()
+    assert "extracting features of" in captured.err and "bundle:" in captured.out
+    from retrieval.core import load_bundle
+
+    model, gallery = load_bundle(out / "bundle")
+    assert (
+        model.features["weights"] == "random" and len(gallery) == 19
+    )  # 24 minus the held-out fifth

@@ -140,3 +140,30 @@ def test_cli_names_every_skipped_file_and_follows_links_inside(
     assert "outside.jpg: corrupt" not in out.err and "3 skipped" in out.out
     assert f"{photos / 'again' / 'p1.jpg'} also at {photos / 'trip' / 'p1.jpg'}" in out.err
     assert "6 pictures indexed" in out.out
+
+
+def test_the_per_user_library_is_the_default_and_remembers_its_bundle(
+    bundle: Path,
+    photos: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    default = tmp_path / "data-home" / "retrieval" / "library"
+    assert main(["search", "a red apple"]) == 1
+    assert f"the default library {default} holds nothing yet" in capsys.readouterr().err
+    assert main(["index", str(photos)]) == 1
+    assert "has no bundle yet: give --bundle" in capsys.readouterr().err
+
+    assert main(["index", str(photos), "--bundle", str(bundle)]) == 0
+    out = capsys.readouterr()
+    assert f"library: {default} (the default" in out.err and "6 pictures indexed" in out.out
+    assert main(["index"]) == 0  # a re-crawl names neither the library nor the bundle
+    out = capsys.readouterr()
+    assert f"bundle: {bundle.resolve()} (the library's)" in out.err
+    assert "0 new" in out.out and "6 pictures indexed" in out.out
+    assert main(["search", "a red apple", "--k", "3", "--paths-only"]) == 0
+    out = capsys.readouterr()
+    assert f"library: {default} (the default" in out.err
+    assert all(Path(p).is_relative_to(photos) for p in out.out.split())
