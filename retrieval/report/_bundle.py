@@ -27,7 +27,18 @@ def run_from_model(model: TrainedModel, dataset: Dataset, *, name: str | None = 
         codes=gallery.codes,
         history=model.history or None,
         config=model.config.to_dict(),
+        gallery_captions=gallery_captions(dataset),
+        gallery_groups=[tags[0].supercategory if tags else "" for tags in dataset.tags],
     )
+
+
+def gallery_captions(dataset: Dataset) -> list[str]:
+    """For each image, the text of a description known to describe it ("" if none is known)."""
+    captions = [""] * len(dataset)
+    if dataset.relevant is not None:
+        for text, image in zip(dataset.texts(), dataset.relevant, strict=True):
+            captions[int(image)] = captions[int(image)] or text
+    return captions
 
 
 def report_for_model(

@@ -100,7 +100,22 @@ def loss_curves(title: str, history: dict[str, list[float]]) -> str:
     return figure_uri(fig)
 
 
-def pca_map(codes: np.ndarray, paths: list[Path], *, max_points: int = 300, seed: int = 0) -> str:
+def pca_map(
+    codes: np.ndarray,
+    paths: list[Path],
+    *,
+    max_points: int = 300,
+    seed: int = 0,
+    groups: list[str] | None = None,
+    max_groups: int = 8,
+) -> str:
+    """The codes' first two principal components, with thumbnails of ``max_points`` images.
+
+    With ``groups`` (one label per image), each point and thumbnail frame takes the colour of
+    its label (the ``max_groups`` most frequent; the rest are "other"), with a legend.
+    """
+    import collections
+
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
     from sklearn.decomposition import PCA
 
@@ -110,10 +125,29 @@ def pca_map(codes: np.ndarray, paths: list[Path], *, max_points: int = 300, seed
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(paths), size=min(max_points, len(paths)), replace=False))
     fig, ax = plt.subplots(figsize=(9, 9))
-    ax.scatter(xy[:, 0], xy[:, 1], s=3, color="lightgrey")
+    colour_of = {}
+    if groups is not None:
+        common = [g for g, _ in collections.Counter(groups).most_common(max_groups) if g]
+        palette = plt.get_cmap("tab10")
+        colour_of = {g: palette(k) for k, g in enumerate(common)}
+        labels = [g if g in colour_of else "other" for g in groups]
+        for label in [*common, "other"]:
+            rows = [i for i, g in enumerate(labels) if g == label]
+            if rows:
+                colour = colour_of.get(label, "lightgrey")
+                ax.scatter(xy[rows, 0], xy[rows, 1], s=6, color=colour, label=label)
+        ax.legend(fontsize=8, loc="best", title="tag")
+    else:
+        ax.scatter(xy[:, 0], xy[:, 1], s=3, color="lightgrey")
     for i in chosen:
         thumb, _ = load_thumbnail(paths[i], 48)
-        box = AnnotationBbox(OffsetImage(np.asarray(thumb), zoom=0.75), xy[i], frameon=False)
+        colour = colour_of.get(groups[i]) if groups is not None else None
+        box = AnnotationBbox(
+            OffsetImage(np.asarray(thumb), zoom=0.75),
+            xy[i],
+            frameon=colour is not None,
+            bboxprops={"edgecolor": colour, "linewidth": 2} if colour is not None else None,
+        )
         ax.add_artist(box)
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")

@@ -61,6 +61,7 @@ def _query_view(run: RunResult, label: str, q: int, thumbs: _Thumbnails) -> dict
                 "position": position,
                 "uri": thumbs[int(i)],
                 "name": run.gallery_paths[int(i)].name,
+                "caption": run.gallery_captions[int(i)] if run.gallery_captions else "",
                 "hit": int(i) == true,
             }
             for position, i in enumerate(run.ranking[q][: metrics.TOP_K], start=1)
@@ -81,7 +82,9 @@ def _run_view(run: RunResult, max_map_points: int) -> dict:
         "queries": [_query_view(run, label, q, thumbs) for label, q in picks.items()],
         "pca": None
         if run.codes is None
-        else _figures.pca_map(run.codes, run.gallery_paths, max_points=max_map_points),
+        else _figures.pca_map(
+            run.codes, run.gallery_paths, max_points=max_map_points, groups=run.gallery_groups
+        ),
     }
 
 

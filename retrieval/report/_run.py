@@ -20,6 +20,9 @@ class RunResult:
     whole gallery). Scores are ranked by :func:`retrieval.metrics.top_k`, the rule submissions
     use. ``codes`` (``n_gallery x d``) feed the PCA map, ``history`` (networks' Keras-style
     ``{"loss": [...], "val_loss": [...]}`` by name) the loss curves, ``config`` the settings.
+    ``gallery_captions`` (one text per image, shown when hovering its thumbnail) and
+    ``gallery_groups`` (one label per image, such as its tag's supercategory, colouring the
+    PCA map) are optional.
     """
 
     name: str
@@ -32,9 +35,15 @@ class RunResult:
     codes: np.ndarray | None = None
     history: dict[str, dict[str, list[float]]] | None = None
     config: dict | None = None
+    gallery_captions: list[str] | None = None
+    gallery_groups: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.gallery_paths = [Path(p) for p in self.gallery_paths]
+        for name in ("gallery_captions", "gallery_groups"):
+            values = getattr(self, name)
+            if values is not None and len(values) != len(self.gallery_paths):
+                raise ValueError(f"{name} must hold one entry per gallery image")
         self.relevant = np.asarray(self.relevant, dtype=np.int64)
         n = len(self.query_texts)
         if self.relevant.shape != (n,):

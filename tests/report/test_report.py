@@ -149,3 +149,34 @@ def test_missing_true_image_is_a_placeholder_in_the_page(demo, tmp_path):
     run.gallery_paths[1] = tmp_path / "bad.jpg"
     page = write_report(tmp_path / "out", [run]).read_text(encoding="utf-8")
     assert 'alt="gone.jpg"' in page and "true image at rank 30 of 60" in page
+
+
+def test_thumbnails_hover_with_their_caption_and_the_map_is_coloured_by_tag(demo, tmp_path):
+    from unittest import mock
+
+    from retrieval.report import _figures
+
+    n = 40
+    run = RunResult(
+        name="captions",
+        gallery_paths=list(demo.image_paths[:n]),
+        query_texts=demo.texts()[:n],
+        relevant=np.arange(n),
+        scores=np.eye(n) + np.random.default_rng(0).random((n, n)) * 0.1,
+        codes=np.random.default_rng(1).normal(size=(n, 8)),
+        gallery_captions=demo.texts()[:n],
+        gallery_groups=[tags[0].supercategory if tags else "" for tags in demo.tags[:n]],
+    )
+    with mock.patch.object(_figures, "pca_map", wraps=_figures.pca_map) as pca:
+        page = write_report(tmp_path, [run]).read_text(encoding="utf-8")
+    assert 'title="A strawberry."' in page  # demo train item 0's caption, not "0.jpg"
+    assert pca.call_args.kwargs["groups"][0] == "food"
+    with pytest.raises(ValueError, match="gallery_captions must hold one entry per gallery image"):
+        RunResult(
+            name="bad",
+            gallery_paths=run.gallery_paths,
+            query_texts=run.query_texts,
+            relevant=run.relevant,
+            scores=run.scores,
+            gallery_captions=["x"],
+        )
