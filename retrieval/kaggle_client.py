@@ -63,6 +63,32 @@ class SubmissionReceipt:
     message: str
 
 
+@dataclass(frozen=True)
+class SubmissionRecord:
+    """One of your submissions to a competition, as Kaggle lists it (scores are text, or "")."""
+
+    ref: int
+    date: str
+    file_name: str
+    description: str
+    status: str
+    public_score: str
+    private_score: str
+
+    def row(self) -> str:
+        """``date<TAB>file<TAB>status<TAB>public<TAB>private<TAB>description``."""
+        return "\t".join(
+            [
+                self.date,
+                self.file_name,
+                self.status,
+                self.public_score,
+                self.private_score,
+                self.description,
+            ]
+        )
+
+
 @contextlib.contextmanager
 def _translated_errors(api: Any, action: str, competition: str) -> Iterator[None]:
     """Turn the client's exceptions into one-line :class:`KaggleError` messages."""
@@ -236,3 +262,30 @@ def submit(competition: str, file: str | os.PathLike[str], message: str) -> Subm
     if response.message == api.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
         raise KaggleError(f"the upload of {path} to {competition} did not complete; try again")
     return SubmissionReceipt(competition, int(response.ref or 0), response.message)
+
+
+def submissions(competition: str = DEFAULT_COMPETITION) -> list[SubmissionRecord]:
+    """Your submissions to ``competition``, newest first, with their status and scores."""
+    api = _client()
+    with (
+        _translated_errors(api, f"list the submissions to {competition}", competition),
+        contextlib.redirect_stdout(sys.stderr),
+    ):
+        listed = api.competition_submissions(competition) or []
+    records = []
+    for item in listed:
+        if item is None:
+            continue
+        status = getattr(item.status, "name", str(item.status or ""))
+        records.append(
+            SubmissionRecord(
+                ref=int(item.ref or 0),
+                date="" if item.date is None else str(item.date)[:19],
+                file_name=item.file_name or "",
+                description=" ".join((item.description or "").split()),
+                status=status.lower(),
+                public_score=item.public_score or "",
+                private_score=item.private_score or "",
+            )
+        )
+    return records

@@ -91,6 +91,11 @@ def _handler(state: KaggleStandIn) -> type[BaseHTTPRequestHandler]:
                     200,
                     {"token": token, "createUrl": f"http://localhost:{PORT}/upload/{token}"},
                 )
+            elif method == "ListSubmissions":
+                self._json(
+                    200,
+                    {"submissions": [_listed(i, s) for i, s in enumerate(state.submissions)][::-1]},
+                )
             elif method == "CreateSubmission":
                 token = payload.get("blobFileTokens")
                 if not state.uploads.get(token):
@@ -125,6 +130,20 @@ def _handler(state: KaggleStandIn) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+def _listed(index: int, submission: dict) -> dict:
+    """A received submission as ListSubmissions answers it: the first is scored, the rest pending."""
+    listed = {
+        "ref": 1001 + index,
+        "date": f"2019-12-0{index % 9 + 1}T10:00:00Z",
+        "description": submission.get("submissionDescription", ""),
+        "fileName": "submission.csv",
+        "status": "COMPLETE" if index == 0 else "PENDING",
+    }
+    if index == 0:
+        listed.update(publicScore="0.31250", privateScore="0.30125")
+    return listed
 
 
 @contextmanager

@@ -151,3 +151,25 @@ def test_cli_download_and_its_errors(
     err = capsys.readouterr().err.strip()
     assert err.startswith("retrieval download: error: competition 'nope' not found")
     assert "\n" not in err
+
+
+def test_submissions_are_listed_newest_first_with_scores(
+    kaggle_server: KaggleStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from retrieval.kaggle_client import submissions
+
+    kaggle_server.archives["cs5785-demo"] = b""
+    file = write_submission_file(tmp_path / "submission.csv")
+    submit("cs5785-demo", file, "first: ridge")
+    submit("cs5785-demo", file, "second: default")
+    records = submissions("cs5785-demo")
+    assert [r.description for r in records] == ["second: default", "first: ridge"]
+    assert [r.status for r in records] == ["pending", "complete"]
+    assert records[1].public_score == "0.31250" and records[1].private_score == "0.30125"
+    assert main(["submissions", "--competition", "cs5785-demo"]) == 0
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert lines[0] == "date\tfile\tstatus\tpublic\tprivate\tdescription"
+    assert lines[2].split("\t")[2:] == ["complete", "0.31250", "0.30125", "first: ridge"]
+    assert main(["submissions", "--competition", "no-such-thing"]) == 1
+    assert "no-such-thing" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from retrieval.cli import (
     cmd_report,
     cmd_search,
     cmd_serve,
+    cmd_submissions,
     cmd_submit,
     cmd_summary,
     cmd_train,
@@ -44,6 +45,7 @@ COMMANDS = (
     cmd_index,
     cmd_serve,
     cmd_submit,
+    cmd_submissions,
     cmd_demo,
 )
 
