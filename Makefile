@@ -31,8 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-notebooks: $(STAMP)  # the .ipynb files from their jupytext sources
-	$(BIN)/jupytext --to ipynb notebooks/[0-9]*.py
+notebooks: $(STAMP)  # the .ipynb files from their jupytext sources, executed (outputs kept)
+	$(BIN)/python notebooks/execute.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
