@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _without_native_noise(notebook: nbformat.NotebookNode) -> None:
-    """Drop TensorFlow's native start-up lines (and its CUDA probe on a CPU) from stderr outputs."""
+    """Drop TensorFlow's native start-up lines from stderr outputs."""
     for cell in notebook.cells:
         kept = []
         for output in cell.get("outputs", []):
@@ -27,7 +27,7 @@ def _without_native_noise(notebook: nbformat.NotebookNode) -> None:
                 lines = [
                     line
                     for line in output["text"].splitlines(keepends=True)
-                    if not is_noise(line) and "cuda" not in line.lower()
+                    if not is_noise(line)
                 ]
                 if not "".join(lines).strip():
                     continue

@@ -134,11 +134,15 @@ class NeuralParams:
 
     ``init = "ridge"`` starts a linear network (``hidden = []``) from the ridge regression
     solution with penalty ``ridge_alpha`` (closed form), which the loss then refines for
-    ``epochs`` epochs; ``"random"`` starts from Keras' initialisation.
+    ``epochs`` epochs; ``"random"`` starts from Keras' initialisation. ``"cca"`` first fits a
+    regularised CCA (``cca_reg``, ``cca_components``): images are keyed by its image-side
+    projection, and the text network starts at its text-side projection and is refined.
     """
 
-    init: Literal["ridge", "random"] = "ridge"
+    init: Literal["ridge", "random", "cca"] = "ridge"
     ridge_alpha: float = 1.0
+    cca_reg: float = 1.0
+    cca_components: int = 128
     loss: Literal["rmse", "triplet", "contrastive"] = "contrastive"
     hidden: tuple[int, ...] = ()
     dropout: float = 0.0

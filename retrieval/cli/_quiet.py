@@ -30,9 +30,21 @@ NATIVE_LOG_LINE = re.compile(r"^[IW]\d{4} \d\d:\d\d:\d\d")  # absl: I0000 00:00:
 QUIET_WARNINGS = ("The structure of `inputs` doesn't match the expected structure",)
 
 
+NATIVE_CUDA_PROBE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d.*cuda", re.IGNORECASE)
+
+
 def is_noise(line: str) -> bool:
-    """Whether a line of native stderr output is a start-up note to hide."""
-    return line.startswith(NOISE_PREFIXES) or bool(NATIVE_LOG_LINE.match(line))
+    """Whether a line of native stderr output is a start-up note to hide (on a machine without
+    a GPU, the failed CUDA probe of TensorFlow's GPU build is one too).
+
+    >>> is_noise("E0000 00:00:1795669519.579769 15493 cuda_platform.cc:52] failed call to cuInit")
+    True
+    """
+    return (
+        line.startswith(NOISE_PREFIXES)
+        or bool(NATIVE_LOG_LINE.match(line))
+        or bool(NATIVE_CUDA_PROBE.match(line))
+    )
 
 
 def _could_become_noise(partial: str) -> bool:

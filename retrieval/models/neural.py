@@ -31,7 +31,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from retrieval.config import NeuralParams
 from retrieval.models._keras_files import save_keras
 from retrieval.models.dense_stack import DenseStack
-from retrieval.models.mappers import Mapper, _dense, ridge_solution, sparse_if_mostly_zero
+from retrieval.models.mappers import (
+    CCAMapper,
+    Mapper,
+    _dense,
+    ridge_solution,
+    sparse_if_mostly_zero,
+)
 from retrieval.store import Arrays, Meta, nest, part
 
 _NEURAL = NeuralParams()
@@ -42,9 +48,12 @@ class NeuralMapper(Mapper):
 
     Parameters
     ----------
-    init, ridge_alpha:
+    init, ridge_alpha, cca_reg, cca_components:
         ``"ridge"`` starts a linear network from the closed-form ridge solution (penalty
-        ``ridge_alpha``), which training then refines; ``"random"`` from Keras' initialisation.
+        ``ridge_alpha``), which training then refines; ``"random"`` from Keras' initialisation;
+        ``"cca"`` fits a regularised CCA (:class:`~retrieval.models.mappers.CCAMapper` with
+        ``cca_reg`` and ``cca_components``), keys images by its image-side projection, and
+        starts the linear text network at its text-side projection.
     loss:
         ``"rmse"``, ``"triplet"`` or ``"contrastive"``.
     hidden:
@@ -77,8 +86,10 @@ class NeuralMapper(Mapper):
 
     kind = "neural"
     _parameter_constraints: ClassVar[dict] = {
-        "init": [StrOptions({"ridge", "random"})],
+        "init": [StrOptions({"ridge", "random", "cca"})],
         "ridge_alpha": [Interval(Real, 0, None, closed="neither")],
+        "cca_reg": [Interval(Real, 0, None, closed="neither")],
+        "cca_components": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"rmse", "triplet", "contrastive"})],
         "hidden": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -101,6 +112,8 @@ class NeuralMapper(Mapper):
         self,
         init: str = _NEURAL.init,
         ridge_alpha: float = _NEURAL.ridge_alpha,
+        cca_reg: float = _NEURAL.cca_reg,
+        cca_components: int = _NEURAL.cca_components,
         loss: str = _NEURAL.loss,
         hidden: tuple[int, ...] = _NEURAL.hidden,
         dropout: float = _NEURAL.dropout,
@@ -120,6 +133,8 @@ class NeuralMapper(Mapper):
     ) -> None:
         self.init = init
         self.ridge_alpha = ridge_alpha
+        self.cca_reg = cca_reg
+        self.cca_components = cca_components
         self.loss = loss
         self.hidden = hidden
         self.dropout = dropout
@@ -174,11 +189,20 @@ class NeuralMapper(Mapper):
         import keras
 
         X, Y = self._check_pairs(X, Y)
-        if self.init == "ridge" and (self.hidden or self.standardize):
+        if self.init != "random" and (self.hidden or self.standardize):
             raise ValueError(
-                "init='ridge' needs a linear network on raw features (hidden=(), standardize=False)"
+                f"init={self.init!r} needs a linear network on raw features "
+                "(hidden=(), standardize=False)"
             )
-        start = ridge_solution(X, Y, self.ridge_alpha) if self.init == "ridge" else None
+        self.image_projection_: tuple[np.ndarray, np.ndarray] | None = None
+        start = None
+        if self.init == "ridge":
+            start = ridge_solution(X, Y, self.ridge_alpha)
+        elif self.init == "cca":
+            cca = CCAMapper(reg=self.cca_reg, n_components=self.cca_components).fit(X, Y)
+            self.image_projection_ = (cca.y_mean_, cca.y_weights_)
+            start = (cca.x_weights_, -(cca.x_mean_ @ cca.x_weights_))
+            Y = self.gallery_keys(Y)
         # a sparse input layer takes TF-IDF rows as they are; dropout and standardising need dense rows
         X = sparse_if_mostly_zero(X) if not (self.input_dropout or self.standardize) else _dense(X)
         keras.utils.set_random_seed(self.seed)
@@ -221,19 +245,33 @@ class NeuralMapper(Mapper):
         return self.stack_(X)
 
     def gallery_keys(self, Y: Any) -> np.ndarray:
-        return self._images(Y)
+        Y = self._images(Y)
+        projection = getattr(self, "image_projection_", None)
+        if projection is None:
+            return Y
+        mean, weights = projection
+        return (Y - mean) @ weights
 
     def get_state(self) -> tuple[Meta, Arrays]:
         meta, _ = super().get_state()
         stack_meta, stack_arrays = self.stack_.get_state()
         meta.update(stack=stack_meta, history=self.history_)
-        return meta, nest("stack", stack_arrays)
+        arrays = nest("stack", stack_arrays)
+        projection = getattr(self, "image_projection_", None)
+        if projection is not None:
+            arrays.update({"image_mean": projection[0], "image_weights": projection[1]})
+        return meta, arrays
 
     @classmethod
     def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> NeuralMapper:
         mapper = super().from_state(meta, arrays)
         mapper.stack_ = DenseStack.from_state(meta["stack"], part("stack", arrays))
         mapper.history_ = meta.get("history", {})
+        mapper.image_projection_ = (
+            (np.asarray(arrays["image_mean"]), np.asarray(arrays["image_weights"]))
+            if "image_weights" in arrays
+            else None
+        )
         return mapper
 
     def save_keras(self, path: str | os.PathLike[str]) -> Path:

@@ -232,3 +232,23 @@ def test_ridge_start_is_the_ridge_solution_and_training_refines_it(pairs):
     assert len(tuned.history_["loss"]) == 3 and start.history_ == {}
     with pytest.raises(ValueError, match="linear network"):
         NeuralMapper(init="ridge", hidden=(8,)).fit(X[:20], Y[:20])
+
+
+def test_cca_start_is_the_cca_peer_and_training_refines_it() -> None:
+    from retrieval.models.mappers import CCAMapper
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 40)).astype("float32")
+    Y = (X[:, :20] @ rng.normal(size=(20, 30)) + rng.normal(size=(300, 30))).astype("float32")
+    untrained = NeuralMapper(init="cca", cca_components=16, epochs=0).fit(X, Y)
+    peer = CCAMapper(n_components=16).fit(X, Y)
+    np.testing.assert_allclose(
+        untrained.similarity(X[:20], Y), peer.similarity(X[:20], Y), atol=1e-5
+    )
+    trained = NeuralMapper(init="cca", cca_components=16, epochs=5, learning_rate=1e-3).fit(X, Y)
+    assert trained.gallery_keys(Y[:3]).shape == (3, 16)
+    assert not np.allclose(trained.query_keys(X[:5]), untrained.query_keys(X[:5]))
+    loaded = mapper_from_state(*trained.get_state())
+    np.testing.assert_allclose(loaded.similarity(X[:5], Y), trained.similarity(X[:5], Y), atol=1e-6)
+    with pytest.raises(ValueError, match="init='cca' needs a linear network"):
+        NeuralMapper(init="cca", hidden=(8,)).fit(X, Y)
