@@ -35,3 +35,24 @@ def kaggle_server(kaggle_env: KaggleStandIn) -> Iterator[KaggleStandIn]:
     """The stand-in Kaggle API serving on 127.0.0.1:7777 for one test."""
     with serving(kaggle_env) as state:
         yield state
+
+
+@pytest.fixture(scope="session")
+def clip_preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised CLIP saved as a keras-hub preset folder (as a user's would be)."""
+    pytest.importorskip("keras_hub")
+    from retrieval.features.clip_random import random_clip_preset
+
+    return random_clip_preset(tmp_path_factory.mktemp("clip") / "tiny-clip", seed=0)
+
+
+@pytest.fixture
+def no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every download fails at once (a proxy on a closed port); an empty kagglehub cache, returned."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    cache = tmp_path / "kagglehub-cache"
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(cache))
+    return cache

@@ -104,7 +104,7 @@ def library_or_default(store: Path | None, *, must_exist: bool) -> Path:
     if must_exist and not (folder / "index").is_dir():
         raise ValueError(
             f"no --bundle or --library given, and the default library {folder} holds nothing yet; "
-            "index a folder first: retrieval index FOLDER --bundle BUNDLE"
+            "index a folder first: retrieval index FOLDER --bundle BUNDLE (or --model clip:PRESET)"
         )
     announce(f"library: {folder} (the default; --library/--store to choose another)")
     return folder

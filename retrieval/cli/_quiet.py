@@ -31,6 +31,8 @@ QUIET_WARNINGS = ("The structure of `inputs` doesn't match the expected structur
 
 
 NATIVE_CUDA_PROBE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d.*cuda", re.IGNORECASE)
+# logged at error level, but a note: an int64 op (CLIP's tokens) runs without oneDNN
+NATIVE_ONEDNN_NOTE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d.*\] oneDNN supports DT_INT64 only")
 
 
 def is_noise(line: str) -> bool:
@@ -39,11 +41,15 @@ def is_noise(line: str) -> bool:
 
     >>> is_noise("E0000 00:00:1795669519.579769 15493 cuda_platform.cc:52] failed call to cuInit")
     True
+    >>> is_noise("E0000 00:00:1795669840.427210 20179 util.cc:131] oneDNN supports DT_INT64 only on "
+    ...          "platforms with AVX-512. Falling back to the default Eigen-based implementation")
+    True
     """
     return (
         line.startswith(NOISE_PREFIXES)
         or bool(NATIVE_LOG_LINE.match(line))
         or bool(NATIVE_CUDA_PROBE.match(line))
+        or bool(NATIVE_ONEDNN_NOTE.match(line))
     )
 
 

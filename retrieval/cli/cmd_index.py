@@ -12,9 +12,16 @@ EXAMPLE = """examples:
   retrieval index                                         # re-crawl: only new or changed files are extracted
   retrieval search "a red apple"                          # search the per-user library
   retrieval index ~/Work/photos --bundle runs/demo/bundle --store ~/work-library
+  retrieval index ~/Pictures --model clip:clip_vit_base_patch32 --store ~/clip-library   # zero-shot CLIP
+  retrieval index ~/Pictures --model clip:~/models/clip_vit_base_patch32 --store ~/clip-library  # offline
 
 The per-user library lives in $XDG_DATA_HOME/retrieval/library (~/.local/share/retrieval/library).
-Pictures are encoded with the network the bundle's training features came from."""
+Pictures are encoded with the network the bundle's training features came from, or, with
+--model clip:PRESET, embedded by a keras-hub CLIP preset (no bundle, no training): a preset
+name is downloaded once into the kagglehub cache ($KAGGLEHUB_CACHE, default
+~/.cache/kagglehub); a local preset folder (config.json, model.weights.h5, preprocessor.json,
+tokenizer.json, assets/) needs no network. A library holds one kind of pictures: bundle codes
+or CLIP embeddings."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,10 +41,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where the library lives (default: the per-user library, "
         "$XDG_DATA_HOME/retrieval/library)",
     )
-    parser.add_argument(
+    encoder = parser.add_mutually_exclusive_group()
+    encoder.add_argument(
         "--bundle",
         type=Path,
         help="trained bundle to code the pictures with (needed the first time; then remembered)",
+    )
+    encoder.add_argument(
+        "--model",
+        type=model_spec,
+        metavar="clip:PRESET_OR_FOLDER",
+        help="embed the pictures with CLIP instead of a bundle: a keras-hub preset "
+        "(clip_vit_base_patch32, ...) or a local preset folder (the first time; then remembered)",
     )
     add_weights_file(parser)
     parser.add_argument(
@@ -52,24 +67,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def model_spec(value: str) -> str:
+    """An argparse type: ``clip:PRESET_OR_FOLDER``, kept as given (checked here, loaded later)."""
+    from retrieval.features.clip import parse_model_spec
+
+    try:
+        parse_model_spec(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--model {value!r}: ")) from None
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from retrieval.cli._options import announce, library_or_default
+    from retrieval.features.clip import is_clip_record
     from retrieval.library import PictureLibrary
 
     library = PictureLibrary(library_or_default(args.store, must_exist=False))
-    remembered = library.manifest()["bundle"]
-    if args.bundle is None and remembered is None:
+    manifest = library.manifest()
+    remembered = manifest["bundle"]
+    if is_clip_record(manifest["features"]):
+        remembered = f"clip:{manifest['features']['preset']}"
+    if args.bundle is None and args.model is None and remembered is None:
         raise ValueError(
             f"{library.store} has no bundle yet: give --bundle BUNDLE (made by `retrieval train` "
-            "or `retrieval demo`)"
+            "or `retrieval demo`) or a CLIP model, --model clip:PRESET_OR_FOLDER"
         )
-    if args.bundle is None:
-        announce(f"bundle: {remembered} (the library's)")
+    if args.bundle is None and args.model is None:
+        announce(
+            f"{'model' if remembered.startswith('clip:') else 'bundle'}: {remembered} (the library's)"
+        )
     report = library.update(
         args.folders,
         bundle=args.bundle,
+        model=args.model,
         weights_file=args.weights_file,
         extensions=[e.strip() for e in args.ext.split(",") if e.strip()],
         include_hidden=args.hidden,

@@ -14,6 +14,8 @@ EXAMPLE = """examples:
   retrieval search --image photo.jpg --bundle runs/demo/bundle
   retrieval search "a red apple"                      # the per-user library (`retrieval index`)
   retrieval search "a red apple" --library ~/work-library
+  retrieval search "a dog on a beach" --library ~/clip-library   # a CLIP library (index --model clip:...)
+  retrieval search --image photo.jpg --library ~/clip-library
   retrieval search --bundle runs/demo/bundle          # interactive: type queries, 'exit' to stop"""
 
 

@@ -12,6 +12,7 @@ EXAMPLE = """examples:
   retrieval serve --bundle runs/demo/bundle                   # http://127.0.0.1:8000
   retrieval serve                                             # the per-user library (`retrieval index`)
   retrieval serve --library ~/work-library --port 9000
+  retrieval serve --library ~/clip-library                    # a CLIP library (index --model clip:...)
   retrieval serve --bundle runs/demo/bundle --host 0.0.0.0    # reachable from other machines"""
 
 
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
         library = PictureLibrary(args.library)
         searcher, roots = library.searcher(), library.roots
+        if args.weights_file is not None and not isinstance(searcher, Searcher):
+            raise ValueError("--weights-file is for ResNet-50 bundles; a CLIP library needs none")
     else:
         searcher = Searcher(*load_bundle(args.bundle))
     backend = SearcherBackend(searcher, weights_file=args.weights_file, roots=roots)

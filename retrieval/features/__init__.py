@@ -1,4 +1,5 @@
-"""Image branch, part one: ResNet-50 features of pictures.
+"""Image branch, part one: ResNet-50 features of pictures (and, in :mod:`retrieval.features.clip`,
+CLIP embeddings of pictures and texts through keras-hub, for libraries searched zero-shot).
 
 Examples
 --------

@@ -6,11 +6,13 @@ its call into one compiled function of a fixed batch shape:
 - JAX: ``jax.jit`` of ``model.stateless_call`` with the weights passed as arguments (XLA on
   every device). Calls are dispatched asynchronously, so the host decodes and copies the
   next batch while the device works on this one.
-- TensorFlow: ``tf.function`` with a fixed ``uint8`` input signature; ``jit_compile`` (XLA)
+- TensorFlow: ``tf.function`` with a fixed input signature; ``jit_compile`` (XLA)
   when an accelerator is present, as Keras' own ``"auto"`` does (XLA is not faster on CPUs).
 - any other backend (torch): Keras' compiled predict path, ``model.predict_on_batch``.
 
-Every compiled call takes ``(batch, 224, 224, 3)`` uint8 and returns float32 arrays.
+Every compiled call takes a fixed-shape batch of the model's input dtype (``(batch, 224, 224,
+3)`` uint8 pictures for ResNet-50; int32 token ids for CLIP's text tower) and returns float32
+arrays.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def resolve_jit(jit_compile: bool | str) -> bool:
 
 
 class CompiledCall:
-    """One compiled call of ``model`` on ``(batch_size, 224, 224, 3)`` uint8 batches.
+    """One compiled call of ``model`` on ``(batch_size, *input shape)`` batches of its input
+    dtype (uint8 pictures, or int32 token ids).
 
     :meth:`submit` starts a batch and returns a handle (under JAX it returns at once);
     :meth:`fetch` waits for it and returns the outputs as float32 NumPy arrays. A caller that
@@ -90,6 +93,7 @@ class CompiledCall:
         self.backend = backend_name()
         self.jit = resolve_jit(jit_compile)
         self.shape = (batch_size, *model.input_shape[1:])
+        self.dtype = np.dtype(_input_dtype(model))
         build = getattr(self, f"_build_{self.backend}", self._build_other)
         self._call: Callable[[np.ndarray], Any] = build()
 
@@ -119,7 +123,7 @@ class CompiledCall:
         import tensorflow as tf
 
         model = self.model
-        spec = tf.TensorSpec(self.shape, tf.uint8)
+        spec = tf.TensorSpec(self.shape, tf.as_dtype(self.dtype))
         return tf.function(
             lambda pixels: model(pixels, training=False),
             input_signature=[spec],
@@ -132,9 +136,9 @@ class CompiledCall:
         return self.model.predict_on_batch
 
     def submit(self, pixels: np.ndarray) -> Any:
-        if pixels.shape != self.shape or pixels.dtype != np.uint8:
+        if pixels.shape != self.shape or pixels.dtype != self.dtype:
             raise ValueError(
-                f"compiled call takes uint8 {self.shape}, got {pixels.dtype} {pixels.shape}"
+                f"compiled call takes {self.dtype} {self.shape}, got {pixels.dtype} {pixels.shape}"
             )
         return self._call(pixels)
 
@@ -144,7 +148,7 @@ class CompiledCall:
         return [np.asarray(output, dtype=np.float32) for output in outputs]
 
     def __call__(self, pixels: np.ndarray) -> list[np.ndarray]:
-        """Any number of pictures: fixed-size calls, the last one padded with black pictures."""
+        """Any number of rows: fixed-size calls, the last one padded with zeros (black pictures)."""
         n = len(pixels)
         if n == 0:
             return [np.zeros((0, *shape[1:]), np.float32) for shape in _output_shapes(self.model)]
@@ -155,6 +159,13 @@ class CompiledCall:
                 chunk = pad_batch(chunk, self.batch_size)
             parts.append([o[: n - start] for o in self.fetch(self.submit(chunk))])
         return [np.concatenate(column)[:n] for column in zip(*parts, strict=True)]
+
+
+def _input_dtype(model: Any) -> str:
+    """The dtype of the model's (single) input, as NumPy names it."""
+    import keras
+
+    return keras.backend.standardize_dtype(model.inputs[0].dtype)
 
 
 def _output_shapes(model: Any) -> list[tuple]:

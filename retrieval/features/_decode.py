@@ -31,13 +31,26 @@ _SLOTS: np.ndarray | None = None  # the slot buffer as a worker process maps it
 
 
 def decode_rows(
-    slots: np.ndarray, slot: int, start: int, paths: Sequence[str], draft: bool
+    slots: np.ndarray,
+    slot: int,
+    start: int,
+    paths: Sequence[str],
+    draft: bool,
+    crop: bool = False,
+    resample: str = "bilinear",
 ) -> list[str]:
-    """Decode ``paths`` into ``slots[slot, start:start + len(paths)]``; the reason per bad file, ``""`` when fine."""
+    """Decode ``paths`` into ``slots[slot, start:start + len(paths)]``; the reason per bad file, ``""`` when fine.
+
+    Pictures are decoded at the slots' size; ``draft``, ``crop`` and ``resample`` as in
+    :func:`load_picture`.
+    """
+    size = slots.shape[2]
     reasons = []
     for offset, path in enumerate(paths):
         try:
-            slots[slot, start + offset] = load_picture(path, draft=draft)
+            slots[slot, start + offset] = load_picture(
+                path, size, draft=draft, crop=crop, resample=resample
+            )
             reasons.append("")
         except BadImageError as exc:
             slots[slot, start + offset] = 0
@@ -53,9 +66,11 @@ def _attach(buffer: str, shape: tuple[int, ...]) -> None:
     _SLOTS = np.memmap(buffer, dtype=np.uint8, mode="r+", shape=shape)
 
 
-def _decode_in_worker(slot: int, start: int, paths: Sequence[str], draft: bool) -> list[str]:
+def _decode_in_worker(
+    slot: int, start: int, paths: Sequence[str], draft: bool, crop: bool, resample: str
+) -> list[str]:
     assert _SLOTS is not None, "worker started without its slot buffer"
-    return decode_rows(_SLOTS, slot, start, paths, draft)
+    return decode_rows(_SLOTS, slot, start, paths, draft, crop, resample)
 
 
 def _shared_folder(size: int) -> str | None:
@@ -71,8 +86,9 @@ def _shared_folder(size: int) -> str | None:
 
 
 class SlotDecoder:
-    """``slots`` batches of ``(batch_size, 224, 224, 3)`` uint8, filled by ``workers`` decoders.
+    """``slots`` batches of ``(batch_size, size, size, 3)`` uint8, filled by ``workers`` decoders.
 
+    ``draft``, ``crop`` and ``resample`` say how pictures are decoded (:func:`load_picture`).
     ``kind`` is ``"process"`` or ``"thread"``. :meth:`submit` queues the decoding of up to
     ``batch_size`` paths into a slot and returns futures of their reasons; :attr:`slots` is
     the array the model reads. A broken process pool is replaced by threads (with a warning)
@@ -88,10 +104,14 @@ class SlotDecoder:
         kind: str,
         draft: bool,
         size: int = INPUT_SIZE,
+        crop: bool = False,
+        resample: str = "bilinear",
     ) -> None:
         self.batch_size = batch_size
         self.workers = max(1, workers)
         self.draft = draft
+        self.crop = crop
+        self.resample = resample
         self.kind = kind
         shape = (slots, batch_size, size, size, 3)
         self._file: str | None = None
@@ -121,10 +141,14 @@ class SlotDecoder:
     def _submit_chunk(self, slot: int, start: int, paths: Sequence[str]) -> Future:
         if self.kind == "process":
             try:
-                return self._pool.submit(_decode_in_worker, slot, start, paths, self.draft)
+                return self._pool.submit(_decode_in_worker, slot, start, paths, *self._how)
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._fall_back(exc)
-        return self._pool.submit(decode_rows, self.slots, slot, start, paths, self.draft)
+        return self._pool.submit(decode_rows, self.slots, slot, start, paths, *self._how)
+
+    @property
+    def _how(self) -> tuple[bool, bool, str]:
+        return self.draft, self.crop, self.resample
 
     def reasons(self, slot: int, chunks: list[tuple[int, Sequence[str], Future]]) -> list[str]:
         """Wait for a slot's chunks; the reason per path (``""`` when decoded)."""
@@ -134,7 +158,7 @@ class SlotDecoder:
                 out += future.result()
             except BrokenProcessPool as exc:
                 self._fall_back(exc)
-                out += decode_rows(self.slots, slot, start, paths, self.draft)
+                out += decode_rows(self.slots, slot, start, paths, *self._how)
         return out
 
     def _fall_back(self, exc: BaseException) -> None:

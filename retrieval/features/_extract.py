@@ -11,7 +11,9 @@ The pipeline keeps the model fed:
   manifest lines), so an interrupted run resumes where it stopped and a re-run extracts
   only new or changed files, and no write stalls the model.
 
-Bad files are skipped and listed; they never shift features against paths.
+Bad files are skipped and listed; they never shift features against paths. The network is
+ResNet-50 unless another :class:`ImageNetwork` is given (CLIP's image tower,
+:mod:`retrieval.features.clip`): the same pipeline and cache, its own rows.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,9 +43,33 @@ FC1000_DIM = 1000
 _DIMS = {"pool5": POOL5_DIM, "fc1000": FC1000_DIM}
 
 
+class ImageNetwork(Protocol):
+    """An image network :func:`extract_features` can run in place of ResNet-50.
+
+    ``label`` names it (the cache folder); ``dim`` is its row width; pictures are decoded to
+    ``input_size`` squares (``crop`` and ``resample`` as in :func:`load_picture`) and travel
+    as uint8; ``compiled(batch_size, jit_compile=...)`` is a
+    :class:`~retrieval.features._compiled.CompiledCall`; ``split(outputs)`` gives
+    ``(rows, None)``.
+    """
+
+    label: str
+    dim: int
+    input_size: int
+    crop: bool
+    resample: str
+
+    def compiled(self, batch_size: int, *, jit_compile: bool | str = "auto") -> Any: ...
+
+    def split(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
 @dataclass
 class ExtractionResult:
-    """Features of the pictures that could be read, in input order, and the ones skipped."""
+    """Features of the pictures that could be read, in input order, and the ones skipped.
+
+    ``pool5`` holds ResNet-50's pool5 rows, or the rows of the :class:`ImageNetwork` used.
+    """
 
     paths: list[Path]
     pool5: np.ndarray
@@ -67,13 +93,22 @@ def file_key(path: Path) -> str:
 
 
 class FeatureCache:
-    """Append-only shards of features under ``folder/<weights label>/``."""
+    """Append-only shards of features under ``folder/<weights label>/``; ``dim``: the width of
+    the main rows (2048 for ResNet-50's pool5; another network's own)."""
 
-    def __init__(self, folder: str | os.PathLike[str], weights_label: str, fc1000: bool) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        weights_label: str,
+        fc1000: bool,
+        *,
+        dim: int = POOL5_DIM,
+    ) -> None:
         safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in weights_label)
         self.folder = Path(folder) / safe
         self.folder.mkdir(parents=True, exist_ok=True)
         self.fc1000 = fc1000
+        self.dims = {**_DIMS, "pool5": dim}
         self.manifest = self.folder / "manifest.jsonl"
         self.index: dict[str, tuple[str, int, bool]] = {}
         self._next: int | None = None  # the next shard number, counted once
@@ -105,7 +140,7 @@ class FeatureCache:
             return False
         path = self.folder / f"{shard}.{kind}.npy"
         try:
-            problem = _shard_problem(self._shard(shard, kind), _DIMS[kind], row)
+            problem = _shard_problem(self._shard(shard, kind), self.dims[kind], row)
         except (OSError, ValueError, EOFError) as exc:
             problem = f"unreadable or truncated ({exc})"
         if problem is None:
@@ -293,8 +328,12 @@ def extract_features(
     draft: bool = True,
     decoder: str = "auto",
     prefetch: int | None = None,
+    network: ImageNetwork | None = None,
 ) -> ExtractionResult:
     """ResNet-50 features of ``paths``; bad files are skipped and listed in ``failures``.
+
+    ``network`` runs another :class:`ImageNetwork` instead (e.g. CLIP's image tower): its rows
+    come back in ``result.pool5``, and ``weights``, ``seed``, ``precision`` do not apply.
 
     With ``cache_dir``, features are kept per file (keyed by path, size and mtime): a re-run
     extracts only new or changed files, and an interrupted run resumes. With ``out`` (a
@@ -319,9 +358,16 @@ def extract_features(
         if value is not None and value < 1:
             raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
     _auto_decoder(decoder, 0, 1)  # a bad name fails before the model is built
+    if network is not None and fc1000:
+        raise ValueError("fc1000 logits are a ResNet-50 output: not with another network")
     paths = [Path(p) for p in paths]
-    label = describe_weights(weights) + (f"(seed={seed})" if weights is None else "")
-    cache = FeatureCache(cache_dir, label, fc1000) if cache_dir is not None else None
+    if network is None:
+        label = describe_weights(weights) + (f"(seed={seed})" if weights is None else "")
+        dim, picture = POOL5_DIM, {}
+    else:
+        label, dim = network.label, network.dim
+        picture = {"size": network.input_size, "crop": network.crop, "resample": network.resample}
+    cache = FeatureCache(cache_dir, label, fc1000, dim=dim) if cache_dir is not None else None
     failures: list[tuple[Path, str]] = []
     keys: dict[Path, str] = {}
     for path in paths:
@@ -335,7 +381,7 @@ def extract_features(
         rows_of.setdefault(path, []).append(position)
     todo = [p for p in keys if cache is None or cache.lookup(keys[p]) is None]
     reused = len(keys) - len(todo)
-    pool5_rows = _Rows(len(kept), POOL5_DIM, None if out is None else Path(out))
+    pool5_rows = _Rows(len(kept), dim, None if out is None else Path(out))
     fc_rows = _Rows(len(kept), FC1000_DIM, None) if fc1000 else None
 
     def write(batch: Sequence[Path], pool5: np.ndarray | None, logits: np.ndarray | None) -> None:
@@ -365,7 +411,9 @@ def extract_features(
             for start in range(0, len(cached), 256):
                 writer.put(cached[start : start + 256], None, None)
         if todo:
-            model = get_model(None if weights is None else str(weights), fc1000, seed, precision)
+            model = network or get_model(
+                None if weights is None else str(weights), fc1000, seed, precision
+            )
             batch_size = batch_size or default_batch_size()
             # a short job: the smallest power of two that holds it, not a mostly padded batch
             batch_size = min(batch_size, 1 << (len(todo) - 1).bit_length())
@@ -375,7 +423,12 @@ def extract_features(
             kind = _auto_decoder(decoder, len(todo), batch_size)
             with (
                 SlotDecoder(
-                    slots=depth + 2, batch_size=batch_size, workers=workers, kind=kind, draft=draft
+                    slots=depth + 2,
+                    batch_size=batch_size,
+                    workers=workers,
+                    kind=kind,
+                    draft=draft,
+                    **picture,
                 ) as decoding,
                 progress_bar(
                     total=len(todo),
@@ -402,7 +455,7 @@ def extract_features(
 def _run_pipeline(
     todo: list[Path],
     call: Any,
-    model: ResNet50Features,
+    model: ResNet50Features | ImageNetwork,
     decoding: Any,
     writer: _Writer,
     bar: Any,

@@ -1,4 +1,6 @@
-"""Decoding pictures for ResNet-50: any mode in, 224x224 RGB out; bad files named, never fatal."""
+"""Decoding pictures for the image networks: any mode in, square RGB out (224x224 for
+ResNet-50; CLIP asks for its own size, a centre crop and bicubic resampling); bad files named,
+never fatal."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from PIL import Image, ImageOps
 from retrieval.errors import RetrievalError
 
 INPUT_SIZE = 224
+RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 MAX_PIXELS = 64_000_000  # larger than any camera picture; a "decompression bomb" beyond
 
 
@@ -54,9 +57,18 @@ def _grey_levels(array: np.ndarray) -> np.ndarray:
 
 
 def load_picture(
-    source: str | os.PathLike[str] | Image.Image, size: int = INPUT_SIZE, *, draft: bool = False
+    source: str | os.PathLike[str] | Image.Image,
+    size: int = INPUT_SIZE,
+    *,
+    draft: bool = False,
+    crop: bool = False,
+    resample: str = "bilinear",
 ) -> np.ndarray:
     """A picture as a ``(size, size, 3)`` uint8 array: EXIF orientation applied, resized.
+
+    The whole picture is squeezed into the square (ResNet-50's way), or with ``crop=True`` its
+    centred square is taken first, keeping the aspect ratio (CLIP's way); ``resample`` is
+    ``"bilinear"`` or ``"bicubic"``.
 
     With ``draft=True`` a JPEG file is decoded at the smallest DCT scale (1/2, 1/4 or 1/8)
     whose width and height stay at or above ``size`` (PIL's ``Image.draft``) before the same
@@ -66,6 +78,8 @@ def load_picture(
 
     Raises :class:`BadImageError` for a missing, empty, truncated, corrupt or oversized file.
     """
+    if resample not in RESAMPLING:
+        raise ValueError(f"resample {resample!r}: use one of {', '.join(RESAMPLING)}")
     if isinstance(source, Image.Image):
         image = source
         path = Path(getattr(source, "filename", "") or "<image>")
@@ -95,7 +109,12 @@ def load_picture(
             raise BadImageError(path, f"corrupt or truncated image ({exc})") from None
     try:
         image = ImageOps.exif_transpose(image)
-        image = to_rgb_on_white(image).resize((size, size), Image.Resampling.BILINEAR)
+        image = to_rgb_on_white(image)
+        if crop and image.width != image.height:
+            side = min(image.width, image.height)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            image = image.crop((left, top, left + side, top + side))
+        image = image.resize((size, size), RESAMPLING[resample])
     except (OSError, ValueError) as exc:
         raise BadImageError(path, f"cannot convert image ({exc})") from None
     return np.asarray(image, dtype=np.uint8)

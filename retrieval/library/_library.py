@@ -10,26 +10,39 @@ is written, so files a failed update did not index count as new again; identical
 indexed once; skipped files are named on stderr and in the report. Features are
 always made by the network the bundle was trained on, as its feature record says.
 
+A library is either coded with a trained bundle or embedded by CLIP (``model="clip:PRESET"``,
+zero-shot, no bundle: :mod:`retrieval.features.clip`); the manifest records which (CLIP's
+record names its preset), and the two never mix in one library.
+
 Example
 -------
 >>> library = PictureLibrary("~/.retrieval/photos")                      # doctest: +SKIP
 >>> report = library.update(["~/Pictures"], bundle="runs/demo/bundle")   # doctest: +SKIP
 >>> library.searcher().search("a red apple", k=5)                       # doctest: +SKIP
+>>> clip = PictureLibrary("~/.retrieval/clip-photos")                    # doctest: +SKIP
+>>> clip.update(["~/Pictures"], model="clip:clip_vit_base_patch32")      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from retrieval import store
-from retrieval.core import Gallery, Searcher, TrainedModel, load_bundle
-from retrieval.features import extract_features, weights_from_record
+from retrieval.core import CODE, Gallery, Searcher, TrainedModel, load_bundle
+from retrieval.features import ExtractionResult, extract_features, weights_from_record
+from retrieval.features.clip import (
+    ClipEncoder,
+    is_clip_record,
+    parse_model_spec,
+    resolve_preset,
+)
+from retrieval.library._clip import ClipSearcher
 from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog
 
 KIND = "retrieval.library"
@@ -75,7 +88,8 @@ class PictureLibrary:
         self.index_path = self.store / "index"
 
     def manifest(self) -> dict:
-        """The library's roots, bundle and feature record (empty ones before the first update)."""
+        """The library's roots, bundle and feature record (empty ones before the first update);
+        a CLIP library has no bundle and a CLIP record (``{"model": "clip", "preset": ...}``)."""
         if not self.index_path.is_dir():
             return {"roots": [], "bundle": None, "features": None}
         return store.read_manifest(self.index_path, KIND)
@@ -85,6 +99,7 @@ class PictureLibrary:
         roots: Sequence[str | os.PathLike[str]] = (),
         *,
         bundle: str | os.PathLike[str] | None = None,
+        model: str | None = None,
         weights_file: str | os.PathLike[str] | None = None,
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         include_hidden: bool = False,
@@ -92,7 +107,8 @@ class PictureLibrary:
     ) -> LibraryUpdate:
         """Crawl ``roots`` (plus the roots indexed before) and bring the index up to date.
 
-        ``bundle`` is needed the first time (later the library remembers it); ``weights_file``
+        The first time, give ``bundle`` (a trained bundle) or ``model`` (``"clip:PRESET"``, a
+        keras-hub CLIP preset name or folder); later the library remembers it. ``weights_file``
         only when the bundle's features were made with a weights file.
         """
         manifest = self.manifest()
@@ -101,16 +117,90 @@ class PictureLibrary:
         )
         if not all_roots:
             raise ValueError("give at least one folder to index")
+        encoder = self._encoder(manifest, bundle=bundle, model=model)
+        options = {"extensions": extensions, "include_hidden": include_hidden}
+        cache = self.store / "features"
+        if encoder is not None:
+            if weights_file is not None:
+                raise ValueError("--weights-file is for ResNet-50 bundles; CLIP needs none")
+            return self._update(
+                all_roots,
+                encode=lambda files: encoder.encode_files(
+                    files, cache_dir=cache, batch_size=batch_size
+                ),
+                spaces=lambda rows: {CODE: np.asarray(rows, np.float32)},
+                meta={"bundle": None, "features": encoder.record},
+                **options,
+            )
         bundle = str(Path(bundle).resolve()) if bundle is not None else manifest["bundle"]
         if bundle is None:
-            raise ValueError("give the trained bundle to index with (--bundle)")
-        model, _ = load_bundle(bundle)
-        if manifest["features"] is not None and manifest["features"] != model.features:
+            raise ValueError(
+                "give the trained bundle to index with (--bundle) or a CLIP model (--model clip:PRESET)"
+            )
+        trained, _ = load_bundle(bundle)
+        if manifest["features"] is not None and manifest["features"] != trained.features:
             raise ValueError(
                 f"{self.store}: the library's pictures were encoded with {manifest['features']}, "
-                f"the bundle {bundle} with {model.features}; use a new --store for this bundle"
+                f"the bundle {bundle} with {trained.features}; use a new --store for this bundle"
             )
-        weights, seed = weights_from_record(model.features, weights_file)
+        weights, seed = weights_from_record(trained.features, weights_file)
+        return self._update(
+            all_roots,
+            encode=lambda files: extract_features(
+                files, weights=weights, seed=seed, batch_size=batch_size, cache_dir=cache
+            ),
+            spaces=lambda rows: _image_spaces(trained, rows),
+            meta={"bundle": bundle, "features": trained.features},
+            **options,
+        )
+
+    def _encoder(
+        self, manifest: dict, *, bundle: str | os.PathLike[str] | None, model: str | None
+    ) -> ClipEncoder | None:
+        """The CLIP encoder of this update (``None``: a bundle library); mixing is refused."""
+        stored = manifest["features"] if is_clip_record(manifest["features"]) else None
+        if bundle is not None and model is not None:
+            raise ValueError("give --bundle or --model, not both")
+        if bundle is not None and stored is not None:
+            raise ValueError(
+                f"{self.store}: the library's pictures were embedded by CLIP ({stored['preset']}); "
+                f"pictures coded with the bundle {bundle} cannot join them; use a new --store"
+            )
+        if model is None:
+            return None if stored is None else ClipEncoder(stored["preset"])
+        preset = parse_model_spec(model)
+        if manifest["bundle"] is not None:
+            raise ValueError(
+                f"{self.store}: the library's pictures were coded with the bundle "
+                f"{manifest['bundle']}; CLIP pictures cannot join them; use a new --store for "
+                f"--model {model}"
+            )
+        preset = resolve_preset(preset)
+        if stored is not None and stored["preset"] != preset:
+            raise ValueError(
+                f"{self.store}: the library's pictures were embedded by CLIP {stored['preset']}, "
+                f"not {preset}; use a new --store for this preset"
+            )
+        encoder = ClipEncoder(preset)
+        if stored is not None and stored != encoder.record:
+            raise ValueError(
+                f"{self.store}: the library's pictures were embedded as {stored}, the preset "
+                f"{preset} now makes {encoder.record}; use a new --store"
+            )
+        return encoder
+
+    def _update(
+        self,
+        all_roots: list[str],
+        *,
+        encode: Callable[[list[Path]], ExtractionResult],
+        spaces: Callable[[np.ndarray], dict[str, np.ndarray]],
+        meta: dict,
+        extensions: Sequence[str],
+        include_hidden: bool,
+    ) -> LibraryUpdate:
+        """Crawl ``all_roots``, ``encode`` the distinct files (new ones only, the cache has the
+        rest), and store their image ``spaces`` with ``meta``."""
         self.store.mkdir(parents=True, exist_ok=True)
         report = LibraryUpdate()
         with FileCatalog(self.store / "catalog.sqlite") as catalog:
@@ -125,46 +215,43 @@ class PictureLibrary:
             for path, reason in report.skipped:  # extraction names the files it skips itself
                 print(f"skipping {path}: {reason}", file=sys.stderr)
             unique = catalog.unique_files()
-            result = extract_features(
-                unique,
-                weights=weights,
-                seed=seed,
-                batch_size=batch_size,
-                cache_dir=self.store / "features",
-            )
+            result = encode(unique)
             report.extracted = len(unique) - result.reused - len(result.failures)
             report.skipped += [(str(p), r) for p, r in result.failures]
             paths = [str(p) for p in result.paths]
-            meta = {"roots": all_roots, "bundle": bundle, "features": model.features}
-            self._write_index(model, paths, result.pool5, meta)
+            store.save(
+                self.index_path,
+                KIND,
+                {"roots": all_roots, **meta, "paths": paths},
+                store.nest("spaces", spaces(result.pool5)),
+            )
             catalog.commit()
         report.indexed = len(paths)
         return report
 
-    def _write_index(
-        self, model: TrainedModel, paths: list[str], pool5: np.ndarray, meta: dict
-    ) -> None:
-        """Store the image spaces of ``paths`` (rows of ``pool5``) with ``meta``."""
-        if paths:
-            spaces = model.image_spaces(pool5)
-        else:
-            spaces = {space: np.zeros((0, 1), np.float32) for space in model.spaces}
-        store.save(self.index_path, KIND, {**meta, "paths": paths}, store.nest("spaces", spaces))
-
-    def searcher(self) -> Searcher:
-        """A searcher over the indexed pictures with the library's bundle."""
+    def searcher(self) -> Searcher | ClipSearcher:
+        """A searcher over the indexed pictures: with the library's bundle, or with CLIP."""
         if not self.index_path.is_dir():
             raise ValueError(
                 f"{self.store}: nothing indexed yet; run `retrieval index FOLDER --store {self.store}`"
             )
         stored = store.load(self.index_path, KIND)
-        model, _ = load_bundle(stored.meta["bundle"])
         paths = stored.meta["paths"]
         if not paths:
             raise ValueError(f"{self.store}: the library holds no pictures")
         gallery = Gallery(paths, paths, store.part("spaces", stored.arrays), name=str(self.store))
+        if is_clip_record(stored.meta["features"]):
+            return ClipSearcher(ClipEncoder(stored.meta["features"]["preset"]), gallery)
+        model, _ = load_bundle(stored.meta["bundle"])
         return Searcher(model, gallery)
 
     @property
     def roots(self) -> list[Path]:
         return [Path(r) for r in self.manifest()["roots"]]
+
+
+def _image_spaces(model: TrainedModel, pool5: np.ndarray) -> dict[str, np.ndarray]:
+    """A bundle's image spaces of ``pool5`` rows (empty ones for no rows)."""
+    if len(pool5):
+        return model.image_spaces(pool5)
+    return {space: np.zeros((0, 1), np.float32) for space in model.spaces}
