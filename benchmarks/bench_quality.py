@@ -132,6 +132,17 @@ DEFAULT_FAMILY = "default (configs/default.toml)"
 DEFAULT_CANDIDATES: dict[str, dict] = {
     "learned mapping into the code only": {**NO_TAGS, "mappers": [{"kind": "neural"}]},
     "learned mapping + reverse ridge (the default)": NO_TAGS,
+    "learned mapping started at CCA, refined 3 epochs": {
+        **NO_TAGS,
+        "image": {**PEER_IMAGE, "power": 0.5},
+        "mappers": [
+            {
+                "kind": "neural",
+                "space": "features",
+                "params": {"init": "cca", "cca_reg": 1.0, "cca_components": 256, "epochs": 3},
+            }
+        ],
+    },
 }
 
 
