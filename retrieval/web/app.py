@@ -79,7 +79,10 @@ class FeedbackResults(BaseModel):
     proposals: list[Result] = Field(
         description="pictures to vote on next, likely yes and likely no alternating"
     )
-    ranking: list[Result] = Field(description="the best pictures not voted on yet")
+    ranking: list[Result] = Field(
+        description="the pictures voted yes first, then the best of those not voted on; "
+        "pictures voted no never appear"
+    )
 
 
 def create_app(
@@ -197,6 +200,8 @@ def create_app(
         "/api/feedback",
         response_model=FeedbackResults,
         summary="Learn from yes/no votes",
+        description="Fuses the text query's scores with the votes (Rocchio in the code "
+        "space and an RBF-kernel SVM); see `retrieval.models.feedback`.",
         responses={
             400: {"description": "the body is not valid JSON"},
             422: {"description": "ids outside the gallery"},
@@ -211,7 +216,7 @@ def create_app(
         session = RelevanceFeedback(gallery.codes, initial_scores=initial)
         session.vote_many(list(request.votes), list(request.votes.values()))
         scores = session.scores()
-        ranking = session.ranking()[: request.k]
+        ranking = session.ranking(include_voted=True)[: request.k]
         return FeedbackResults(
             proposals=[_hit(i, scores[i]) for i in session.propose(8)],
             ranking=[_hit(int(i), scores[i]) for i in ranking],

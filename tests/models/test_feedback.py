@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.models.feedback import RelevanceFeedback
+from retrieval.models.feedback import RelevanceFeedback, zscore
+from tests.fruit_toy import NO, RED_FRUIT, YES, fruit_gallery
 
 
 def clusters(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -39,13 +40,73 @@ def test_proposals_alternate_positive_and_negative_and_skip_voted() -> None:
     assert len(set(proposals)) == 6
 
 
-def test_initial_scores_used_until_both_answers_exist() -> None:
+def test_initial_scores_rank_until_the_first_vote() -> None:
     codes, _ = clusters()
     initial = np.arange(200, dtype=float)
     session = RelevanceFeedback(codes, initial_scores=initial)
     assert session.propose(3) == [199, 198, 197]
+    np.testing.assert_allclose(session.scores(), zscore(initial))
     session.vote(199, True)
-    assert session.propose(2) == [198, 197]
+    assert 199 not in session.propose(5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_example_votes_keep_the_voted_kind_on_top(seed: int) -> None:
+    # yes: apple, apple core, cherries; no: grapes, lemon, pineapple. The former SVM-only
+    # ranking mixed red things that are not fruit (balloons) in with the red fruit.
+    codes, text, kinds = fruit_gallery(seed)
+    session = RelevanceFeedback(codes, initial_scores=text)
+    session.vote_many([*YES, *NO], [True] * 3 + [False] * 3)
+    shown = session.ranking(include_voted=True)
+    assert set(shown[:3]) == set(YES)
+    assert np.all(kinds[shown[:8]] == RED_FRUIT)  # then the five red fruit not voted on
+    assert not set(NO) & set(shown)
+    assert len(shown) == len(codes) - len(NO)
+
+
+def test_shown_ranking_puts_yes_first_and_never_no() -> None:
+    codes, labels = clusters(2)
+    session = RelevanceFeedback(codes, initial_scores=-np.arange(200.0))
+    session.vote_many([150, 3, 0], [True, False, False])
+    shown = session.ranking(include_voted=True)
+    assert shown[0] == 150 and 3 not in shown and 0 not in shown
+    assert len(shown) == 198 and len(set(shown.tolist())) == 198
+    assert np.all(labels[shown[1:40]] == labels[150])
+    unvoted = session.ranking()
+    assert not {150, 3, 0} & set(unvoted.tolist()) and len(unvoted) == 197
+
+
+def test_text_keeps_the_session_anchored() -> None:
+    # the votes point at a cluster; the text decides between the pictures the votes rate alike
+    codes, labels = clusters(3)
+    text = np.where(np.arange(200) % 2 == 0, 1.0, 0.0)
+    session = RelevanceFeedback(codes, initial_scores=text)
+    wanted = np.flatnonzero(labels == 1)
+    session.vote_many([wanted[0], np.flatnonzero(labels == 0)[0]], [True, False])
+    top = session.ranking()[:20]
+    assert np.all(labels[top] == 1) and np.mean(top % 2 == 0) >= 0.9
+
+
+def test_text_weight_follows_how_well_the_text_agrees_with_the_votes() -> None:
+    codes, _ = clusters()
+    text = np.arange(200, dtype=float)
+    session = RelevanceFeedback(codes, initial_scores=text)
+    assert session.text_agreement() == 1.0
+    session.vote_many([199, 198, 0], [True, True, False])
+    assert session.text_agreement() == 2.0
+    session.vote_many([199, 198, 0], [False, False, True])
+    assert session.text_agreement() == 0.0
+    assert RelevanceFeedback(codes, initial_scores=text, adapt_text=False).text_agreement() == 1.0
+
+
+def test_signals_drop_out_when_missing() -> None:
+    codes, labels = clusters()
+    session = RelevanceFeedback(codes)
+    np.testing.assert_array_equal(session.scores(), np.zeros(200))
+    session.vote(0, False)
+    assert session.svm_scores() is None and session.rocchio_scores() is not None
+    assert labels[session.ranking()[0]] != labels[0]
+    np.testing.assert_array_equal(zscore(np.ones(5)), np.zeros(5))
 
 
 def test_single_yes_ranks_its_neighbours_first() -> None:

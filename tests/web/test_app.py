@@ -3,11 +3,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from retrieval.web import create_app
+from tests.fruit_toy import NAMES, NO, RED_FRUIT, YES, fruit_gallery
 from tests.web.conftest import DEMO, CaptionGallery
 
 
@@ -99,8 +101,8 @@ def test_feedback_moves_voted_kind_to_the_top(
     body = client.post("/api/feedback", json={"query": "fruit", "votes": votes, "k": 10}).json()
     ranked = [r["id"] for r in body["ranking"]]
     scores = [r["score"] for r in body["ranking"]]
-    assert not set(ranked) & set(votes)
-    assert scores == sorted(scores, reverse=True)
+    assert ranked[0] == 0 and not set(ranked[1:]) & set(votes)  # the yes on top, no "no"
+    assert len(ranked) == 10 and scores[1:] == sorted(scores[1:], reverse=True)
     proposals = body["proposals"]
     assert len(proposals) == 8
     assert proposals[0]["score"] > proposals[1]["score"]  # a likely yes, then a likely no
@@ -112,3 +114,28 @@ def test_a_query_with_no_known_word_carries_a_note(client: TestClient) -> None:
     assert unknown["note"] == "no word of this query is known"
     known = client.get("/api/search", params={"q": "a strawberry", "k": 3}).json()
     assert known["note"] is None
+
+
+class FruitGallery(CaptionGallery):
+    """The toy fruit gallery of ``tests.fruit_toy`` behind the page's backend protocol."""
+
+    def __init__(self, seed: int) -> None:
+        self.codes, self.text, self.kinds = fruit_gallery(seed)
+        self.paths = [Path(f"{name}.jpg") for name in NAMES]
+
+    def text_scores(self, text: str) -> np.ndarray:
+        return self.text if "fruit" in text else np.zeros(len(self.paths))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_refine_with_the_example_votes_keeps_the_voted_kind_on_top(seed: int) -> None:
+    gallery = FruitGallery(seed)
+    app_client = TestClient(create_app(gallery, roots=[]))
+    votes = {**{i: True for i in YES}, **{i: False for i in NO}}
+    body = app_client.post("/api/feedback", json={"query": "fruit", "votes": votes, "k": 12}).json()
+    ranked = [r["id"] for r in body["ranking"]]
+    assert len(ranked) == 12 and set(ranked[:3]) == set(YES)
+    assert all(gallery.kinds[i] == RED_FRUIT for i in ranked[:8])
+    assert not set(ranked) & set(NO)
+    assert not {p["id"] for p in body["proposals"]} & set(votes)
+    assert body["ranking"][3]["name"] in {f"{n}.jpg" for n in NAMES[3:8]}

@@ -61,6 +61,7 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
         )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(server_url)
+        assert page.locator("#refine").is_disabled()  # nothing to refine before a search
         page.fill("#query", "a strawberry")
         page.click("#search")
         page.wait_for_selector(".card img")
@@ -75,18 +76,27 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
             assert time.monotonic() < deadline, "the first picture never loaded"
             time.sleep(0.05)
 
-        voted = {cards.nth(0).get_attribute("data-id"), cards.nth(1).get_attribute("data-id")}
+        assert page.locator("#refine").is_enabled()
+        yes, no = cards.nth(0).get_attribute("data-id"), cards.nth(1).get_attribute("data-id")
         cards.nth(0).locator("button.y").click()
         cards.nth(1).locator("button.n").click()
         assert "yes" in cards.nth(0).get_attribute("class")
         page.click("#refine")
         expect(page.locator("#status")).to_have_text("Refined with 2 votes")
         ids = [c.get_attribute("data-id") for c in page.locator(".card").all()]
-        assert len(ids) == 24 and not voted & set(ids)
+        assert len(ids) == 24 and ids[0] == yes and no not in ids  # the yes kept on top
+        assert "yes" in page.locator(".card").first.get_attribute("class")  # and still marked
+        assert page.locator("#query-picture").is_hidden()
 
         page.set_input_files("#image", str(DEMO / "images_train" / "7.jpg"))
         page.click("#search-image")
         expect(page.locator("#status")).to_contain_text("like 7.jpg")
         assert page.locator(".card").first.get_attribute("data-id") == "7"
+        thumbnail = page.locator("#query-picture")
+        assert thumbnail.is_visible() and thumbnail.get_attribute("src").startswith("blob:")
+        deadline = time.monotonic() + 10
+        while thumbnail.evaluate("img => img.naturalWidth") == 0:  # the CSP allows blob: pictures
+            assert time.monotonic() < deadline, "the uploaded picture is not shown"
+            time.sleep(0.05)
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         browser.close()
