@@ -60,7 +60,14 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
         )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
+        failed: list[str] = []
+        page.on(
+            "response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        )
+        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
         page.goto(server_url)
+        page.wait_for_load_state("networkidle")
+        assert not failed, failed  # nothing missing on load (the favicon included)
         assert page.locator("#refine").is_disabled()  # nothing to refine before a search
         page.fill("#query", "a strawberry")
         page.click("#search")
