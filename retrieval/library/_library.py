@@ -16,10 +16,10 @@ record names its preset), and the two never mix in one library.
 
 Example
 -------
->>> library = PictureLibrary("~/.retrieval/photos")                      # doctest: +SKIP
+>>> library = PictureLibrary(default_library_folder())                      # doctest: +SKIP
 >>> report = library.update(["~/Pictures"], bundle="runs/demo/bundle")   # doctest: +SKIP
 >>> library.searcher().search("a red apple", k=5)                       # doctest: +SKIP
->>> clip = PictureLibrary("~/.retrieval/clip-photos")                    # doctest: +SKIP
+>>> clip = PictureLibrary("~/clip-library")                    # doctest: +SKIP
 >>> clip.update(["~/Pictures"], model="clip:clip_vit_base_patch32")      # doctest: +SKIP
 """
 
