@@ -39,7 +39,7 @@ class DataConfig:
     root: str = "data/demo"
     val_size: float = 0.2
     split_seed: int = 0
-    features: Literal["pool5", "fc1000"] = "pool5"
+    features: Literal["pool5", "fc1000", "clip"] = "pool5"
 
 
 @dataclass

@@ -17,7 +17,8 @@ from retrieval.cli._options import (
 
 EXAMPLE = """examples:
   retrieval features --competition data/demo --split train --weights none       # writes features_train/*.csv
-  retrieval features photos/*.jpg --out feats.npy --cache .cache/features       # .npy + feats.json manifest"""
+  retrieval features photos/*.jpg --out feats.npy --cache .cache/features       # .npy + feats.json manifest
+  retrieval features --competition data/demo --split train --model clip:clip_vit_base_patch32  # features_clip_train.csv"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_speed(parser)
     parser.add_argument("--fc1000", action="store_true", help="also the 1000-d fc layer")
     parser.add_argument(
+        "--model",
+        help="clip:PRESET_OR_FOLDER: CLIP picture embeddings instead of ResNet-50, written to "
+        'features_clip_<split>.csv for [data] features = "clip" (needs --competition)',
+    )
+    parser.add_argument(
         "--batch-size",
         type=positive,
         help="pictures per model call (default: chosen from the machine)",
@@ -70,6 +76,20 @@ def run(args: argparse.Namespace) -> int:
     if args.cache is None and not args.no_cache:
         args.cache = default_cache_folder()
         announce(f"cache: {args.cache} (the default; --cache DIR or --no-cache)")
+    if args.model is not None:
+        from retrieval.features._competition import write_competition_clip_features
+        from retrieval.features.clip import parse_model_spec
+
+        if args.competition is None:
+            raise ValueError(
+                "--model clip:PRESET writes a competition folder's CLIP CSV: give --competition"
+            )
+        written = write_competition_clip_features(
+            args.competition, args.split, preset=parse_model_spec(args.model), cache_dir=args.cache
+        )
+        for path in written:
+            print(path)
+        return 0
     if args.competition is not None:
         written = write_competition_features(
             args.competition,

@@ -27,6 +27,7 @@ from retrieval.core.gallery import CODE, Gallery
 from retrieval.data import Dataset
 from retrieval.errors import DataFormatError
 from retrieval.features import extract_array, weights_from_record
+from retrieval.features.clip import clip_encoder, is_clip_record
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import Mapper, mapper_from_state
 from retrieval.models.tags import TagModel, tag_scores
@@ -190,6 +191,9 @@ class TrainedModel:
 
         ``weights_file`` is needed only when those features were made with a weights file.
         """
+        if is_clip_record(self.features):
+            features = clip_encoder(self.features["preset"]).encode_images(list(images))
+            return self.image_coder.transform(features)
         weights, seed = weights_from_record(self.features, weights_file)
         features = extract_array(list(images), weights=weights, seed=seed)
         return self.image_coder.transform(features)

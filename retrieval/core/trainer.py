@@ -87,7 +87,7 @@ class Trainer:
             members=members,
             tags=tag_model,
             tag_weight=tag_weight,
-            features=dict(dataset.feature_record),
+            features=dict(dataset.record_of(self.config.data.features)),
             history=history,
         )
 

@@ -19,11 +19,13 @@ from retrieval.data._textfiles import read_description, read_tags
 from retrieval.errors import DataFormatError
 from retrieval.fileio import atomic_write
 
-FeatureKind = Literal["pool5", "fc1000"]
+FeatureKind = Literal["pool5", "fc1000", "clip"]
 FEATURE_FILES: dict[str, str] = {
     "pool5": "features_resnet1000intermediate_{split}.csv",
     "fc1000": "features_resnet1000_{split}.csv",
+    "clip": "features_clip_{split}.csv",
 }
+RECORD_FILES = {"clip": "features_clip.json"}  # other kinds share features.json
 RESNET50_DIMS = {"pool5": 2048, "fc1000": 1000}
 ANSWER_HEADER = ("Description_ID", "Image_ID")
 ANSWER_HEADERS = (ANSWER_HEADER, ("Descritpion_ID", "Image_ID"))
@@ -37,14 +39,15 @@ def feature_csv_path(root: str | os.PathLike[str], split: str, kind: str) -> Pat
     return Path(root) / f"features_{split}" / FEATURE_FILES[kind].format(split=split)
 
 
-def feature_record_path(root: str | os.PathLike[str], split: str) -> Path:
-    """The sidecar that records which network made the feature CSVs of ``split``."""
-    return Path(root) / f"features_{split}" / FEATURE_RECORD
+def feature_record_path(root: str | os.PathLike[str], split: str, kind: str = "pool5") -> Path:
+    """The sidecar that records which network made the ``kind`` feature CSV of ``split``
+    (``features.json`` for the ResNet kinds, ``features_clip.json`` for CLIP embeddings)."""
+    return Path(root) / f"features_{split}" / RECORD_FILES.get(kind, FEATURE_RECORD)
 
 
-def read_feature_record(root: str | os.PathLike[str], split: str) -> dict:
-    """What made the feature CSVs of ``split`` (``SHIPPED_FEATURES`` when there is no record)."""
-    path = feature_record_path(root, split)
+def read_feature_record(root: str | os.PathLike[str], split: str, kind: str = "pool5") -> dict:
+    """What made the ``kind`` features of ``split`` (``SHIPPED_FEATURES`` without a record)."""
+    path = feature_record_path(root, split, kind)
     if not path.is_file():
         return dict(SHIPPED_FEATURES)
     try:
@@ -181,6 +184,8 @@ def load_competition(
         name=f"{root.name}/{split}",
         root=root,
         feature_record=read_feature_record(root, split) if features_by_kind else {},
+        clip=matrices.get("clip"),
+        clip_record=read_feature_record(root, split, "clip") if "clip" in matrices else {},
     )
     dataset.notes = problems.finish()
     return dataset
@@ -209,7 +214,7 @@ def _load_features(
     }
     if loaded and read_feature_record(root, split).get("model") == "resnet50":
         for kind, (_, matrix) in loaded.items():
-            if matrix.shape[1] != RESNET50_DIMS[kind]:
+            if kind in RESNET50_DIMS and matrix.shape[1] != RESNET50_DIMS[kind]:
                 raise DataFormatError(
                     f"rows have {matrix.shape[1]} numbers, but {FEATURE_RECORD} says ResNet-50, "
                     f"whose {kind} has {RESNET50_DIMS[kind]}",

@@ -49,6 +49,9 @@ class Dataset:
     feature_record:
         Which network made the features (model, weights, seed, input size), as the
         feature folder's ``features.json`` records it.
+    clip, clip_record:
+        Optional CLIP picture embeddings (``features_clip_<split>.csv``) and their record
+        (``features_clip.json``: the preset).
 
     Examples
     --------
@@ -72,6 +75,8 @@ class Dataset:
     root: Path | None = None
     notes: list[str] = field(default_factory=list)
     feature_record: dict = field(default_factory=dict)
+    clip: np.ndarray | None = None
+    clip_record: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -138,9 +143,9 @@ class Dataset:
         return [separator.join(sentences) for sentences in self.descriptions]
 
     def features(self, kind: str = "pool5") -> np.ndarray:
-        """The ``pool5`` or ``fc1000`` matrix; a clear error when it was not loaded."""
-        if kind not in ("pool5", "fc1000"):
-            raise ValueError(f"feature kind must be 'pool5' or 'fc1000', got {kind!r}")
+        """The ``pool5``, ``fc1000`` or ``clip`` matrix; a clear error when it was not loaded."""
+        if kind not in ("pool5", "fc1000", "clip"):
+            raise ValueError(f"feature kind must be 'pool5', 'fc1000' or 'clip', got {kind!r}")
         matrix = getattr(self, kind)
         if matrix is None:
             raise ValueError(
@@ -148,6 +153,10 @@ class Dataset:
                 "load them with the reader or extract them with retrieval.features"
             )
         return matrix
+
+    def record_of(self, kind: str = "pool5") -> dict:
+        """Which network made the ``kind`` features (CLIP's record for ``"clip"``)."""
+        return self.clip_record if kind == "clip" else self.feature_record
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> Dataset:
         """The paired items at ``indices`` (descriptions follow their images)."""
@@ -163,6 +172,7 @@ class Dataset:
             descriptions=[self.descriptions[i] for i in idx],
             pool5=None if self.pool5 is None else self.pool5[idx],
             fc1000=None if self.fc1000 is None else self.fc1000[idx],
+            clip=None if self.clip is None else self.clip[idx],
             relevant=np.arange(len(idx)),
             notes=list(self.notes),
         )

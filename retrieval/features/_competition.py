@@ -14,6 +14,44 @@ from retrieval.features._model import feature_record
 from retrieval.fileio import atomic_write
 
 
+def competition_pictures(root: Path, split: str) -> list[Path]:
+    """``root/images_<split>/*.jpg`` in id order; an error when there are none."""
+    images = sorted(
+        (root / f"images_{split}").glob("*.jpg"),
+        key=lambda p: (not p.stem.isdigit(), int(p.stem) if p.stem.isdigit() else 0, p.stem),
+    )
+    if not images:
+        raise FileNotFoundError(f"{root / f'images_{split}'}: no .jpg pictures")
+    return images
+
+
+def write_competition_clip_features(
+    root: str | os.PathLike[str],
+    split: str,
+    *,
+    preset: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    float_format: str = "%.6g",
+) -> list[Path]:
+    """Embed ``root/images_<split>/*.jpg`` with a CLIP preset into ``features_clip_<split>.csv``
+    (rows shuffled, as the other CSVs), recorded in ``features_clip.json``: the features of
+    ``[data] features = "clip"``.
+    """
+    from retrieval.features.clip import clip_encoder
+
+    root = Path(root)
+    encoder = clip_encoder(preset)
+    result = encoder.encode_files(competition_pictures(root, split), cache_dir=cache_dir)
+    order = np.random.default_rng(seed).permutation(len(result.paths))
+    path = feature_csv_path(root, split, "clip")
+    names = [f"images_{split}/{result.paths[i].name}" for i in order]
+    write_feature_csv(path, names, result.pool5[order], float_format=float_format)
+    with atomic_write(feature_record_path(root, split, "clip")) as handle:
+        json.dump({**encoder.record, "skipped": len(result.failures)}, handle, indent=1)
+    return [path]
+
+
 def write_competition_features(
     root: str | os.PathLike[str],
     split: str,
@@ -37,12 +75,7 @@ def write_competition_features(
     says the same in words.
     """
     root = Path(root)
-    images = sorted(
-        (root / f"images_{split}").glob("*.jpg"),
-        key=lambda p: (not p.stem.isdigit(), int(p.stem) if p.stem.isdigit() else 0, p.stem),
-    )
-    if not images:
-        raise FileNotFoundError(f"{root / f'images_{split}'}: no .jpg pictures")
+    images = competition_pictures(root, split)
     result = extract_features(
         images,
         weights=weights,

@@ -25,6 +25,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -360,3 +361,9 @@ class ClipEncoder:
                 self.text_network, size, jit_compile=self.jit_compile
             )
         return self._text_calls[size](tokens)[0]
+
+
+@functools.lru_cache(maxsize=2)
+def clip_encoder(preset: str) -> ClipEncoder:
+    """A built :class:`ClipEncoder`, reused across calls with the same preset."""
+    return ClipEncoder(preset)

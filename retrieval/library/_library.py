@@ -38,6 +38,7 @@ from retrieval.core import CODE, Gallery, Searcher, TrainedModel, load_bundle
 from retrieval.features import ExtractionResult, extract_features, weights_from_record
 from retrieval.features.clip import (
     ClipEncoder,
+    clip_encoder,
     is_clip_record,
     parse_model_spec,
     resolve_preset,
@@ -143,12 +144,23 @@ class PictureLibrary:
                 f"{self.store}: the library's pictures were encoded with {manifest['features']}, "
                 f"the bundle {bundle} with {trained.features}; use a new --store for this bundle"
             )
-        weights, seed = weights_from_record(trained.features, weights_file)
+        if is_clip_record(trained.features):  # a bundle trained on CLIP embeddings
+            clip = clip_encoder(trained.features["preset"])
+
+            def encode(files: list[Path]) -> ExtractionResult:
+                return clip.encode_files(files, cache_dir=cache, batch_size=batch_size)
+
+        else:
+            weights, seed = weights_from_record(trained.features, weights_file)
+
+            def encode(files: list[Path]) -> ExtractionResult:
+                return extract_features(
+                    files, weights=weights, seed=seed, batch_size=batch_size, cache_dir=cache
+                )
+
         return self._update(
             all_roots,
-            encode=lambda files: extract_features(
-                files, weights=weights, seed=seed, batch_size=batch_size, cache_dir=cache
-            ),
+            encode=encode,
             spaces=lambda rows: _image_spaces(trained, rows),
             meta={"bundle": bundle, "features": trained.features},
             **options,
@@ -158,7 +170,8 @@ class PictureLibrary:
         self, manifest: dict, *, bundle: str | os.PathLike[str] | None, model: str | None
     ) -> ClipEncoder | None:
         """The CLIP encoder of this update (``None``: a bundle library); mixing is refused."""
-        stored = manifest["features"] if is_clip_record(manifest["features"]) else None
+        pure_clip = manifest["bundle"] is None and is_clip_record(manifest["features"])
+        stored = manifest["features"] if pure_clip else None
         if bundle is not None and model is not None:
             raise ValueError("give --bundle or --model, not both")
         if bundle is not None and stored is not None:
@@ -240,7 +253,7 @@ class PictureLibrary:
         if not paths:
             raise ValueError(f"{self.store}: the library holds no pictures")
         gallery = Gallery(paths, paths, store.part("spaces", stored.arrays), name=str(self.store))
-        if is_clip_record(stored.meta["features"]):
+        if stored.meta["bundle"] is None and is_clip_record(stored.meta["features"]):
             return ClipSearcher(ClipEncoder(stored.meta["features"]["preset"]), gallery)
         model, _ = load_bundle(stored.meta["bundle"])
         return Searcher(model, gallery)
