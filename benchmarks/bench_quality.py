@@ -289,14 +289,14 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     cache = Cache(args.cache)
-    if args.choose_default:
-        choose_default(args, cache)
-        return
-    families = {**FAMILIES, **OURS}
-    sections = []
     folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
     if len(folds) != len(args.datasets):
         parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
+    if args.choose_default:
+        choose_default(args, folds, cache)
+        return
+    families = {**FAMILIES, **OURS}
+    sections = []
     for root, k in zip(args.datasets, folds, strict=True):
         rows = study(root, k, cache, families)
         train_n = len(load_competition(root, "train", features=None))
@@ -308,21 +308,21 @@ def main() -> None:
             args.out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
 
 
-def choose_default(args: argparse.Namespace, cache: Cache) -> None:
+def choose_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> None:
     """Cross-validate each candidate default on every dataset, relative to that dataset's best peer."""
     print("| candidate | " + " | ".join(args.datasets) + " | mean ratio to the best peer |")
     print("| --- | " + " | ".join("---:" for _ in args.datasets) + " | ---: |")
     best_peer = {}
-    for root in args.datasets:
+    for root, k in zip(args.datasets, folds, strict=True):
         train = load_competition(root, "train")
         best_peer[root] = max(
-            cache.cv(root, v, train, args.folds[0]) for grid in FAMILIES.values() for v in grid
+            cache.cv(root, v, train, k) for grid in FAMILIES.values() for v in grid
         )
     for name, values in DEFAULT_CANDIDATES.items():
         ratios = []
         cells = []
-        for root in args.datasets:
-            score = cache.cv(root, values, load_competition(root, "train"), args.folds[0])
+        for root, k in zip(args.datasets, folds, strict=True):
+            score = cache.cv(root, values, load_competition(root, "train"), k)
             ratios.append(score / best_peer[root])
             cells.append(f"{score:.4f} ({ratios[-1]:.2f}x)")
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ratios):.3f} |", flush=True)
