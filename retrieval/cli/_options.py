@@ -108,3 +108,11 @@ def library_or_default(store: Path | None, *, must_exist: bool) -> Path:
         )
     announce(f"library: {folder} (the default; --library/--store to choose another)")
     return folder
+
+
+def default_cache_folder() -> Path:
+    """The feature cache of the CLI: ``$XDG_CACHE_HOME/retrieval/features`` (``~/.cache/...``)."""
+    import os
+
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home).expanduser() / "retrieval" / "features"

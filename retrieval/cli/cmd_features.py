@@ -11,6 +11,7 @@ from retrieval.cli._options import (
     add_feature_weights,
     add_speed,
     announce,
+    default_cache_folder,
     feature_weights,
     positive,
 )
@@ -142,11 +143,3 @@ def run(args: argparse.Namespace) -> int:
             else "no pictures given"
         )
     return 0
-
-
-def default_cache_folder() -> Path:
-    """``$XDG_CACHE_HOME/retrieval/features`` (``~/.cache/retrieval/features``)."""
-    import os
-
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home).expanduser() / "retrieval" / "features"

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retrieval.cli._options import add_command, add_feature_weights, announce, feature_weights
+from retrieval.cli._options import (
+    add_command,
+    add_feature_weights,
+    announce,
+    default_cache_folder,
+    feature_weights,
+)
 
 EXAMPLE = """examples:
   retrieval train                                   # the default config on data/demo -> runs/default
@@ -61,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
         config = RunConfig.from_toml(args.config)
     data = None
     if args.captions is not None:
-        from retrieval.cli.cmd_features import default_cache_folder
         from retrieval.data import load_captions_table
         from retrieval.workflows import with_extracted_features
 

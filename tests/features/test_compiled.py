@@ -15,9 +15,6 @@ the eager ``keras.applications`` model):
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +23,9 @@ import pytest
 from retrieval.features import load_picture
 from retrieval.features._compiled import CompiledCall, pad_batch
 from retrieval.features._extract import get_model
+from tests.jax_child import run_on_jax
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 TOLERANCE = 1e-4
 
@@ -119,16 +116,7 @@ def test_the_jax_compiled_path_gives_the_same_features(pixels: np.ndarray, tmp_p
     model = get_model(None, False, 0)
     model.model.save_weights(tmp_path / "w.weights.h5")
     np.save(tmp_path / "pixels.npy", pixels[:3])
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT, str(tmp_path)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_on_jax(JAX_SCRIPT, tmp_path)
     assert done.stdout.split()[:2] == ["jax", "jax.jit,"]
     old = old_path(model, pixels[:3])
     assert np.abs(np.load(tmp_path / "jax_eager.npy") - old).max() <= TOLERANCE

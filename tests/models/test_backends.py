@@ -8,9 +8,6 @@ predictions; this process (TensorFlow) loads them and must reproduce those predi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,9 +18,9 @@ from retrieval import store
 from retrieval.models._keras_files import load_keras
 from retrieval.models.autoencoder import Autoencoder
 from retrieval.models.mappers import mapper_from_state
+from tests.jax_child import run_on_jax
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 TRAIN_ON_JAX = textwrap.dedent(
     """
@@ -65,16 +62,7 @@ TRAIN_ON_JAX = textwrap.dedent(
 def trained_on_jax(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("jax", reason="jax is in the dev extra")
     out = tmp_path_factory.mktemp("jax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(
-        [sys.executable, "-c", TRAIN_ON_JAX, str(out)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_on_jax(TRAIN_ON_JAX, out)
     return out
 
 
