@@ -79,6 +79,41 @@ def sparse_if_mostly_zero(X: Any, density: float = 0.25) -> Any:
     return X
 
 
+def _centred_gram(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n x n`` Gram matrix of the centred rows of ``X`` (dense, float64), and the row mean."""
+    from scipy import sparse
+
+    mean_x = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+    gram = X @ X.T
+    gram = np.asarray(gram.toarray() if sparse.issparse(gram) else gram, dtype=np.float64)
+    projected = np.asarray(X @ mean_x, dtype=np.float64).ravel()
+    gram += mean_x @ mean_x - projected[:, None] - projected[None, :]
+    return gram, mean_x
+
+
+def _centred_ridge(X: Any, Yc: np.ndarray, alpha: float) -> np.ndarray:
+    """``(Xc'Xc + alpha I)^-1 Xc'Yc`` in float64, for centred targets ``Yc``: through the
+    ``d x d`` normal equations when there are fewer features than rows, else through the
+    ``n x n`` Gram matrix (the same solution, written in the rows' span)."""
+    from scipy import sparse
+    from scipy.linalg import cho_factor, cho_solve
+
+    n, d = X.shape
+    if d <= n:
+        mean_x = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        covariance = X.T @ X
+        covariance = np.asarray(
+            covariance.toarray() if sparse.issparse(covariance) else covariance, dtype=np.float64
+        )
+        covariance -= n * np.outer(mean_x, mean_x)
+        covariance[np.diag_indices_from(covariance)] += alpha
+        return cho_solve(cho_factor(covariance), np.asarray(X.T @ Yc, dtype=np.float64))
+    gram, mean_x = _centred_gram(X)
+    gram[np.diag_indices_from(gram)] += alpha
+    dual = cho_solve(cho_factor(gram), Yc)
+    return np.asarray(X.T @ dual, dtype=np.float64) - np.outer(mean_x, dual.sum(axis=0))
+
+
 def ridge_solution(X: Any, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients ``(d, k)`` and intercept ``(k,)`` of multi-output ridge regression of ``Y`` on ``X``.
 
@@ -86,21 +121,14 @@ def ridge_solution(X: Any, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.
     matrix of the centred rows; a few targets of sparse rows by conjugate gradients.
     """
     from scipy import sparse
-    from scipy.linalg import cho_factor, cho_solve
     from sklearn.linear_model import Ridge
 
     X = sparse_if_mostly_zero(X)
     n = X.shape[0]
     if Y.shape[1] > 256 and n <= 20000:
-        mean_x = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
         mean_y = Y.mean(axis=0).astype(np.float64)
-        gram = X @ X.T
-        gram = np.asarray(gram.toarray() if sparse.issparse(gram) else gram, dtype=np.float64)
-        projected = np.asarray(X @ mean_x, dtype=np.float64)
-        gram += mean_x @ mean_x - projected[:, None] - projected[None, :]  # the centred rows' Gram
-        gram[np.diag_indices_from(gram)] += alpha
-        dual = cho_solve(cho_factor(gram), Y.astype(np.float64) - mean_y)
-        coef = np.asarray(X.T @ dual, dtype=np.float64) - np.outer(mean_x, dual.sum(axis=0))
+        coef = _centred_ridge(X, Y.astype(np.float64) - mean_y, alpha)
+        mean_x = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
         return coef.astype(np.float32), (mean_y - mean_x @ coef).astype(np.float32)
     solver = "sparse_cg" if sparse.issparse(X) else "auto"
     model = Ridge(alpha=alpha, solver=solver, tol=1e-5).fit(X, Y)
@@ -390,26 +418,42 @@ class CCAMapper(Mapper):
         self.reg = reg
         self.n_components = n_components
 
-    def _whitener(self, centred: np.ndarray) -> np.ndarray:
-        _, singular, right = np.linalg.svd(centred, full_matrices=False)
-        power = singular**2
-        return right.T / np.sqrt(power + self.reg * power.mean())
-
     def fit(self, X: Any, Y: Any) -> CCAMapper:
+        # Written so that the wide text side is never decomposed: with Cxx, Cyy the
+        # shrunk covariances and W = Cxx^-1 Cxy (a ridge solution, solved through the
+        # smaller of its two forms), the canonical image directions are the eigenvectors of
+        # Cyy^-1/2 Cxy' W Cyy^-1/2 (eigenvalues: the squared correlations), and the text
+        # directions follow as W b / correlation. Exactly the SVD of the whitened
+        # cross-covariance, at the cost of one ridge solve and a k x k eigenproblem.
         X, Y = self._check_pairs(X, Y)
-        X = _dense(X).astype(np.float64)
-        Y = Y.astype(np.float64)
-        self.x_mean_, self.y_mean_ = X.mean(axis=0), Y.mean(axis=0)
-        wx, wy = self._whitener(X - self.x_mean_), self._whitener(Y - self.y_mean_)
-        cross = ((X - self.x_mean_) @ wx).T @ ((Y - self.y_mean_) @ wy)
-        left, correlations, right = np.linalg.svd(cross, full_matrices=False)
-        k = min(self.n_components, len(correlations))
-        weight = np.sqrt(correlations[:k])
-        self.correlations_ = correlations[:k]
-        self.x_weights_ = (wx @ left[:, :k] * weight).astype(np.float32)
-        self.y_weights_ = (wy @ right.T[:, :k] * weight).astype(np.float32)
-        self.x_mean_ = self.x_mean_.astype(np.float32)
-        self.y_mean_ = self.y_mean_.astype(np.float32)
+        X = sparse_if_mostly_zero(X)
+        Y = np.asarray(Y, dtype=np.float64)
+        n = X.shape[0]
+        x_mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        y_mean = Y.mean(axis=0)
+        Yc = Y - y_mean
+        # the shrinkage: reg times the mean squared singular value of each centred side
+        x_total = float(X.multiply(X).sum()) if hasattr(X, "multiply") else float((X * X).sum())
+        x_total -= n * float(x_mean @ x_mean)
+        x_shrink = self.reg * max(x_total, 1e-12) / min(X.shape)
+        y_power, y_vectors = np.linalg.eigh(Yc.T @ Yc)
+        y_power = np.maximum(y_power, 0.0)
+        y_shrink = self.reg * max(y_power.sum(), 1e-12) / min(Yc.shape)
+        y_whitener = y_vectors / np.sqrt(y_power + y_shrink)
+        text_to_image = _centred_ridge(X, Yc, x_shrink)  # (d, k)
+        cross = np.asarray(X.T @ Yc, dtype=np.float64)  # Xc'Yc: Yc is centred
+        inner = y_whitener.T @ (cross.T @ text_to_image) @ y_whitener
+        squared, vectors = np.linalg.eigh((inner + inner.T) / 2.0)
+        order = np.argsort(squared)[::-1][: min(self.n_components, len(squared))]
+        correlations = np.sqrt(np.clip(squared[order], 0.0, None))
+        image_directions = y_whitener @ vectors[:, order]
+        kept = correlations > 1e-9 * max(correlations.max(initial=0.0), 1e-300)
+        scale = np.where(kept, 1.0 / np.sqrt(np.where(kept, correlations, 1.0)), 0.0)
+        self.correlations_ = correlations
+        self.x_weights_ = (text_to_image @ image_directions * scale).astype(np.float32)
+        self.y_weights_ = (image_directions * np.sqrt(correlations)).astype(np.float32)
+        self.x_mean_ = x_mean.astype(np.float32)
+        self.y_mean_ = y_mean.astype(np.float32)
         return self
 
     def query_keys(self, X: Any) -> np.ndarray:

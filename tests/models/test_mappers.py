@@ -123,6 +123,46 @@ def test_cca_finds_the_shared_direction():
     assert cca.correlations_[0] > 0.95 > cca.correlations_[1] + 0.5
 
 
+def _cca_by_whitened_svd(X: np.ndarray, Y: np.ndarray, reg: float, k: int):
+    """Textbook regularised CCA: whiten each centred side by its shrunk covariance (SVD),
+    then take the SVD of the whitened cross-covariance."""
+
+    def whitener(centred: np.ndarray) -> np.ndarray:
+        _, singular, right = np.linalg.svd(centred, full_matrices=False)
+        power = singular**2
+        return right.T / np.sqrt(power + reg * power.mean())
+
+    xc, yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    wx, wy = whitener(xc), whitener(yc)
+    left, correlations, right = np.linalg.svd((xc @ wx).T @ (yc @ wy), full_matrices=False)
+    weight = np.sqrt(correlations[:k])
+    similarity = (xc @ wx @ left[:, :k] * weight) @ (yc @ wy @ right.T[:, :k] * weight).T
+    return correlations[:k], similarity
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "p", "sparse_text"),
+    [(200, 500, 50, True), (300, 40, 60, False), (80, 30, 120, False), (150, 400, 300, True)],
+)
+def test_cca_equals_the_whitened_svd_for_wide_and_narrow_sides(n, d, p, sparse_text):
+    """The mapper never decomposes the text side, yet gives the textbook answer whether the
+    text side is wider than the rows (sparse TF-IDF) or narrower, and the image side too."""
+    rng = np.random.default_rng(n)
+    X = (
+        sparse.random(n, d, density=0.05, random_state=1, format="csr")
+        if sparse_text
+        else sparse.csr_matrix(rng.normal(size=(n, d)))
+    )
+    dense = X.toarray()
+    Y = rng.normal(size=(n, p)) + 3 * np.hstack([dense] * (p // d + 1))[:, :p]
+    for reg in (0.3, 1.0):
+        correlations, expected = _cca_by_whitened_svd(dense, Y, reg, 20)
+        cca = CCAMapper(reg=reg, n_components=20).fit(X if sparse_text else dense, Y)
+        np.testing.assert_allclose(cca.correlations_, correlations, atol=1e-6)
+        actual = cca.query_keys(X) @ cca.gallery_keys(Y).T
+        np.testing.assert_allclose(actual, expected, atol=2e-5 * np.abs(expected).max())
+
+
 def test_parameters_are_validated_and_inputs_checked():
     X = np.ones((4, 2), dtype=np.float32)
     Y = np.ones((4, 2), dtype=np.float32)
