@@ -57,7 +57,7 @@ class ImageConfig:
     """
 
     use_autoencoder: bool = True
-    power: float = 0.25
+    power: float = 0.5
     whiten: bool = True
     whiten_shrink: float = 1.0
     code_dim: int = 100
@@ -136,13 +136,15 @@ class NeuralParams:
     solution with penalty ``ridge_alpha`` (closed form), which the loss then refines for
     ``epochs`` epochs; ``"random"`` starts from Keras' initialisation. ``"cca"`` first fits a
     regularised CCA (``cca_reg``, ``cca_components``): images are keyed by its image-side
-    projection, and the text network starts at its text-side projection and is refined.
+    projection, and the text network starts at its text-side projection and is refined;
+    ``train_images = true`` refines the image-side projection too, jointly (two towers).
     """
 
     init: Literal["ridge", "random", "cca"] = "ridge"
     ridge_alpha: float = 1.0
     cca_reg: float = 1.0
     cca_components: int = 128
+    train_images: bool = False
     loss: Literal["rmse", "triplet", "contrastive"] = "contrastive"
     hidden: tuple[int, ...] = ()
     dropout: float = 0.0
@@ -240,11 +242,19 @@ class IndexConfig:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+DEFAULT_MAPPING: dict[str, Any] = {
+    "init": "cca",
+    "cca_reg": 1.0,
+    "cca_components": 256,
+    "batch_size": 128,
+    "learning_rate": 3e-4,
+    "epochs": 10,
+}
+"""The default learned mapping's settings: started at CCA, refined by the contrastive loss."""
+
+
 def _default_mappers() -> list[MapperConfig]:
-    return [
-        MapperConfig(kind="neural", space="code"),
-        MapperConfig(kind="reverse_ridge", space="features", params={"alpha": 300.0}),
-    ]
+    return [MapperConfig(kind="neural", space="features", params=dict(DEFAULT_MAPPING))]
 
 
 @dataclass

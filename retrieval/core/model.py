@@ -186,17 +186,19 @@ class TrainedModel:
         return self.fuse(components, self.weights(len(components) > len(self.members)), reference)
 
     # ------------------------------------------------------------------ images
-    def encode_images(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
-        """Pictures (paths or PIL images) -> codes, with the network that made the training features.
+    def image_features(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
+        """Pictures (paths or PIL images) -> features, with the network that made the training features.
 
         ``weights_file`` is needed only when those features were made with a weights file.
         """
         if is_clip_record(self.features):
-            features = clip_encoder(self.features["preset"]).encode_images(list(images))
-            return self.image_coder.transform(features)
+            return clip_encoder(self.features["preset"]).encode_images(list(images))
         weights, seed = weights_from_record(self.features, weights_file)
-        features = extract_array(list(images), weights=weights, seed=seed)
-        return self.image_coder.transform(features)
+        return extract_array(list(images), weights=weights, seed=seed)
+
+    def encode_images(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
+        """Pictures (paths or PIL images) -> codes (see :meth:`image_features`)."""
+        return self.image_coder.transform(self.image_features(images, weights_file=weights_file))
 
     # ------------------------------------------------------------------ storing
     def get_state(self) -> tuple[Meta, Arrays]:

@@ -138,20 +138,26 @@ class Searcher:
     def rank_texts(
         self, image: Any, texts: Sequence[str], *, weights_file: Any = None
     ) -> list[tuple[str, float]]:
-        """Candidate descriptions for a picture (or a code), best first: retrieval-style captioning."""
+        """Candidate descriptions for a picture, best first: retrieval-style captioning.
+
+        ``image`` is a path or a PIL image, or a code (for models whose mappers all work in
+        the code space).
+        """
         if isinstance(texts, str):
             raise TypeError(
                 "expected a list of descriptions, got a single string; wrap it in a list"
             )
         if isinstance(image, np.ndarray):
-            code = image
+            if "features" in self.model.spaces:
+                raise ValueError(
+                    "rank_texts with a code needs a model whose mappers all work in the code "
+                    "space; give the picture itself instead"
+                )
+            spaces = {"code": np.asarray(image, np.float32).reshape(1, -1)}
         else:
-            code = self.model.encode_images([image], weights_file=weights_file)[0]
-        if "features" in self.model.spaces:
-            raise ValueError("rank_texts needs a model whose mappers all work in the code space")
-        single = Gallery(
-            ["query"], [Path("query")], {"code": np.asarray(code, np.float32).reshape(1, -1)}
-        )
+            features = self.model.image_features([image], weights_file=weights_file)
+            spaces = self.model.image_spaces(features)
+        single = Gallery(["query"], [Path("query")], spaces)
         # one image against many texts: each component is standardised over the texts
         components = [
             c.T for c in self.model.component_scores(self.model.text_features(texts), single)

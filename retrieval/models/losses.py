@@ -101,6 +101,26 @@ class ContrastiveLoss(keras.losses.Loss):
         return {**super().get_config(), "temperature": self.temperature}
 
 
+@keras.saving.register_keras_serializable(package="retrieval")
+class PairedLoss(keras.losses.Loss):
+    """``inner`` between the two halves of a two-tower output ``[text keys | image keys]``.
+
+    For a model that maps both sides (the image projection trained too), ``y_true`` is
+    unused: the image keys it would hold are the second half of ``y_pred``.
+    """
+
+    def __init__(self, inner: keras.losses.Loss | dict, name: str = "paired", **kwargs: Any):
+        super().__init__(name=name, **kwargs)
+        self.inner = inner if isinstance(inner, keras.losses.Loss) else keras.losses.get(inner)
+
+    def call(self, y_true, y_pred):
+        half = ops.shape(y_pred)[-1] // 2
+        return self.inner.call(y_pred[:, half:], y_pred[:, :half])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "inner": keras.losses.serialize(self.inner)}
+
+
 def make_loss(
     name: LossName,
     *,

@@ -54,6 +54,10 @@ class NeuralMapper(Mapper):
         ``"cca"`` fits a regularised CCA (:class:`~retrieval.models.mappers.CCAMapper` with
         ``cca_reg`` and ``cca_components``), keys images by its image-side projection, and
         starts the linear text network at its text-side projection.
+    train_images:
+        With ``init="cca"``: train the image-side projection too, jointly with the text
+        network (two towers, one ``triplet`` or ``contrastive`` loss over their keys),
+        instead of keeping CCA's.
     loss:
         ``"rmse"``, ``"triplet"`` or ``"contrastive"``.
     hidden:
@@ -90,6 +94,7 @@ class NeuralMapper(Mapper):
         "ridge_alpha": [Interval(Real, 0, None, closed="neither")],
         "cca_reg": [Interval(Real, 0, None, closed="neither")],
         "cca_components": [Interval(Integral, 1, None, closed="left")],
+        "train_images": ["boolean"],
         "loss": [StrOptions({"rmse", "triplet", "contrastive"})],
         "hidden": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -114,6 +119,7 @@ class NeuralMapper(Mapper):
         ridge_alpha: float = _NEURAL.ridge_alpha,
         cca_reg: float = _NEURAL.cca_reg,
         cca_components: int = _NEURAL.cca_components,
+        train_images: bool = _NEURAL.train_images,
         loss: str = _NEURAL.loss,
         hidden: tuple[int, ...] = _NEURAL.hidden,
         dropout: float = _NEURAL.dropout,
@@ -135,6 +141,7 @@ class NeuralMapper(Mapper):
         self.ridge_alpha = ridge_alpha
         self.cca_reg = cca_reg
         self.cca_components = cca_components
+        self.train_images = train_images
         self.loss = loss
         self.hidden = hidden
         self.dropout = dropout
@@ -152,10 +159,12 @@ class NeuralMapper(Mapper):
         self.seed = seed
         self.verbose = verbose
 
-    def _build(self, X: np.ndarray, out_dim: int):
+    def _build(self, X: np.ndarray, out_dim: int, image_dim: int | None = None):
+        """The text network, and the model to train: the same, or with ``image_dim`` a
+        two-tower model whose output is ``[text keys | image keys]``."""
         import keras
 
-        from retrieval.models.losses import make_loss
+        from retrieval.models.losses import PairedLoss, make_loss
 
         inputs = keras.Input(shape=(X.shape[1],), sparse=sparse.issparse(X), name="text_features")
         x = inputs
@@ -172,17 +181,25 @@ class NeuralMapper(Mapper):
                     x
                 )
         outputs = keras.layers.Dense(out_dim, name="code")(x)
-        model = keras.Model(inputs, outputs, name="text_to_code")
-        model.compile(
-            optimizer=keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay),
-            loss=make_loss(
-                self.loss,
-                margin=self.margin,
-                hard_negatives=self.hard_negatives,
-                temperature=self.temperature,
-            ),
+        text_model = keras.Model(inputs, outputs, name="text_to_code")
+        loss = make_loss(
+            self.loss,
+            margin=self.margin,
+            hard_negatives=self.hard_negatives,
+            temperature=self.temperature,
         )
-        return model
+        trained = text_model
+        if image_dim is not None:
+            images = keras.Input(shape=(image_dim,), name="centred_images")
+            image_keys = keras.layers.Dense(out_dim, use_bias=False, name="image_code")(images)
+            both = keras.layers.Concatenate(name="text_and_image_keys")([outputs, image_keys])
+            trained = keras.Model([inputs, images], both, name="two_towers")
+            loss = PairedLoss(loss)
+        trained.compile(
+            optimizer=keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay),
+            loss=loss,
+        )
+        return text_model, trained
 
     def fit(self, X: Any, Y: Any) -> NeuralMapper:
         """Train on text features ``X`` (n, d) and image codes ``Y`` (n, k); returns ``self``."""
@@ -194,29 +211,48 @@ class NeuralMapper(Mapper):
                 f"init={self.init!r} needs a linear network on raw features "
                 "(hidden=(), standardize=False)"
             )
+        if self.train_images and (self.init != "cca" or self.loss == "rmse"):
+            raise ValueError(
+                "train_images=True needs init='cca' and a ranking loss ('triplet' or 'contrastive')"
+            )
         self.image_projection_: tuple[np.ndarray, np.ndarray] | None = None
-        start = None
+        start = image_start = None
         if self.init == "ridge":
             start = ridge_solution(X, Y, self.ridge_alpha)
         elif self.init == "cca":
             cca = CCAMapper(reg=self.cca_reg, n_components=self.cca_components).fit(X, Y)
             self.image_projection_ = (cca.y_mean_, cca.y_weights_)
             start = (cca.x_weights_, -(cca.x_mean_ @ cca.x_weights_))
-            Y = self.gallery_keys(Y)
+            if self.train_images:
+                image_start = cca.y_weights_
+                Y = Y - cca.y_mean_  # the image tower's input: centred rows
+            else:
+                Y = self.gallery_keys(Y)
         # a sparse input layer takes TF-IDF rows as they are; dropout and standardising need dense rows
         X = sparse_if_mostly_zero(X) if not (self.input_dropout or self.standardize) else _dense(X)
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        validation, X_fit, Y_fit = None, X, Y
-        n = X.shape[0]
-        n_val = int(round(n * self.validation_fraction))
-        if n_val >= 2 and n - n_val >= 2:
-            order = rng.permutation(n)
-            validation = (X[order[:n_val]], Y[order[:n_val]])
-            X_fit, Y_fit = X[order[n_val:]], Y[order[n_val:]]
-        self.model_ = self._build(X_fit, Y.shape[1])
+        order = np.arange(X.shape[0])
+        n_val = int(round(X.shape[0] * self.validation_fraction))
+        if n_val >= 2 and X.shape[0] - n_val >= 2:
+            order = rng.permutation(X.shape[0])
+        else:
+            n_val = 0
+
+        def inputs_and_targets(rows: np.ndarray) -> tuple[Any, np.ndarray]:
+            if image_start is None:
+                return X[rows], Y[rows]
+            return [X[rows], Y[rows]], np.zeros((len(rows), 1), np.float32)
+
+        fit_inputs, fit_targets = inputs_and_targets(order[n_val:])
+        validation = inputs_and_targets(order[:n_val]) if n_val else None
+        out_dim = start[0].shape[1] if start is not None else Y.shape[1]
+        image_dim = None if image_start is None else Y.shape[1]
+        self.model_, trained = self._build(X[order[n_val:]], out_dim, image_dim)
         if start is not None:
             self.model_.get_layer("code").set_weights(list(start))
+        if image_start is not None:
+            trained.get_layer("image_code").set_weights([image_start])
         callbacks = []
         if validation is not None and self.patience:
             callbacks.append(
@@ -226,9 +262,9 @@ class NeuralMapper(Mapper):
             )
         self.history_: dict[str, list[float]] = {}
         if self.epochs:
-            history = self.model_.fit(
-                X_fit,
-                Y_fit,
+            history = trained.fit(
+                fit_inputs,
+                fit_targets,
                 batch_size=self.batch_size,
                 epochs=self.epochs,
                 validation_data=validation,
@@ -238,6 +274,9 @@ class NeuralMapper(Mapper):
             )
             self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.stack_ = DenseStack.from_keras(self.model_)
+        if image_start is not None:
+            weights = trained.get_layer("image_code").get_weights()[0]
+            self.image_projection_ = (cca.y_mean_, np.asarray(weights, dtype=np.float32))
         return self
 
     def query_keys(self, X: Any) -> np.ndarray:

@@ -175,6 +175,22 @@ def test_rank_texts_puts_the_true_caption_first_for_many_images(searcher: Search
         searcher.rank_texts(gallery.codes[0], captions)
 
 
+@pytest.mark.slow
+def test_rank_texts_takes_a_picture_for_a_model_that_works_in_the_features_space(
+    trained: TrainedModel, parts
+) -> None:
+    """A picture is encoded into every space the model needs, so the default kind of model
+    (mappers in the features space) captions pictures too."""
+    fit_part, _ = parts
+    assert "features" in trained.spaces
+    captions = fit_part.texts()[:30]
+    ranked = Searcher(trained, trained.gallery_from_dataset(fit_part)).rank_texts(
+        fit_part.image_paths[4], captions
+    )
+    assert sorted(text for text, _ in ranked) == sorted(captions)
+    assert [text for text, _ in ranked[:5]].count(captions[4]) == 1
+
+
 def test_nan_features_and_unpaired_data_are_refused(trained: TrainedModel) -> None:
     with pytest.raises(ValueError, match="finite"):
         trained.image_spaces(np.full((1, 2048), np.nan, dtype=np.float32))

@@ -252,3 +252,32 @@ def test_cca_start_is_the_cca_peer_and_training_refines_it() -> None:
     np.testing.assert_allclose(loaded.similarity(X[:5], Y), trained.similarity(X[:5], Y), atol=1e-6)
     with pytest.raises(ValueError, match="init='cca' needs a linear network"):
         NeuralMapper(init="cca", hidden=(8,)).fit(X, Y)
+
+
+def test_two_towers_train_the_image_projection_too_and_rank_better_on_their_pairs() -> None:
+    from retrieval.metrics import ranks_from_scores
+    from retrieval.models.losses import PairedLoss
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 40)).astype("float32")
+    Y = (X[:, :20] @ rng.normal(size=(20, 30)) + 6 * rng.normal(size=(400, 30))).astype("float32")
+    settings = {"init": "cca", "cca_components": 16, "batch_size": 64, "learning_rate": 1e-3}
+    start = NeuralMapper(**settings, epochs=0, train_images=True).fit(X, Y)
+    text_only = NeuralMapper(**settings, epochs=0).fit(X, Y)
+    np.testing.assert_allclose(start.similarity(X, Y), text_only.similarity(X, Y), atol=1e-6)
+    joint = NeuralMapper(**settings, epochs=15, train_images=True).fit(X, Y)
+    moved = np.abs(joint.image_projection_[1] - start.image_projection_[1]).max()
+    assert moved > 1e-3  # the image side was trained, not only the text side
+    assert joint.history_["loss"][-1] < joint.history_["loss"][0]
+
+    def mean_rank(mapper: NeuralMapper) -> float:
+        return float(ranks_from_scores(mapper.similarity(X, Y), np.arange(len(X))).mean())
+
+    assert mean_rank(joint) < mean_rank(start)
+    loaded = mapper_from_state(*joint.get_state())
+    np.testing.assert_allclose(loaded.similarity(X[:5], Y), joint.similarity(X[:5], Y), atol=1e-6)
+    paired = PairedLoss(ContrastiveLoss(temperature=0.1))
+    assert isinstance(keras.losses.deserialize(keras.losses.serialize(paired)), PairedLoss)
+    for wrong in ({"init": "ridge"}, {"init": "cca", "loss": "rmse"}):
+        with pytest.raises(ValueError, match="train_images=True needs init='cca'"):
+            NeuralMapper(**wrong, train_images=True).fit(X, Y)
