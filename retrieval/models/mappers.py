@@ -84,8 +84,16 @@ def _centred_gram(X: Any) -> tuple[np.ndarray, np.ndarray]:
     from scipy import sparse
 
     mean_x = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-    gram = X @ X.T
-    gram = np.asarray(gram.toarray() if sparse.issparse(gram) else gram, dtype=np.float64)
+    if sparse.issparse(X):
+        # A column in c rows costs c^2 in a sparse product: columns in more than a sixteenth
+        # of the rows (dense GloVe blocks, frequent words) go through a dense BLAS product.
+        X = X.tocsc()
+        frequent = np.diff(X.indptr) > X.shape[0] / 16
+        dense = X[:, np.flatnonzero(frequent)].toarray().astype(np.float64)
+        rare = X[:, np.flatnonzero(~frequent)].tocsr()
+        gram = dense @ dense.T + (rare @ rare.T).toarray()
+    else:
+        gram = np.asarray(X, dtype=np.float64) @ np.asarray(X, dtype=np.float64).T
     projected = np.asarray(X @ mean_x, dtype=np.float64).ravel()
     gram += mean_x @ mean_x - projected[:, None] - projected[None, :]
     return gram, mean_x

@@ -192,3 +192,18 @@ def test_every_kind_is_made_from_its_config_params():
         assert mapper.kind == kind
         for name, value in dataclasses.asdict(params()).items():
             assert mapper.get_params()[name] == value
+
+
+def test_the_centred_gram_of_sparse_rows_with_frequent_columns_is_exact():
+    """Frequent columns (a dense GloVe block, common words) take a dense product, the rest a
+    sparse one; the sum is the centred Gram matrix."""
+    from retrieval.models.mappers import _centred_gram
+
+    rng = np.random.default_rng(3)
+    rare = sparse.random(300, 400, density=0.02, random_state=3)
+    frequent = sparse.csr_matrix(rng.normal(size=(300, 20)))
+    X = sparse.hstack([rare, frequent]).tocsr()
+    gram, mean = _centred_gram(X)
+    centred = X.toarray() - X.toarray().mean(axis=0)
+    np.testing.assert_allclose(gram, centred @ centred.T, atol=1e-9)
+    np.testing.assert_allclose(mean, X.toarray().mean(axis=0))
