@@ -27,7 +27,7 @@ from pathlib import Path
 from retrieval.config import RunConfig
 from retrieval.core import Gallery, Searcher, TrainedModel, Trainer, load_bundle, save_bundle
 from retrieval.data import (
-    FEATURE_FILES,
+    RESNET50_DIMS,
     Dataset,
     SubmissionCheck,
     SubmissionScore,
@@ -223,7 +223,8 @@ def _step(title: str) -> None:
 def ensure_features(root: Path) -> None:
     """Extract the ResNet-50 feature CSVs of both parts if they are missing (random weights, offline)."""
     for split in ("train", "test"):
-        missing = [k for k in FEATURE_FILES if not feature_csv_path(root, split, k).is_file()]
+        # the ResNet kinds only: CLIP features are made on request (`retrieval features --model clip`)
+        missing = [k for k in RESNET50_DIMS if not feature_csv_path(root, split, k).is_file()]
         if missing:
             print(
                 f"extracting {split} features (random ResNet-50 weights, offline)", file=sys.stderr

@@ -10,6 +10,7 @@ Examples
 from retrieval.data._captions import load_captions_table
 from retrieval.data._competition import (
     FEATURE_FILES,
+    RESNET50_DIMS,
     SHIPPED_FEATURES,
     feature_csv_path,
     feature_record_path,
@@ -37,6 +38,7 @@ from retrieval.data._synthetic import make_synthetic_competition
 
 __all__ = [
     "FEATURE_FILES",
+    "RESNET50_DIMS",
     "SHIPPED_FEATURES",
     "Dataset",
     "SUBMISSION_HEADER",

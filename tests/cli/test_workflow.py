@@ -267,3 +267,22 @@ def test_train_on_a_captions_table(
     assert (
         model.features["weights"] == "random" and len(gallery) == 19
     )  # 24 minus the held-out fifth
+
+
+def test_the_demo_keeps_feature_csvs_that_are_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the ResNet CSVs are required: CLIP features are made on request, so their absence
+    must not make every demo run extract (and rewrite) the shipped ResNet features."""
+    import shutil
+
+    from retrieval.workflows import ensure_features
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo"
+    for split in ("train", "test"):
+        shutil.copytree(demo / f"features_{split}", tmp_path / f"features_{split}")
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.csv")}
+    ensure_features(tmp_path)
+    assert "extracting" not in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.csv")} == before
+    assert not list(tmp_path.rglob("features_clip_*"))
