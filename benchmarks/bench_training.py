@@ -7,7 +7,10 @@ competition's, and pool5 rows resampled from the demo's real features (as
 for each ``--config`` given, one run each, one after another, in one process, and prints a
 table with the seconds and the size of the text features.
 
-Usage: python benchmarks/bench_training.py [--n 10000] [--config configs/peers/ridge.toml ...]
+With ``--tags`` every item also has one to four of 80 random tags (as the competition's
+images have COCO categories), so tag fusion and its held-out weight choice are timed too.
+
+Usage: python benchmarks/bench_training.py [--n 10000] [--tags] [--config configs/peers/ridge.toml ...]
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from retrieval.data import Dataset
 from retrieval.text import glove_arrays
 
 
-def competition_sized(n: int, seed: int = 0) -> Dataset:
+def competition_sized(n: int, seed: int = 0, *, tags: bool = False) -> Dataset:
     words, _ = glove_arrays(limit=20_000)
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, len(words) + 1)
@@ -39,10 +42,16 @@ def competition_sized(n: int, seed: int = 0) -> Dataset:
             sentences.append(" ".join(words[i] for i in picked).capitalize() + ".")
         descriptions.append(sentences)
     ids = [str(i) for i in range(n)]
+    # like the competition's COCO tags: one to four of 80 categories per image
+    tag_lists = [
+        [f"category:{c}" for c in rng.choice(80, size=rng.integers(1, 5), replace=False)]
+        for _ in range(n)
+    ]
     return Dataset.paired(
         ids=ids,
         image_paths=[Path(f"images_train/{i}.jpg") for i in ids],
         descriptions=descriptions,
+        tags=tag_lists if tags else None,
         pool5=resampled_pool5(n),
         name=f"competition-sized ({n})",
     )
@@ -52,8 +61,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--config", type=Path, action="append", default=[])
+    parser.add_argument(
+        "--tags", action="store_true", help="give every item one to four of 80 synthetic tags"
+    )
     args = parser.parse_args()
-    data = competition_sized(args.n)
+    data = competition_sized(args.n, tags=args.tags)
     configs = [("default (configs/default.toml)", RunConfig(name="default"))]
     configs += [(str(path), RunConfig.from_toml(path)) for path in args.config]
     print(f"\n{data.name}: {len(data)} items, {os.cpu_count()} CPU cores\n")
