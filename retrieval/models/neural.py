@@ -239,16 +239,17 @@ class NeuralMapper(Mapper):
         else:
             n_val = 0
 
-        def inputs_and_targets(rows: np.ndarray) -> tuple[Any, np.ndarray]:
+        def inputs_and_targets(texts: Any, images: np.ndarray) -> tuple[Any, np.ndarray]:
             if image_start is None:
-                return X[rows], Y[rows]
-            return [X[rows], Y[rows]], np.zeros((len(rows), 1), np.float32)
+                return texts, images
+            return [texts, images], np.zeros((len(images), 1), np.float32)
 
-        fit_inputs, fit_targets = inputs_and_targets(order[n_val:])
-        validation = inputs_and_targets(order[:n_val]) if n_val else None
+        X_fit = X[order[n_val:]]
+        fit_inputs, fit_targets = inputs_and_targets(X_fit, Y[order[n_val:]])
+        validation = inputs_and_targets(X[order[:n_val]], Y[order[:n_val]]) if n_val else None
         out_dim = start[0].shape[1] if start is not None else Y.shape[1]
         image_dim = None if image_start is None else Y.shape[1]
-        self.model_, trained = self._build(X[order[n_val:]], out_dim, image_dim)
+        self.model_, trained = self._build(X_fit, out_dim, image_dim)
         if start is not None:
             self.model_.get_layer("code").set_weights(list(start))
         if image_start is not None:
