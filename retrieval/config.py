@@ -219,11 +219,31 @@ class FusionConfig:
     weights that give the best MAP@20 on that fraction are kept (``grid`` lists the
     candidate weights of every member after the first, whose weight stays 1), and the
     mappers are fitted again on every item.
+
+    ``holdout_items`` caps the items this choice uses (a seeded sample; ``0``: all), and
+    with ``holdout_refine = false`` a learned mapper is fitted there without its refinement
+    (its CCA or ridge start, see :meth:`~retrieval.models.mappers.Mapper.without_refinement`).
+    Both only make the choice cheaper; the final fit is the same. The built-in default
+    (``RunConfig()``) uses 5,000 items without refinement; a ``[fusion]`` table that leaves
+    them out keeps every item and refines.
     """
 
     select: Literal["fixed", "holdout"] = "holdout"
     holdout: float = 0.2
     grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
+    holdout_items: int = 0
+    holdout_refine: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.holdout < 1:
+            raise ConfigError(f"'fusion.holdout' must be between 0 and 1, got {self.holdout}")
+        if self.holdout_items < 0:
+            raise ConfigError(f"'fusion.holdout_items' must be 0 or more, got {self.holdout_items}")
+
+
+def _default_fusion() -> FusionConfig:
+    """The default run's fusion: weights chosen on at most 5,000 items, without refinement."""
+    return FusionConfig(holdout_items=5000, holdout_refine=False)
 
 
 @dataclass
@@ -268,7 +288,7 @@ class RunConfig:
     text: TextConfig = field(default_factory=TextConfig)
     mappers: list[MapperConfig] = field(default_factory=_default_mappers)
     tags: TagConfig = field(default_factory=TagConfig)
-    fusion: FusionConfig = field(default_factory=FusionConfig)
+    fusion: FusionConfig = field(default_factory=_default_fusion)
     index: IndexConfig = field(default_factory=IndexConfig)
 
     def __post_init__(self) -> None:

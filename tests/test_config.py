@@ -52,6 +52,8 @@ def test_toml_overrides_defaults_only_where_stated(tmp_path: Path) -> None:
         ("[text]\nencoders = 'tfidf'\n", "'text.encoders' must be a list"),
         ("data = 3\n", "'data' must be a table"),
         ("[data\n", "not valid TOML"),
+        ("[fusion]\nholdout = 1.5\n", "'fusion.holdout' must be between 0 and 1"),
+        ("[fusion]\nholdout_items = -1\n", "'fusion.holdout_items' must be 0 or more"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -73,3 +75,13 @@ def test_index_section_takes_a_backend_and_its_parameters(tmp_path: Path) -> Non
     path.write_text("[index]\nparams = 3\n")
     with pytest.raises(ConfigError, match="'index.params' must be a table"):
         RunConfig.from_toml(path)
+
+
+def test_the_default_run_chooses_fusion_weights_cheaply_and_a_fusion_table_keeps_every_item(
+    tmp_path: Path,
+) -> None:
+    assert (RunConfig().fusion.holdout_items, RunConfig().fusion.holdout_refine) == (5000, False)
+    path = tmp_path / "c.toml"
+    path.write_text('[fusion]\nselect = "holdout"\n')
+    fusion = RunConfig.from_toml(path).fusion
+    assert (fusion.holdout_items, fusion.holdout_refine) == (0, True)

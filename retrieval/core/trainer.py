@@ -96,14 +96,19 @@ class Trainer:
     ) -> tuple[list[float], float]:
         """Fusion weights with the best MAP@20 on a held-out part of the training items."""
         config = self.config
-        n = len(X)
-        order = np.random.default_rng(config.seed).permutation(n)
-        n_val = max(2, int(round(n * config.fusion.holdout)))
+        fusion = config.fusion
+        order = np.random.default_rng(config.seed).permutation(len(X))
+        if fusion.holdout_items:
+            order = order[: fusion.holdout_items]
+        n_val = max(2, int(round(len(order) * fusion.holdout)))
         val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
-        self._say(f"fusion weights: fitting on {len(fit)} items, choosing on {len(val)}")
+        how = "" if fusion.holdout_refine else " (learned mappers without refinement)"
+        self._say(f"fusion weights: fitting on {len(fit)} items{how}, choosing on {len(val)}")
         components = []
         for mapper_config in config.mappers:
             mapper = make_mapper(mapper_config.kind, mapper_config.params, seed=config.seed)
+            if not fusion.holdout_refine:
+                mapper = mapper.without_refinement()
             mapper.fit(X[fit], spaces[mapper_config.space][fit])
             components.append(mapper.similarity(X[val], spaces[mapper_config.space][val]))
         if tags is not None:

@@ -153,6 +153,11 @@ class Mapper(BaseEstimator):
     def fit(self, X: Any, Y: Any) -> Mapper:
         raise NotImplementedError
 
+    def without_refinement(self) -> Mapper:
+        """This mapper as it is before iterative refinement: a cheaper stand-in while fusion
+        weights are chosen. The classical mappers are solved in closed form: themselves."""
+        return self
+
     def query_keys(self, X: Any) -> np.ndarray:
         """Text features -> query keys (n, m)."""
         raise NotImplementedError

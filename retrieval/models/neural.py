@@ -280,6 +280,17 @@ class NeuralMapper(Mapper):
             self.image_projection_ = (cca.y_mean_, np.asarray(weights, dtype=np.float32))
         return self
 
+    def without_refinement(self) -> NeuralMapper:
+        """The closed-form start alone (``epochs=0``) for ``init="ridge"`` or ``"cca"``;
+        a randomly started network has no such start and is returned as it is.
+
+        >>> NeuralMapper(init="cca", epochs=10).without_refinement().epochs
+        0
+        """
+        if self.init == "random":
+            return self
+        return self.__class__(**{**self.get_params(), "epochs": 0})
+
     def query_keys(self, X: Any) -> np.ndarray:
         X = _dense(self._texts(X))
         return self.stack_(X)

@@ -251,6 +251,46 @@ def test_without_the_autoencoder_text_maps_straight_to_the_standardised_features
     assert np.mean(result.ranks <= 20) > 2 * 20 / len(held_out)  # far from chance
 
 
+@pytest.mark.parametrize(
+    ("fusion", "selection_fit", "message"),
+    [
+        ({}, (359, 2), "fitting on 359 items, choosing on 90"),
+        (
+            {"holdout_items": 100, "holdout_refine": False},
+            (80, 0),
+            "fitting on 80 items (learned mappers without refinement), choosing on 20",
+        ),
+    ],
+)
+def test_fusion_weights_are_chosen_on_a_capped_sample_without_refinement_when_asked(
+    parts, monkeypatch, capsys, fusion: dict, selection_fit: tuple, message: str
+) -> None:
+    from retrieval.models.neural import NeuralMapper
+
+    fits = []
+    fit = NeuralMapper.fit
+
+    def recorded_fit(self, X, Y):  # noqa: ANN001, ANN202
+        fits.append((X.shape[0], self.epochs))
+        return fit(self, X, Y)
+
+    monkeypatch.setattr(NeuralMapper, "fit", recorded_fit)
+    fit_part, _ = parts
+    params = {"init": "cca", "cca_components": 16, "epochs": 2}
+    config = RunConfig.from_dict(
+        {
+            "image": {"use_autoencoder": False},
+            "mappers": [{"kind": "neural", "space": "features", "params": params}],
+            "tags": {"enabled": True},
+            "fusion": {"select": "holdout", **fusion},
+        }
+    )
+    model = Trainer(config, verbose=True).fit(fit_part)
+    assert fits == [selection_fit, (len(fit_part), 2)]  # the final fit is always the same
+    assert message in capsys.readouterr().err
+    assert model.tag_weight in config.fusion.grid
+
+
 def test_features_of_another_width_are_refused_naming_the_dataset(trained, parts) -> None:
     import dataclasses
 

@@ -252,6 +252,10 @@ def test_cca_start_is_the_cca_peer_and_training_refines_it() -> None:
     np.testing.assert_allclose(loaded.similarity(X[:5], Y), trained.similarity(X[:5], Y), atol=1e-6)
     with pytest.raises(ValueError, match="init='cca' needs a linear network"):
         NeuralMapper(init="cca", hidden=(8,)).fit(X, Y)
+    start = NeuralMapper(init="cca", cca_components=16, epochs=5).without_refinement().fit(X, Y)
+    np.testing.assert_allclose(start.similarity(X[:20], Y), peer.similarity(X[:20], Y), atol=1e-5)
+    randomly_started = NeuralMapper(init="random", epochs=5)
+    assert randomly_started.without_refinement() is randomly_started
 
 
 def test_two_towers_train_the_image_projection_too_and_rank_better_on_their_pairs() -> None:
