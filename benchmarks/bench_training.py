@@ -10,7 +10,9 @@ table with the seconds and the size of the text features.
 With ``--tags`` every item also has one to four of 80 random tags (as the competition's
 images have COCO categories), so tag fusion and its held-out weight choice are timed too.
 
-Usage: python benchmarks/bench_training.py [--n 10000] [--tags] [--config configs/peers/ridge.toml ...]
+``--steps`` prints when each training step begins (seconds since the start) on stderr.
+
+Usage: python benchmarks/bench_training.py [--n 10000] [--tags] [--steps] [--config configs/peers/ridge.toml ...]
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def main() -> None:
     parser.add_argument(
         "--tags", action="store_true", help="give every item one to four of 80 synthetic tags"
     )
+    parser.add_argument(
+        "--steps", action="store_true", help="print each training step's start on stderr"
+    )
     args = parser.parse_args()
     data = competition_sized(args.n, tags=args.tags)
     configs = [("default (configs/default.toml)", RunConfig(name="default"))]
@@ -72,7 +77,7 @@ def main() -> None:
     print("| config | train s | text features |\n| --- | ---: | ---: |")
     for name, config in configs:
         start = time.perf_counter()
-        model = Trainer(config).fit(data)
+        model = Trainer(config, verbose=args.steps).fit(data)
         seconds = time.perf_counter() - start
         print(f"| {name} | {seconds:.1f} | {model.text_encoder.dim} |", flush=True)
 

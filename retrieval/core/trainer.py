@@ -41,15 +41,17 @@ class Trainer:
         self.verbose = verbose
 
     def _say(self, message: str) -> None:
+        """``message`` on stderr, after the seconds since ``fit`` began (when verbose)."""
         if self.verbose:
-            print(message, file=sys.stderr, flush=True)
+            elapsed = time.perf_counter() - getattr(self, "_started", time.perf_counter())
+            print(f"[{elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
 
     def fit(self, dataset: Dataset) -> TrainedModel:
         """Learn every part from paired data (description ``i`` describes image ``i``)."""
         if not dataset.is_paired:
             raise ValueError("training needs paired data (description i describes image i)")
         config = self.config
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         features = dataset.features(config.data.features)
         self._say(f"image branch: {features.shape[1]}-d features of {len(dataset)} images")
         coder = ImageCoder.from_config(config.image, seed=config.seed).fit(features)
