@@ -38,7 +38,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_features import decode_all, make_pictures, rate, run_model  # noqa: E402
+from bench_features import (  # noqa: E402
+    add_picture_options,
+    decode_all,
+    pictures,
+    rate,
+    run_model,
+)
 
 
 def keras_hub_without_tensorflow():  # noqa: ANN201
@@ -94,20 +100,8 @@ def build_tower(patch: int, keras_hub, seed: int = 0):  # noqa: ANN001, ANN201
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--images", type=Path, help="a folder of .jpg pictures (default: synthetic)"
-    )
-    parser.add_argument(
-        "--count", type=int, help="pictures (default 8192 with an accelerator, 64 on CPUs)"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, help="pictures per model call (default: the machine's)"
-    )
-    parser.add_argument("--workers", type=int, help="decoding workers (default: the machine's)")
+    add_picture_options(parser, count_on_cpus=64)
     parser.add_argument("--patch", type=int, default=32, choices=(16, 32), help="ViT-B patch size")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds; medians are shown"
-    )
     parser.add_argument(
         "--no-tensorflow", action="store_true", help="behave as on a machine without TensorFlow"
     )
@@ -115,7 +109,6 @@ def main() -> None:
 
     warnings.filterwarnings("ignore")
     if args.no_tensorflow or importlib.util.find_spec("tensorflow") is None:
-        sys.modules["tensorflow"] = None  # type: ignore[assignment]
         keras_hub = keras_hub_without_tensorflow()
     else:
         from retrieval.features.clip import import_keras_hub
@@ -123,7 +116,7 @@ def main() -> None:
         keras_hub = import_keras_hub()
     import keras
 
-    from retrieval.features import extract_features
+    from retrieval.features import extract_features, load_picture
     from retrieval.features._compiled import accelerator, default_batch_size, default_workers
     from retrieval.features._decode import SlotDecoder
     from retrieval.features._extract import _auto_decoder
@@ -132,15 +125,7 @@ def main() -> None:
     batch = args.batch_size or default_batch_size()
     workers = args.workers or default_workers()
     scratch = tempfile.TemporaryDirectory()
-    if args.images:
-        paths = sorted(args.images.glob("*.jpg"))[:count]
-        origin = f"{len(paths)} pictures from {args.images}"
-    else:
-        folder = Path(scratch.name) / "pictures"
-        folder.mkdir()
-        paths = make_pictures(folder, count)
-        size = sum(p.stat().st_size for p in paths) / len(paths) / 1024
-        origin = f"{count} synthetic 640x480 JPEGs ({size:.0f} KiB each)"
+    _, paths, origin = pictures(args.images, count, Path(scratch.name))
     count = len(paths)
     kind = _auto_decoder("auto", count, batch)
 
@@ -156,7 +141,7 @@ def main() -> None:
         **picture,
     )
     decode_all(decoder, paths[:batch])  # start the workers outside the timed part
-    pixels = np.stack([decoder_picture(p, picture) for p in paths[: min(batch, count)]])
+    pixels = np.stack([load_picture(p, draft=True, **picture) for p in paths[: min(batch, count)]])
     if len(pixels) < batch:
         pixels = np.resize(pixels, (batch, *pixels.shape[1:]))
     calls = max(1, count // batch)
@@ -214,15 +199,6 @@ def main() -> None:
     )
     decoder.close()
     scratch.cleanup()
-
-
-def decoder_picture(path: Path, picture: dict) -> np.ndarray:
-    """One picture decoded as the end-to-end path decodes it (draft mode, CLIP's crop)."""
-    from retrieval.features import load_picture
-
-    return load_picture(
-        path, picture["size"], draft=True, crop=picture["crop"], resample=picture["resample"]
-    )
 
 
 if __name__ == "__main__":

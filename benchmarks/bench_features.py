@@ -85,6 +85,38 @@ def make_pictures(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def add_picture_options(parser: argparse.ArgumentParser, *, count_on_cpus: int) -> None:
+    """The options every image-branch benchmark takes: pictures, batch, workers, rounds."""
+    parser.add_argument(
+        "--images", type=Path, help="a folder of .jpg pictures (default: synthetic)"
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        help=f"pictures (default 8192 with an accelerator, {count_on_cpus} on CPUs)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, help="pictures per model call (default: the machine's)"
+    )
+    parser.add_argument("--workers", type=int, help="decoding workers (default: the machine's)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; medians are shown"
+    )
+
+
+def pictures(images: Path | None, count: int, scratch: Path) -> tuple[Path, list[Path], str]:
+    """The folder, the first ``count`` ``.jpg`` files of ``images`` (or as many synthetic
+    640x480 JPEGs written under ``scratch``), and a line saying which."""
+    if images:
+        paths = sorted(images.glob("*.jpg"))[:count]
+        return images, paths, f"{len(paths)} pictures from {images}"
+    folder = scratch / "pictures"
+    folder.mkdir()
+    paths = make_pictures(folder, count)
+    size = sum(p.stat().st_size for p in paths) / len(paths) / 1024
+    return folder, paths, f"{count} synthetic 640x480 JPEGs ({size:.0f} KiB each)"
+
+
 def rate(count: int, work: Callable[[], object]) -> float:
     start = time.perf_counter()
     work()
@@ -160,19 +192,7 @@ def peak_memory(folder: Path, count: int, batch: int, workers: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--images", type=Path, help="a folder of .jpg pictures (default: synthetic)"
-    )
-    parser.add_argument(
-        "--count", type=int, help="pictures (default 8192 with an accelerator, 128 on CPUs)"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, help="pictures per model call (default: the machine's)"
-    )
-    parser.add_argument("--workers", type=int, help="decoding workers (default: the machine's)")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds; medians are shown"
-    )
+    add_picture_options(parser, count_on_cpus=128)
     parser.add_argument(
         "--bf16", action="store_true", help="also the mixed bfloat16 model bound and its cosine"
     )
@@ -196,16 +216,7 @@ def main() -> None:
     batch = args.batch_size or default_batch_size()
     workers = args.workers or default_workers()
     scratch = tempfile.TemporaryDirectory()
-    if args.images:
-        folder = args.images
-        paths = sorted(folder.glob("*.jpg"))[:count]
-        origin = f"{len(paths)} pictures from {folder}"
-    else:
-        folder = Path(scratch.name) / "pictures"
-        folder.mkdir()
-        paths = make_pictures(folder, count)
-        size = sum(p.stat().st_size for p in paths) / len(paths) / 1024
-        origin = f"{count} synthetic 640x480 JPEGs ({size:.0f} KiB each)"
+    folder, paths, origin = pictures(args.images, count, Path(scratch.name))
     count = len(paths)
     kind = _auto_decoder("auto", count, batch)
 
