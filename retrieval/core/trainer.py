@@ -39,11 +39,12 @@ class Trainer:
     def __init__(self, config: RunConfig | None = None, *, verbose: bool = False) -> None:
         self.config = config if config is not None else RunConfig()
         self.verbose = verbose
+        self._started = time.perf_counter()  # reset by each fit
 
     def _say(self, message: str) -> None:
         """``message`` on stderr, after the seconds since ``fit`` began (when verbose)."""
         if self.verbose:
-            elapsed = time.perf_counter() - getattr(self, "_started", time.perf_counter())
+            elapsed = time.perf_counter() - self._started
             print(f"[{elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
 
     def fit(self, dataset: Dataset) -> TrainedModel:
@@ -51,7 +52,7 @@ class Trainer:
         if not dataset.is_paired:
             raise ValueError("training needs paired data (description i describes image i)")
         config = self.config
-        started = self._started = time.perf_counter()
+        self._started = time.perf_counter()
         features = dataset.features(config.data.features)
         self._say(f"image branch: {features.shape[1]}-d features of {len(dataset)} images")
         coder = ImageCoder.from_config(config.image, seed=config.seed).fit(features)
@@ -81,7 +82,7 @@ class Trainer:
         if use_tags:
             self._say("tag model")
             tag_model = TagModel(C=config.tags.C, min_count=config.tags.min_count).fit(X, tags)
-        self._say(f"trained in {time.perf_counter() - started:.1f} s")
+        self._say(f"trained in {time.perf_counter() - self._started:.1f} s")
         return TrainedModel(
             config=config,
             text_encoder=encoder,
