@@ -14,6 +14,7 @@ import itertools
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from retrieval.core.model import Member, TrainedModel, standardize_rows
 from retrieval.data import Dataset
 from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.models.image_code import ImageCoder
-from retrieval.models.mappers import make_mapper
+from retrieval.models.mappers import make_mapper, sparse_if_mostly_zero
 from retrieval.models.tags import TagModel, tag_scores
 from retrieval.text import make_encoder
 
@@ -60,7 +61,8 @@ class Trainer:
         texts = dataset.texts()
         self._say(f"text encoder: {', '.join(config.text.encoders)}")
         encoder = make_encoder(config.text, seed=config.seed).fit(texts)
-        X = encoder.transform(texts)
+        # TF-IDF rows are mostly zeros: one sparse copy serves every fit below
+        X = sparse_if_mostly_zero(encoder.transform(texts))
         tags = [[str(t) for t in ts] for ts in dataset.tags]
         use_tags = config.tags.enabled and any(tags)
         member_weights = [m.weight for m in config.mappers]
@@ -95,12 +97,12 @@ class Trainer:
         )
 
     def _select_weights(
-        self, X: np.ndarray, spaces: dict[str, np.ndarray], tags: list[list[str]] | None
+        self, X: Any, spaces: dict[str, np.ndarray], tags: list[list[str]] | None
     ) -> tuple[list[float], float]:
         """Fusion weights with the best MAP@20 on a held-out part of the training items."""
         config = self.config
         fusion = config.fusion
-        order = np.random.default_rng(config.seed).permutation(len(X))
+        order = np.random.default_rng(config.seed).permutation(X.shape[0])
         if fusion.holdout_items:
             order = order[: fusion.holdout_items]
         n_val = max(2, int(round(len(order) * fusion.holdout)))

@@ -99,6 +99,21 @@ def _centred_gram(X: Any) -> tuple[np.ndarray, np.ndarray]:
     return gram, mean_x
 
 
+def _centred_dual(X: Any, Yc: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(K + alpha I)^-1 Yc`` with ``K`` the Gram matrix of the centred rows of ``X``, and
+    the row mean of ``X``: ridge regression written in the rows' span."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    gram, mean_x = _centred_gram(X)
+    gram[np.diag_indices_from(gram)] += alpha
+    return cho_solve(cho_factor(gram), Yc), mean_x
+
+
+def _from_dual(X: Any, dual: np.ndarray, mean_x: np.ndarray) -> np.ndarray:
+    """``Xc' dual``: coefficients in feature space from coefficients over the centred rows."""
+    return np.asarray(X.T @ dual, dtype=np.float64) - np.outer(mean_x, dual.sum(axis=0))
+
+
 def _centred_ridge(X: Any, Yc: np.ndarray, alpha: float) -> np.ndarray:
     """``(Xc'Xc + alpha I)^-1 Xc'Yc`` in float64, for centred targets ``Yc``: through the
     ``d x d`` normal equations when there are fewer features than rows, else through the
@@ -116,10 +131,7 @@ def _centred_ridge(X: Any, Yc: np.ndarray, alpha: float) -> np.ndarray:
         covariance -= n * np.outer(mean_x, mean_x)
         covariance[np.diag_indices_from(covariance)] += alpha
         return cho_solve(cho_factor(covariance), np.asarray(X.T @ Yc, dtype=np.float64))
-    gram, mean_x = _centred_gram(X)
-    gram[np.diag_indices_from(gram)] += alpha
-    dual = cho_solve(cho_factor(gram), Yc)
-    return np.asarray(X.T @ dual, dtype=np.float64) - np.outer(mean_x, dual.sum(axis=0))
+    return _from_dual(X, *_centred_dual(X, Yc, alpha))
 
 
 def ridge_solution(X: Any, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -449,13 +461,27 @@ class CCAMapper(Mapper):
         x_total = float(X.multiply(X).sum()) if hasattr(X, "multiply") else float((X * X).sum())
         x_total -= n * float(x_mean @ x_mean)
         x_shrink = self.reg * max(x_total, 1e-12) / min(X.shape)
-        y_power, y_vectors = np.linalg.eigh(Yc.T @ Yc)
+        y_scatter = Yc.T @ Yc
+        y_power, y_vectors = np.linalg.eigh(y_scatter)
         y_power = np.maximum(y_power, 0.0)
         y_shrink = self.reg * max(y_power.sum(), 1e-12) / min(Yc.shape)
         y_whitener = y_vectors / np.sqrt(y_power + y_shrink)
-        text_to_image = _centred_ridge(X, Yc, x_shrink)  # (d, k)
-        cross = np.asarray(X.T @ Yc, dtype=np.float64)  # Xc'Yc: Yc is centred
-        inner = y_whitener.T @ (cross.T @ text_to_image) @ y_whitener
+        if X.shape[1] > n:
+            # W = Xc' A with A = (K + a I)^-1 Yc, K = Xc Xc', so that
+            # Cxy' W = Yc' K A = Yc'Yc - a Yc' A: no d x k matrix is formed until the end.
+            dual, _ = _centred_dual(X, Yc, x_shrink)
+            cross_w = y_scatter - x_shrink * (Yc.T @ dual)
+
+            def text_weights(directions: np.ndarray) -> np.ndarray:
+                return _from_dual(X, dual @ directions, x_mean)
+        else:
+            text_to_image = _centred_ridge(X, Yc, x_shrink)  # (d, k)
+            cross_w = np.asarray(X.T @ Yc, dtype=np.float64).T @ text_to_image  # Yc is centred
+
+            def text_weights(directions: np.ndarray) -> np.ndarray:
+                return text_to_image @ directions
+
+        inner = y_whitener.T @ cross_w @ y_whitener
         squared, vectors = np.linalg.eigh((inner + inner.T) / 2.0)
         order = np.argsort(squared)[::-1][: min(self.n_components, len(squared))]
         correlations = np.sqrt(np.clip(squared[order], 0.0, None))
@@ -463,7 +489,7 @@ class CCAMapper(Mapper):
         kept = correlations > 1e-9 * max(correlations.max(initial=0.0), 1e-300)
         scale = np.where(kept, 1.0 / np.sqrt(np.where(kept, correlations, 1.0)), 0.0)
         self.correlations_ = correlations
-        self.x_weights_ = (text_to_image @ image_directions * scale).astype(np.float32)
+        self.x_weights_ = text_weights(image_directions * scale).astype(np.float32)
         self.y_weights_ = (image_directions * np.sqrt(correlations)).astype(np.float32)
         self.x_mean_ = x_mean.astype(np.float32)
         self.y_mean_ = y_mean.astype(np.float32)
