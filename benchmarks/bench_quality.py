@@ -153,8 +153,15 @@ DEFAULT_CANDIDATES: dict[str, dict] = {
     "learned mapping started at CCA, refined 3 epochs (batch 512, rate 1e-4)": _learned(
         epochs=3, batch_size=512, learning_rate=1e-4
     ),
-    "the same, both towers trained (train_images)": _learned(train_images=True),
-    "the same with 10 epochs, batch 128, rate 3e-4 (the default)": _learned(),
+    "learned mapping started at CCA, refined 10 epochs (batch 128, rate 3e-4)": _learned(
+        batch_size=128, learning_rate=3e-4
+    ),
+    "the same, both towers trained (train_images)": _learned(
+        batch_size=128, learning_rate=3e-4, train_images=True
+    ),
+    "learned mapping started at CCA, refined 10 epochs (batch 256, rate 6e-4: the default)": (
+        _learned()
+    ),
 }
 
 

@@ -266,8 +266,8 @@ DEFAULT_MAPPING: dict[str, Any] = {
     "init": "cca",
     "cca_reg": 1.0,
     "cca_components": 256,
-    "batch_size": 128,
-    "learning_rate": 3e-4,
+    "batch_size": 256,
+    "learning_rate": 6e-4,
     "epochs": 10,
 }
 """The default learned mapping's settings: started at CCA, refined by the contrastive loss."""
