@@ -42,6 +42,7 @@ from bench_features import (  # noqa: E402
     add_picture_options,
     decode_all,
     pictures,
+    print_rates,
     rate,
     run_model,
 )
@@ -171,18 +172,15 @@ def main() -> None:
             rate(count, end_to_end)
         )
     medians = {name: statistics.median(values) for name, values in rows.items()}
-    e2e = medians["end to end, extract_features(network=CLIP tower)"]
     device = accelerator() or "CPU only"
-    print(
-        f"\nViT-B/{args.patch} CLIP image tower (random weights); {origin}; {os.cpu_count()} CPU "
+    e2e = print_rates(
+        medians,
+        "end to end, extract_features(network=CLIP tower)",
+        f"ViT-B/{args.patch} CLIP image tower (random weights); {origin}; {os.cpu_count()} CPU "
         f"cores, {device}; Keras {keras.__version__} on {keras.backend.backend()}, keras-hub "
         f"{keras_hub.__version__}; batch {batch}, {workers} decoding workers ({kind}); "
-        f"median of {args.rounds} rounds\n"
+        f"median of {args.rounds} rounds",
     )
-    print("| what | images/s | end to end / this |")
-    print("| --- | ---: | ---: |")
-    for name, value in medians.items():
-        print(f"| {name} | {value:,.1f} | {e2e / value:.2f} |")
     decode_bound = medians[next(n for n in medians if n.startswith("decode only"))]
     model_bound = medians[f"model only, float32 ({call.label})"]
     print(

@@ -85,6 +85,18 @@ def make_pictures(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def print_rates(medians: dict[str, float], end_to_end: str, heading: str) -> float:
+    """``heading``, then a table of images/s with the ``end_to_end`` row's ratio to each row;
+    returns the end-to-end rate."""
+    e2e = medians[end_to_end]
+    print(f"\n{heading}\n")
+    print("| what | images/s | end to end / this |")
+    print("| --- | ---: | ---: |")
+    for name, value in medians.items():
+        print(f"| {name} | {value:,.1f} | {e2e / value:.2f} |")
+    return e2e
+
+
 def add_picture_options(parser: argparse.ArgumentParser, *, count_on_cpus: int) -> None:
     """The options every image-branch benchmark takes: pictures, batch, workers, rounds."""
     parser.add_argument(
@@ -295,18 +307,14 @@ def main() -> None:
     medians["plain Keras predict + load_picture one by one"] = 1 / (
         1 / predict_rate + 1 / sequential_decode
     )
-    e2e = medians["end to end, extract_features"]
-
     device = accelerator() or "CPU only"
-    print(
-        f"\n{origin}; {os.cpu_count()} CPU cores, {device}; Keras {keras.__version__} on "
+    e2e = print_rates(
+        medians,
+        "end to end, extract_features",
+        f"{origin}; {os.cpu_count()} CPU cores, {device}; Keras {keras.__version__} on "
         f"{keras.backend.backend()}; batch {batch}, {workers} decoding workers ({kind}); "
-        f"median of {args.rounds} rounds\n"
+        f"median of {args.rounds} rounds",
     )
-    print("| what | images/s | end to end / this |")
-    print("| --- | ---: | ---: |")
-    for name, value in medians.items():
-        print(f"| {name} | {value:,.1f} | {e2e / value:.2f} |")
     decode_bound = medians[next(n for n in medians if n.startswith("decode only, JPEG draft"))]
     model_bound = medians[f"model only, float32 ({call.label})"]
     print(
