@@ -202,12 +202,29 @@ class TagConfig:
 
     The tag score (cosine between predicted tag probabilities and the image's tags) is
     standardised per query like the mappers' scores and added with ``weight``.
+
+    The tags can also join the image side of the mappers that work in the ``features``
+    space: each image's standardised tag indicators, times a weight, are appended to its
+    standardised features (:class:`~retrieval.models.tags.TagIndicators`), so the mapping
+    learns to match a description to the image's tags and features at once. Galleries
+    without tags get zeros there. ``joint_weights`` lists the candidate weights (``0``: the
+    tags stay out of the image side); with ``fusion.select = "holdout"`` the best is chosen
+    on the held-out items together with the fusion weights, otherwise the first is used.
     """
 
     enabled: bool = True
     weight: float = 0.5
     C: float = 10.0
     min_count: int = 2
+    joint_weights: tuple[float, ...] = (0.0, 1.0, 3.0)
+
+    def __post_init__(self) -> None:
+        self.joint_weights = tuple(float(w) for w in self.joint_weights)
+        if not self.joint_weights or min(self.joint_weights) < 0:
+            raise ConfigError(
+                f"'tags.joint_weights' must list one or more weights of 0 or more, "
+                f"got {list(self.joint_weights)}"
+            )
 
 
 @dataclass

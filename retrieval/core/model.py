@@ -2,8 +2,8 @@
 
 A :class:`TrainedModel` holds the fitted text encoder, the image branch
 (:class:`~retrieval.models.image_code.ImageCoder`), the mappers with their weights, the
-optional tag model, the run's config and a record of which network made its image
-features. It is built by :class:`~retrieval.core.trainer.Trainer` and searched through
+optional tag model and tag indicators, the run's config and a record of which network
+made its image features. It is built by :class:`~retrieval.core.trainer.Trainer` and searched through
 :class:`~retrieval.core.searcher.Searcher`; loading one imports neither Keras nor gensim.
 
 Scores
@@ -11,7 +11,8 @@ Scores
 Each mapper's similarities are standardised per description over the gallery (z-scores)
 and summed with the mappers' weights; with tag fusion the standardised tag score is added
 with its weight. A model with one mapper and no tags returns that mapper's cosine
-similarities unchanged.
+similarities unchanged. With tag indicators (``tag_side``), the ``features`` image space is
+each image's standardised features followed by its weighted tag indicators.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from retrieval.features import extract_array, weights_from_record
 from retrieval.features.clip import clip_encoder, is_clip_record
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import Mapper, mapper_from_state
-from retrieval.models.tags import TagModel, tag_scores
+from retrieval.models.tags import TagIndicators, TagModel, tag_scores
 from retrieval.store import Arrays, Meta, nest, part
 from retrieval.text import encoder_from_state
 
@@ -55,6 +56,19 @@ def standardize_rows(scores: np.ndarray, reference: np.ndarray | None = None) ->
     return (scores - mean) / np.maximum(std, 1e-12)
 
 
+def with_tag_side(
+    features: np.ndarray,
+    tag_side: TagIndicators | None,
+    tags: Sequence[Sequence[Any]] | None,
+) -> np.ndarray:
+    """Standardised features followed by the images' tag indicators (as they are without
+    ``tag_side``). A gallery none of whose images has a tag is untagged: zeros there."""
+    if tag_side is None:
+        return features
+    known = tags if tags is not None and any(tags) else None
+    return np.hstack([features, tag_side.transform(known, n=len(features))])
+
+
 def z_sample(n: int) -> np.ndarray | None:
     """Gallery positions whose scores standardise every query (``None``: the whole gallery)."""
     if n <= Z_SAMPLE:
@@ -72,6 +86,7 @@ class TrainedModel:
     members: list[Member]
     tags: TagModel | None = None
     tag_weight: float = 0.0
+    tag_side: TagIndicators | None = None
     features: dict[str, Any] = field(default_factory=dict)
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -93,14 +108,18 @@ class TrainedModel:
         """The image spaces this model needs in a gallery (``"code"`` first)."""
         return [CODE] + sorted({m.space for m in self.members} - {CODE})
 
-    def image_spaces(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        """ResNet features -> every image space the model needs."""
+    def image_spaces(
+        self, features: np.ndarray, tags: Sequence[Sequence[Any]] | None = None
+    ) -> dict[str, np.ndarray]:
+        """ResNet features (and the images' tag lists, if any) -> every image space the model needs."""
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or not np.isfinite(features).all():
             raise ValueError("image features must be a finite 2-d array")
         out = {CODE: self.image_coder.transform(features)}
         if "features" in self.spaces:
-            out["features"] = self.image_coder.features(features)
+            out["features"] = with_tag_side(
+                self.image_coder.features(features), self.tag_side, tags
+            )
         return out
 
     def gallery(
@@ -114,7 +133,8 @@ class TrainedModel:
     ) -> Gallery:
         """A gallery of images from their ResNet features."""
         tag_lists = None if tags is None else [[str(t) for t in ts] for ts in tags]
-        return Gallery(list(ids), list(paths), self.image_spaces(features), tag_lists, name)
+        spaces = self.image_spaces(features, tag_lists)
+        return Gallery(list(ids), list(paths), spaces, tag_lists, name)
 
     def gallery_from_dataset(self, dataset: Dataset) -> Gallery:
         """A gallery of ``dataset``'s images, with its tags."""
@@ -215,6 +235,10 @@ class TrainedModel:
             tag_meta, tag_arrays = self.tags.get_state()
             tags = {"weight": self.tag_weight, "model": tag_meta}
             arrays.update(nest("tags", tag_arrays))
+        tag_side = None
+        if self.tag_side is not None:
+            tag_side, side_arrays = self.tag_side.get_state()
+            arrays.update(nest("tag_side", side_arrays))
         meta = {
             "config": self.config.to_dict(),
             "features": self.features,
@@ -223,6 +247,7 @@ class TrainedModel:
             "image": coder_meta,
             "mappers": members,
             "tags": tags,
+            "tag_side": tag_side,
         }
         return meta, arrays
 
@@ -242,6 +267,9 @@ class TrainedModel:
         if meta.get("tags"):
             tags = TagModel.from_state(meta["tags"]["model"], part("tags", arrays))
             tag_weight = float(meta["tags"]["weight"])
+        tag_side = None
+        if meta.get("tag_side"):
+            tag_side = TagIndicators.from_state(meta["tag_side"], part("tag_side", arrays))
         return cls(
             config=RunConfig.from_dict(meta["config"], source=source),
             text_encoder=encoder_from_state(meta["text"], part("text", arrays)),
@@ -249,6 +277,7 @@ class TrainedModel:
             members=members,
             tags=tags,
             tag_weight=tag_weight,
+            tag_side=tag_side,
             features=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )

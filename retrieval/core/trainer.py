@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from retrieval.config import RunConfig
-from retrieval.core.model import Member, TrainedModel, standardize_rows
+from retrieval.core.model import Member, TrainedModel, standardize_rows, with_tag_side
 from retrieval.data import Dataset
 from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import make_mapper, sparse_if_mostly_zero
-from retrieval.models.tags import TagModel, tag_scores
+from retrieval.models.tags import TagIndicators, TagModel, tag_scores
 from retrieval.text import make_encoder
 
 
@@ -67,8 +67,17 @@ class Trainer:
         use_tags = config.tags.enabled and any(tags)
         member_weights = [m.weight for m in config.mappers]
         tag_weight = config.tags.weight if use_tags else 0.0
+        joint_candidates = self._joint_candidates(use_tags)
+        joint_weight = joint_candidates[0]
         if config.fusion.select == "holdout" and (len(config.mappers) > 1 or use_tags):
-            member_weights, tag_weight = self._select_weights(X, spaces, tags if use_tags else None)
+            member_weights, tag_weight, joint_weight = self._select_weights(
+                X, spaces, tags if use_tags else None, joint_candidates
+            )
+        tag_side = None
+        if joint_weight > 0:
+            self._say(f"tags join the features space with weight {joint_weight:g}")
+            tag_side = TagIndicators(weight=joint_weight).fit(tags)
+            spaces["features"] = with_tag_side(spaces["features"], tag_side, tags)
         members = []
         history = {"image": coder.history_} if coder.history_ else {}
         for i, (mapper_config, weight) in enumerate(
@@ -92,14 +101,25 @@ class Trainer:
             members=members,
             tags=tag_model,
             tag_weight=tag_weight,
+            tag_side=tag_side,
             features=dict(dataset.record_of(self.config.data.features)),
             history=history,
         )
 
+    def _joint_candidates(self, use_tags: bool) -> tuple[float, ...]:
+        """The weights of the tag indicators in the features space worth trying (``0``: none)."""
+        uses_features = any(m.space == "features" for m in self.config.mappers)
+        return self.config.tags.joint_weights if use_tags and uses_features else (0.0,)
+
     def _select_weights(
-        self, X: Any, spaces: dict[str, np.ndarray], tags: list[list[str]] | None
-    ) -> tuple[list[float], float]:
-        """Fusion weights with the best MAP@20 on a held-out part of the training items."""
+        self,
+        X: Any,
+        spaces: dict[str, np.ndarray],
+        tags: list[list[str]] | None,
+        joint_candidates: Sequence[float] = (0.0,),
+    ) -> tuple[list[float], float, float]:
+        """Fusion weights, and the weight of the tags in the features space, with the best
+        MAP@20 on a held-out part of the training items."""
         config = self.config
         fusion = config.fusion
         order = np.random.default_rng(config.seed).permutation(X.shape[0])
@@ -109,23 +129,38 @@ class Trainer:
         val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
         how = "" if fusion.holdout_refine else " (learned mappers without refinement)"
         self._say(f"fusion weights: fitting on {len(fit)} items{how}, choosing on {len(val)}")
-        components = []
-        for mapper_config in config.mappers:
-            mapper = make_mapper(mapper_config.kind, mapper_config.params, seed=config.seed)
-            if not fusion.holdout_refine:
-                mapper = mapper.without_refinement()
-            mapper.fit(X[fit], spaces[mapper_config.space][fit])
-            components.append(mapper.similarity(X[val], spaces[mapper_config.space][val]))
+        tag_component = []
         if tags is not None:
             model = TagModel(C=config.tags.C, min_count=config.tags.min_count)
             model.fit(X[fit], [tags[i] for i in fit])
-            components.append(
+            tag_component.append(
                 tag_scores(model.predict_proba(X[val]), model.binarize([tags[i] for i in val]))
             )
-        weights = choose_weights(components, config.fusion.grid)
+        best = None
+        for joint_weight in joint_candidates:
+            held_fit = {name: rows[fit] for name, rows in spaces.items()}
+            held_val = {name: rows[val] for name, rows in spaces.items()}
+            if joint_weight > 0:
+                fit_tags, val_tags = [tags[i] for i in fit], [tags[i] for i in val]
+                side = TagIndicators(weight=joint_weight).fit(fit_tags)
+                held_fit["features"] = with_tag_side(held_fit["features"], side, fit_tags)
+                held_val["features"] = with_tag_side(held_val["features"], side, val_tags)
+            components = []
+            for mapper_config in config.mappers:
+                mapper = make_mapper(mapper_config.kind, mapper_config.params, seed=config.seed)
+                if not fusion.holdout_refine:
+                    mapper = mapper.without_refinement()
+                mapper.fit(X[fit], held_fit[mapper_config.space])
+                components.append(mapper.similarity(X[val], held_val[mapper_config.space]))
+            weights, value = best_weights(components + tag_component, config.fusion.grid)
+            if len(joint_candidates) > 1:
+                self._say(f"tags in the features space with weight {joint_weight:g}: {value:.4f}")
+            if best is None or value > best[0] + 1e-12:
+                best = (value, weights, joint_weight)
+        _, weights, joint_weight = best
         self._say("fusion weights: " + ", ".join(f"{w:g}" for w in weights))
         member_weights = list(weights[: len(config.mappers)])
-        return member_weights, (weights[-1] if tags is not None else 0.0)
+        return member_weights, (weights[-1] if tags is not None else 0.0), joint_weight
 
 
 def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> list[float]:
@@ -135,6 +170,13 @@ def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> l
     ``i``). Every combination from ``grid`` is tried for up to three free weights; beyond
     that, one weight at a time, twice over. Ties keep the earlier candidate.
     """
+    return best_weights(components, grid)[0]
+
+
+def best_weights(
+    components: Sequence[np.ndarray], grid: Sequence[float]
+) -> tuple[list[float], float]:
+    """:func:`choose_weights` and the MAP@20 its weights reach."""
     standardized = [standardize_rows(np.asarray(c, dtype=np.float64)) for c in components]
     relevant = np.arange(len(standardized[0]))
 
@@ -146,17 +188,17 @@ def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> l
 
     free = len(components) - 1
     if free == 0:
-        return [1.0]
+        return [1.0], quality([1.0])
     if free <= 3:
         best, best_value = None, -np.inf
         for combo in itertools.product(grid, repeat=free):
             value = quality([1.0, *combo])
             if value > best_value + 1e-12:
                 best, best_value = [1.0, *combo], value
-        return [float(w) for w in best]
+        return [float(w) for w in best], float(best_value)
     weights = [1.0] * len(components)
     for _ in range(2):
         for j in range(1, len(components)):
             values = [quality(weights[:j] + [w] + weights[j + 1 :]) for w in grid]
             weights[j] = float(grid[int(np.argmax(values))])
-    return weights
+    return weights, quality(weights)

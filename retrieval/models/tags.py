@@ -5,6 +5,9 @@
 tag probabilities of each description with each gallery image's tags: the cosine between
 the probability vector and the image's 0/1 tag vector. The retriever standardises these
 scores per description and adds them to the mappers' with a weight (tag fusion).
+:class:`TagIndicators` places an image's own tags beside its features instead: standardised
+0/1 indicators, appended to the ``features`` image space with a weight, so that a mapper
+learns to match descriptions to both at once.
 
 Examples
 --------
@@ -164,3 +167,72 @@ def tag_scores(proba: np.ndarray, gallery_tags: np.ndarray) -> np.ndarray:
     if proba.shape[1] != gallery_tags.shape[1]:
         raise ValueError(f"{proba.shape[1]} tag columns vs {gallery_tags.shape[1]} in the gallery")
     return unit_rows(proba) @ unit_rows(gallery_tags).T
+
+
+class TagIndicators(BaseEstimator):
+    """An image's tags as standardised, weighted 0/1 indicators over the training tags.
+
+    ``fit`` learns the tag vocabulary and each tag's mean and standard deviation over the
+    training images; ``transform`` gives ``weight * (indicator - mean) / (std + 0.001)``.
+    Unknown tags are ignored, and images without tag lists (``None``) get the training
+    mean: zeros, which leave only the image features to match.
+
+    >>> side = TagIndicators(weight=2.0).fit([["a"], ["a", "b"], [], ["b"]])
+    >>> side.classes_
+    ['a', 'b']
+    >>> side.transform([["a"], ["c"]]).round(2).tolist()
+    [[2.0, -2.0], [-2.0, -2.0]]
+    >>> side.transform(None, n=1).tolist()
+    [[0.0, 0.0]]
+    """
+
+    _parameter_constraints: ClassVar[dict] = {"weight": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, weight: float = 1.0) -> None:
+        self.weight = weight
+
+    def fit(self, tags: Sequence[Sequence[Any]]) -> TagIndicators:
+        self._validate_params()
+        self.classes_ = sorted({str(t) for ts in tags for t in ts})
+        if not self.classes_:
+            raise ValueError("no image has a tag: nothing to learn")
+        indicators = self._binarize(tags)
+        self.mean_ = indicators.mean(axis=0).astype(np.float32)
+        self.scale_ = (self.weight / (indicators.std(axis=0) + 1e-3)).astype(np.float32)
+        return self
+
+    def _binarize(self, tags: Sequence[Sequence[Any]]) -> np.ndarray:
+        column = {c: j for j, c in enumerate(self.classes_)}
+        out = np.zeros((len(tags), len(self.classes_)), dtype=np.float32)
+        for i, ts in enumerate(tags):
+            for t in ts:
+                j = column.get(str(t))
+                if j is not None:
+                    out[i, j] = 1.0
+        return out
+
+    def transform(
+        self, tags: Sequence[Sequence[Any]] | None, *, n: int | None = None
+    ) -> np.ndarray:
+        """Tag lists -> (images, tags) rows; ``tags=None`` gives ``n`` rows of zeros."""
+        check_is_fitted(self, "scale_")
+        if tags is None:
+            if n is None:
+                raise ValueError("without tag lists, give the number of images n")
+            return np.zeros((n, len(self.classes_)), dtype=np.float32)
+        return (self._binarize(tags) - self.mean_) * self.scale_
+
+    def get_state(self) -> tuple[Meta, Arrays]:
+        check_is_fitted(self, "scale_")
+        meta = {"weight": float(self.weight), "classes": self.classes_}
+        return meta, {"mean": self.mean_, "scale": self.scale_}
+
+    @classmethod
+    def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> TagIndicators:
+        side = cls(weight=float(meta["weight"]))
+        side.classes_ = [str(c) for c in meta["classes"]]
+        side.mean_ = np.asarray(arrays["mean"], dtype=np.float32)
+        side.scale_ = np.asarray(arrays["scale"], dtype=np.float32)
+        if side.mean_.shape != (len(side.classes_),) or side.scale_.shape != side.mean_.shape:
+            raise ValueError("stored tag indicators: arrays do not match the classes")
+        return side

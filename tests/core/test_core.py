@@ -281,7 +281,7 @@ def test_fusion_weights_are_chosen_on_a_capped_sample_without_refinement_when_as
         {
             "image": {"use_autoencoder": False},
             "mappers": [{"kind": "neural", "space": "features", "params": params}],
-            "tags": {"enabled": True},
+            "tags": {"enabled": True, "joint_weights": [0.0]},
             "fusion": {"select": "holdout", **fusion},
         }
     )
@@ -289,6 +289,71 @@ def test_fusion_weights_are_chosen_on_a_capped_sample_without_refinement_when_as
     assert fits == [selection_fit, (len(fit_part), 2)]  # the final fit is always the same
     assert message in capsys.readouterr().err
     assert model.tag_weight in config.fusion.grid
+
+
+def joint_config(joint_weights: list[float], select: str = "holdout") -> RunConfig:
+    params = {"init": "cca", "cca_components": 16, "epochs": 0}
+    return RunConfig.from_dict(
+        {
+            "image": {"use_autoencoder": False},
+            "mappers": [{"kind": "neural", "space": "features", "params": params}],
+            "tags": {"enabled": True, "joint_weights": joint_weights},
+            "fusion": {"select": select},
+        }
+    )
+
+
+def test_tags_join_the_features_space_with_the_weight_that_wins_on_the_holdout(
+    parts, capsys, tmp_path
+) -> None:
+    import re
+
+    fit_part, held_out = parts
+    model = Trainer(joint_config([0.0, 1.0, 3.0]), verbose=True).fit(fit_part)
+    log = capsys.readouterr().err
+    tried = {
+        float(w): float(v)
+        for w, v in re.findall(r"tags in the features space with weight (\S+): (\S+)", log)
+    }
+    assert sorted(tried) == [0.0, 1.0, 3.0]
+    chosen = 0.0 if model.tag_side is None else model.tag_side.weight
+    assert tried[chosen] == max(tried.values())
+    assert chosen > 0  # on the demo, the images' own tags help the mapping
+    width = fit_part.features("pool5").shape[1] + len(model.tag_side.classes_)
+    tagged = model.gallery_from_dataset(held_out)
+    assert tagged.spaces["features"].shape == (len(held_out), width)
+    # an untagged gallery of the same images: zeros where the tags would be
+    untagged = model.gallery(held_out.ids, held_out.image_paths, held_out.features("pool5"))
+    np.testing.assert_array_equal(
+        untagged.spaces["features"][:, -len(model.tag_side.classes_) :], 0
+    )
+    rank_tagged = ranks_from_scores(
+        Searcher(model, tagged).scores(held_out.texts()), held_out.relevant
+    )
+    rank_untagged = ranks_from_scores(
+        Searcher(model, untagged).scores(held_out.texts()), held_out.relevant
+    )
+    assert np.mean(rank_untagged <= 20) > 2 * 20 / len(held_out)  # still far from chance
+    assert np.mean(1 / rank_tagged) > np.mean(1 / rank_untagged)
+    # the bundle keeps the indicators: the loaded model scores a gallery the same
+    save_bundle(tmp_path / "bundle", model, tagged)
+    loaded, gallery = load_bundle(tmp_path / "bundle")
+    assert loaded.tag_side.weight == chosen and loaded.tag_side.classes_ == model.tag_side.classes_
+    again = loaded.gallery_from_dataset(held_out)
+    np.testing.assert_allclose(again.spaces["features"], tagged.spaces["features"], atol=1e-5)
+    np.testing.assert_allclose(
+        Searcher(loaded, gallery).scores(held_out.texts()[:5]),
+        Searcher(model, tagged).scores(held_out.texts()[:5]),
+        atol=1e-4,
+    )
+
+
+@pytest.mark.parametrize(("joint_weights", "expected"), [([3.0], 3.0), ([0.0, 3.0], None)])
+def test_fixed_fusion_puts_the_tags_in_the_features_space_with_the_first_weight(
+    parts, joint_weights: list[float], expected: float | None
+) -> None:
+    model = Trainer(joint_config(joint_weights, select="fixed")).fit(parts[0])
+    assert (model.tag_side and model.tag_side.weight) == expected
 
 
 def test_features_of_another_width_are_refused_naming_the_dataset(trained, parts) -> None:

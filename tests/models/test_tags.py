@@ -78,3 +78,34 @@ def test_rare_and_universal_tags_get_constant_probability(tmp_path):
     with pytest.raises(ValueError, match="no image has a tag"):
         TagModel().fit(X, [[], [], [], []])
     assert pred.binarize([["unknown:tag"]]).sum() == 0
+
+
+def test_tag_indicators_are_standardised_weighted_and_ignore_unknown_tags() -> None:
+    from retrieval.models.tags import TagIndicators
+
+    tags = [["animal:dog"], ["animal:dog", "food:apple"], [], ["food:apple"]]
+    side = TagIndicators(weight=3.0).fit(tags)
+    rows = side.transform(tags)
+    assert side.classes_ == ["animal:dog", "food:apple"]
+    np.testing.assert_allclose(rows.mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(rows.std(axis=0), 3.0 * 0.5 / (0.5 + 1e-3), rtol=1e-5)
+    # an unknown tag counts as no tag; no tag lists at all give zeros (the training mean)
+    np.testing.assert_array_equal(side.transform([["vehicle:car"]]), side.transform([[]]))
+    np.testing.assert_array_equal(side.transform(None, n=2), np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match="number of images"):
+        side.transform(None)
+    with pytest.raises(ValueError, match="no image has a tag"):
+        TagIndicators().fit([[], []])
+
+
+def test_tag_indicators_round_trip_through_their_state() -> None:
+    from retrieval.models.tags import TagIndicators
+
+    tags = [["a"], ["a", "b"], ["c"], []]
+    side = TagIndicators(weight=2.0).fit(tags)
+    meta, arrays = side.get_state()
+    again = TagIndicators.from_state(meta, arrays)
+    assert again.weight == 2.0 and again.classes_ == side.classes_
+    np.testing.assert_array_equal(again.transform(tags), side.transform(tags))
+    with pytest.raises(ValueError, match="do not match"):
+        TagIndicators.from_state({**meta, "classes": ["a"]}, arrays)
