@@ -23,9 +23,9 @@ from retrieval.core.model import Member, TrainedModel, standardize_rows, with_ta
 from retrieval.data import Dataset
 from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.models.image_code import ImageCoder
-from retrieval.models.mappers import make_mapper, sparse_if_mostly_zero
+from retrieval.models.mappers import make_mapper
 from retrieval.models.tags import TagIndicators, TagModel, tag_scores
-from retrieval.text import make_encoder
+from retrieval.text import make_encoder, text_matrix
 
 
 class Trainer:
@@ -61,8 +61,8 @@ class Trainer:
         texts = dataset.texts()
         self._say(f"text encoder: {', '.join(config.text.encoders)}")
         encoder = make_encoder(config.text, seed=config.seed).fit(texts)
-        # TF-IDF rows are mostly zeros: one sparse copy serves every fit below
-        X = sparse_if_mostly_zero(encoder.transform(texts))
+        # TF-IDF rows are mostly zeros: one sparse matrix serves every fit below
+        X = text_matrix(encoder, texts)
         tags = [[str(t) for t in ts] for ts in dataset.tags]
         use_tags = config.tags.enabled and any(tags)
         member_weights = [m.weight for m in config.mappers]

@@ -95,18 +95,25 @@ def _centred_gram(X: Any) -> tuple[np.ndarray, np.ndarray]:
     else:
         gram = np.asarray(X, dtype=np.float64) @ np.asarray(X, dtype=np.float64).T
     projected = np.asarray(X @ mean_x, dtype=np.float64).ravel()
-    gram += mean_x @ mean_x - projected[:, None] - projected[None, :]
+    gram -= projected[:, None]  # in place: at 10,000 rows each temporary is 800 MB
+    gram -= projected[None, :]
+    gram += mean_x @ mean_x
     return gram, mean_x
 
 
 def _centred_dual(X: Any, Yc: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """``(K + alpha I)^-1 Yc`` with ``K`` the Gram matrix of the centred rows of ``X``, and
-    the row mean of ``X``: ridge regression written in the rows' span."""
+    the row mean of ``X``: ridge regression written in the rows' span.
+
+    The Gram matrix is formed in float64 (its centring cancels), then factorised and solved
+    in float32, which is twice as fast and ample for a system shifted by ``alpha``."""
     from scipy.linalg import cho_factor, cho_solve
 
     gram, mean_x = _centred_gram(X)
     gram[np.diag_indices_from(gram)] += alpha
-    return cho_solve(cho_factor(gram), Yc), mean_x
+    factor = cho_factor(gram.astype(np.float32), check_finite=False, overwrite_a=True)
+    dual = cho_solve(factor, np.asarray(Yc, dtype=np.float32), check_finite=False)
+    return dual.astype(np.float64), mean_x
 
 
 def _from_dual(X: Any, dual: np.ndarray, mean_x: np.ndarray) -> np.ndarray:
@@ -446,10 +453,13 @@ class CCAMapper(Mapper):
     def fit(self, X: Any, Y: Any) -> CCAMapper:
         # Written so that the wide text side is never decomposed: with Cxx, Cyy the
         # shrunk covariances and W = Cxx^-1 Cxy (a ridge solution, solved through the
-        # smaller of its two forms), the canonical image directions are the eigenvectors of
-        # Cyy^-1/2 Cxy' W Cyy^-1/2 (eigenvalues: the squared correlations), and the text
-        # directions follow as W b / correlation. Exactly the SVD of the whitened
-        # cross-covariance, at the cost of one ridge solve and a k x k eigenproblem.
+        # smaller of its two forms), the canonical image directions are L^-T times the
+        # eigenvectors of L^-1 Cxy' W L^-T, with L the Cholesky factor of Cyy (eigenvalues:
+        # the squared correlations), and the text directions follow as W b / correlation.
+        # Exactly the SVD of the whitened cross-covariance, at the cost of one ridge solve
+        # and a k x k eigenproblem.
+        from scipy.linalg import cholesky, solve_triangular
+
         X, Y = self._check_pairs(X, Y)
         X = sparse_if_mostly_zero(X)
         Y = np.asarray(Y, dtype=np.float64)
@@ -462,10 +472,10 @@ class CCAMapper(Mapper):
         x_total -= n * float(x_mean @ x_mean)
         x_shrink = self.reg * max(x_total, 1e-12) / min(X.shape)
         y_scatter = Yc.T @ Yc
-        y_power, y_vectors = np.linalg.eigh(y_scatter)
-        y_power = np.maximum(y_power, 0.0)
-        y_shrink = self.reg * max(y_power.sum(), 1e-12) / min(Yc.shape)
-        y_whitener = y_vectors / np.sqrt(y_power + y_shrink)
+        y_shrink = self.reg * max(float(np.trace(y_scatter)), 1e-12) / min(Yc.shape)
+        # whitening by the Cholesky factor of the shrunk scatter, L L' = Syy + s I:
+        # L^-1 (.) L^-T whitens, and directions found there map back through L^-T
+        y_factor = cholesky(y_scatter + y_shrink * np.eye(len(y_scatter)), lower=True)
         if X.shape[1] > n:
             # W = Xc' A with A = (K + a I)^-1 Yc, K = Xc Xc', so that
             # Cxy' W = Yc' K A = Yc'Yc - a Yc' A: no d x k matrix is formed until the end.
@@ -481,11 +491,12 @@ class CCAMapper(Mapper):
             def text_weights(directions: np.ndarray) -> np.ndarray:
                 return text_to_image @ directions
 
-        inner = y_whitener.T @ cross_w @ y_whitener
+        half = solve_triangular(y_factor, cross_w, lower=True)
+        inner = solve_triangular(y_factor, half.T, lower=True)
         squared, vectors = np.linalg.eigh((inner + inner.T) / 2.0)
         order = np.argsort(squared)[::-1][: min(self.n_components, len(squared))]
         correlations = np.sqrt(np.clip(squared[order], 0.0, None))
-        image_directions = y_whitener @ vectors[:, order]
+        image_directions = solve_triangular(y_factor.T, vectors[:, order], lower=False)
         kept = correlations > 1e-9 * max(correlations.max(initial=0.0), 1e-300)
         scale = np.where(kept, 1.0 / np.sqrt(np.where(kept, correlations, 1.0)), 0.0)
         self.correlations_ = correlations

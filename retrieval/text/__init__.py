@@ -24,6 +24,7 @@ from retrieval.text._encoders import (
     load_glove,
     load_keyed_vectors,
     make_encoder,
+    text_matrix,
 )
 from retrieval.text._tokenize import Tokenizer, tokenize
 
@@ -40,5 +41,6 @@ __all__ = [
     "load_glove",
     "load_keyed_vectors",
     "make_encoder",
+    "text_matrix",
     "tokenize",
 ]

@@ -18,12 +18,14 @@ transforming needs NumPy and scikit-learn only, not gensim.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
@@ -146,10 +148,15 @@ class TfidfEncoder(BaseEstimator, TransformerMixin):
         )
 
     def transform(self, texts: Sequence[str]):
+        matrix = self.transform_sparse(texts)
+        return matrix if self.sparse else matrix.toarray()
+
+    def transform_sparse(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """:meth:`transform` as a CSR matrix, whatever ``sparse`` says."""
         check_is_fitted(self, "vectorizer_")
-        matrix = self.vectorizer_.transform(_as_texts(texts)).astype(np.float32)
+        matrix = self.vectorizer_.transform(_as_texts(texts)).astype(np.float32).tocsr()
         _check_empty(np.diff(matrix.indptr), self.on_empty)
-        return matrix.tocsr() if self.sparse else matrix.toarray()
+        return matrix
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         check_is_fitted(self, "vectorizer_")
@@ -214,21 +221,20 @@ class _WordVectorEncoder(BaseEstimator, TransformerMixin):
         if self.weighting not in ("tfidf", "mean"):
             raise ValueError(f"weighting must be 'tfidf' or 'mean', got {self.weighting!r}")
         token_lists = self._tokens(texts)
-        out = np.zeros((len(token_lists), self.vectors_.shape[1]), dtype=np.float32)
-        counts = np.zeros(len(token_lists), dtype=np.int64)
-        for row, tokens in enumerate(token_lists):
-            rows = [self._rows[t] for t in tokens if t in self._rows]
-            counts[row] = len(rows)
-            if not rows:
-                continue
-            weights = (
-                self.idf_[rows] if self.weighting == "tfidf" else np.ones(len(rows), np.float32)
-            )
-            vec = weights @ self.vectors_[rows] / weights.sum()
-            if self.normalize:
-                norm = float(np.linalg.norm(vec))
-                vec = vec / norm if norm > 0 else vec
-            out[row] = vec
+        # one sparse row of token weights per text, so the pooling is one matrix product
+        rows = [[self._rows[t] for t in tokens if t in self._rows] for tokens in token_lists]
+        counts = np.array([len(r) for r in rows], dtype=np.int64)
+        columns = np.fromiter(itertools.chain.from_iterable(rows), np.int64, int(counts.sum()))
+        values = self.idf_[columns] if self.weighting == "tfidf" else np.ones(len(columns))
+        weights = sparse.csr_matrix(
+            (values.astype(np.float32), columns, np.concatenate([[0], np.cumsum(counts)])),
+            shape=(len(rows), len(self.vectors_)),
+        )
+        totals = np.asarray(weights.sum(axis=1), dtype=np.float32).ravel()
+        out = np.asarray(weights @ self.vectors_, dtype=np.float32)
+        out /= np.maximum(totals, 1e-30)[:, None]
+        if self.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-30)
         _check_empty(counts, self.on_empty)
         return out
 
@@ -400,6 +406,17 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
             parts.append(np.asarray(block, dtype=np.float32) * np.float32(w))
         return np.hstack(parts)
 
+    def transform_sparse(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """:meth:`transform` as a CSR matrix, built without densifying the sparse parts."""
+        check_is_fitted(self, "encoders_")
+        weights = self.weights or [1.0] * len(self.encoders_)
+        parts = []
+        for enc, w in zip(self.encoders_, weights, strict=True):
+            block = enc.transform_sparse(texts) if hasattr(enc, "transform_sparse") else None
+            block = sparse.csr_matrix(enc.transform(texts)) if block is None else block
+            parts.append(block.astype(np.float32) * np.float32(w))
+        return sparse.hstack(parts, format="csr", dtype=np.float32)
+
     def known_counts(self, texts: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "encoders_")
         return np.min([enc.known_counts(texts) for enc in self.encoders_], axis=0)
@@ -543,3 +560,22 @@ def make_encoder(
     if len(encoders) == 1 and not config.weights:
         return encoders[0]
     return ConcatEncoder(encoders, list(config.weights) or None)
+
+
+def text_matrix(encoder: Any, texts: Sequence[str], density: float = 0.25) -> Any:
+    """``encoder.transform(texts)``, as a CSR matrix when fewer than ``density`` of its
+    entries are non-zero (TF-IDF rows are), else as a dense array: what linear solvers
+    and sparse Keras inputs work on fastest. Sparse parts are never densified on the way.
+
+    >>> enc = TfidfEncoder().fit(["a red apple", "a green pear", "blue sky", "grey cat on a mat"])
+    >>> type(text_matrix(enc, ["red sky"])).__name__, type(text_matrix(enc, ["red sky cat"] * 2))
+    ('csr_matrix', <class 'numpy.ndarray'>)
+    """
+    if hasattr(encoder, "transform_sparse"):
+        matrix = encoder.transform_sparse(texts)
+        total = matrix.shape[0] * matrix.shape[1]
+        return matrix if total and matrix.nnz < density * total else matrix.toarray()
+    dense = np.asarray(encoder.transform(texts), dtype=np.float32)
+    if dense.size and np.count_nonzero(dense) < density * dense.size:
+        return sparse.csr_matrix(dense)
+    return dense

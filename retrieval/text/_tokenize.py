@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -45,16 +46,7 @@ class Tokenizer:
             self._stop = frozenset(w.lower() for w in stop_words)
 
     def __call__(self, text: str) -> list[str]:
-        text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
-        tokens = []
-        for match in _WORD.finditer(text.lower()):
-            token = match.group(0)
-            if token.endswith("'s"):
-                token = token[:-2]
-            token = token.replace("'", "")
-            if len(token) >= self.min_length and token not in self._stop:
-                tokens.append(token)
-        return tokens
+        return list(_tokens(str(text), self._stop, self.min_length))
 
     def __repr__(self) -> str:
         return f"Tokenizer(stop_words={self.stop_words!r}, min_length={self.min_length})"
@@ -64,6 +56,22 @@ class Tokenizer:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _tokens(text: str, stop: frozenset[str], min_length: int) -> tuple[str, ...]:
+    """The tokens of one text (remembered: every encoder of a model tokenises the same
+    descriptions, in ``fit`` and again in ``transform``)."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    tokens = []
+    for match in _WORD.finditer(text.lower()):
+        token = match.group(0)
+        if token.endswith("'s"):
+            token = token[:-2]
+        token = token.replace("'", "")
+        if len(token) >= min_length and token not in stop:
+            tokens.append(token)
+    return tuple(tokens)
 
 
 def tokenize(text: str) -> list[str]:
