@@ -11,9 +11,12 @@ For each dataset (competition layout: a train part, and a test part with ``answe
    and a paired bootstrap test against the chosen ridge;
 3. the default configuration (``RunConfig()``, i.e. ``configs/default.toml``, the same on
    every dataset) is scored the same way, without any per-dataset choice;
-4. all of it twice: without tags, and with tag fusion added to every member of every grid (the
-   tag weight chosen at training time on a held-out fifth of the train items), the member
-   chosen again by cross-validation.
+4. all of it twice: without tags, and with tags added to every member of every grid, the
+   member chosen again by cross-validation. Tags enter twice, as the default's ``[tags]``
+   table sets them: tag fusion (a tag classifier's score added to the mappers'), and each
+   image's tags beside its features on the image side of the mappers that work in the
+   ``features`` space; both weights are chosen at training time on a held-out fifth of the
+   train items, for peers and default alike.
 
 Every method uses the same text features (the default TF-IDF + GloVe encoders) and the same
 feature CSVs; the peers' grids also choose the power applied to the pooled features.
@@ -166,9 +169,11 @@ DEFAULT_CANDIDATES: dict[str, dict] = {
 
 
 def with_tags(values: dict) -> dict:
-    """The same configuration with tag fusion, its weight chosen on held-out training items."""
+    """The same configuration with the default's tags (fusion, and tags beside the image
+    features), their weights chosen on held-out training items. The tag settings are
+    written out, so that the cache key changes whenever the default's do."""
     tagged = copy.deepcopy(values)
-    tagged["tags"] = {"enabled": True}
+    tagged["tags"] = {**RunConfig().to_dict()["tags"], "enabled": True}
     tagged.setdefault("fusion", {})["select"] = "holdout"
     return tagged
 
