@@ -156,3 +156,30 @@ def test_concat_fits_clones_and_leaves_the_given_encoders_alone(texts):
     np.testing.assert_allclose(
         X[:, enc.encoders_[0].dim :], 0.5 * enc.encoders_[1].transform(texts[:3])
     )
+
+
+def test_word_vectors_are_the_idf_weighted_mean_of_the_known_words():
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["apple", "red", "fig"], np.array([[1, 0], [0, 1], [2, 2]], dtype=np.float32))
+    enc = PretrainedEncoder(kv, normalize=True).fit(["red apple", "red fig", "red plum"])
+    idf = dict(zip(enc.words_, enc.idf_, strict=True))
+    rows = enc.transform(["apple red red unknown", "plum", "fig"])
+    expected = (idf["apple"] * np.array([1, 0]) + 2 * idf["red"] * np.array([0, 1])) / (
+        idf["apple"] + 2 * idf["red"]
+    )
+    np.testing.assert_allclose(rows[0], expected / np.linalg.norm(expected), rtol=1e-6)
+    np.testing.assert_array_equal(rows[1], [0, 0])  # no known word: zeros
+    np.testing.assert_allclose(rows[2], [2**-0.5, 2**-0.5], rtol=1e-6)
+
+
+@pytest.mark.parametrize("names", [["tfidf", "glove"], ["tfidf"], ["glove"]])
+def test_text_matrix_is_the_transform_sparse_only_when_mostly_zero(texts, names):
+    from scipy import sparse
+
+    from retrieval.text import text_matrix
+
+    enc = make_encoder(TextConfig(encoders=tuple(names))).fit(texts)
+    matrix = text_matrix(enc, texts[:50])
+    dense = enc.transform(texts[:50])
+    assert sparse.issparse(matrix) == ("tfidf" in names)
+    np.testing.assert_array_equal(matrix.toarray() if sparse.issparse(matrix) else matrix, dense)
