@@ -3,8 +3,9 @@
 A :class:`TrainedModel` holds the fitted text encoder, the image branch
 (:class:`~retrieval.models.image_code.ImageCoder`), the mappers with their weights, the
 optional tag model and tag indicators, the run's config and a record of which network
-made its image features. It is built by :class:`~retrieval.core.trainer.Trainer` and searched through
-:class:`~retrieval.core.searcher.Searcher`; loading one imports neither Keras nor gensim.
+made its image features. It is built by :class:`~retrieval.core.trainer.Trainer` and
+searched through :class:`~retrieval.core.searcher.Searcher`; loading one imports neither
+Keras nor gensim.
 
 Scores
 ------
@@ -111,7 +112,7 @@ class TrainedModel:
     def image_spaces(
         self, features: np.ndarray, tags: Sequence[Sequence[Any]] | None = None
     ) -> dict[str, np.ndarray]:
-        """ResNet features (and the images' tag lists, if any) -> every image space the model needs."""
+        """ResNet features (and the images' tag lists, if any) -> every image space needed."""
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or not np.isfinite(features).all():
             raise ValueError("image features must be a finite 2-d array")

@@ -105,14 +105,7 @@ class TagModel(BaseEstimator):
     def binarize(self, tags: Sequence[Sequence[Any]]) -> np.ndarray:
         """0/1 matrix (images x known tags); tags unseen in training are ignored."""
         check_is_fitted(self, "classes_")
-        column = {c: j for j, c in enumerate(self.classes_)}
-        out = np.zeros((len(tags), len(self.classes_)), dtype=np.float32)
-        for i, ts in enumerate(tags):
-            for t in ts:
-                j = column.get(str(t))
-                if j is not None:
-                    out[i, j] = 1.0
-        return out
+        return indicator_rows(tags, self.classes_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each tag (columns in ``classes_`` order), float32."""
@@ -156,6 +149,22 @@ class TagModel(BaseEstimator):
         return model
 
 
+def indicator_rows(tags: Sequence[Sequence[Any]], classes: Sequence[str]) -> np.ndarray:
+    """0/1 rows (images x ``classes``) marking each image's tags; other tags are ignored.
+
+    >>> indicator_rows([["a", "c"], []], ["a", "b"]).tolist()
+    [[1.0, 0.0], [0.0, 0.0]]
+    """
+    column = {c: j for j, c in enumerate(classes)}
+    out = np.zeros((len(tags), len(classes)), dtype=np.float32)
+    for i, ts in enumerate(tags):
+        for t in ts:
+            j = column.get(str(t))
+            if j is not None:
+                out[i, j] = 1.0
+    return out
+
+
 def tag_scores(proba: np.ndarray, gallery_tags: np.ndarray) -> np.ndarray:
     """Cosine between each description's tag probabilities and each image's 0/1 tags.
 
@@ -196,20 +205,10 @@ class TagIndicators(BaseEstimator):
         self.classes_ = sorted({str(t) for ts in tags for t in ts})
         if not self.classes_:
             raise ValueError("no image has a tag: nothing to learn")
-        indicators = self._binarize(tags)
+        indicators = indicator_rows(tags, self.classes_)
         self.mean_ = indicators.mean(axis=0).astype(np.float32)
         self.scale_ = (self.weight / (indicators.std(axis=0) + 1e-3)).astype(np.float32)
         return self
-
-    def _binarize(self, tags: Sequence[Sequence[Any]]) -> np.ndarray:
-        column = {c: j for j, c in enumerate(self.classes_)}
-        out = np.zeros((len(tags), len(self.classes_)), dtype=np.float32)
-        for i, ts in enumerate(tags):
-            for t in ts:
-                j = column.get(str(t))
-                if j is not None:
-                    out[i, j] = 1.0
-        return out
 
     def transform(
         self, tags: Sequence[Sequence[Any]] | None, *, n: int | None = None
@@ -220,7 +219,7 @@ class TagIndicators(BaseEstimator):
             if n is None:
                 raise ValueError("without tag lists, give the number of images n")
             return np.zeros((n, len(self.classes_)), dtype=np.float32)
-        return (self._binarize(tags) - self.mean_) * self.scale_
+        return (indicator_rows(tags, self.classes_) - self.mean_) * self.scale_
 
     def get_state(self) -> tuple[Meta, Arrays]:
         check_is_fitted(self, "scale_")
