@@ -129,29 +129,36 @@ class Trainer:
         val, fit = np.sort(order[:n_val]), np.sort(order[n_val:])
         how = "" if fusion.holdout_refine else " (learned mappers without refinement)"
         self._say(f"fusion weights: fitting on {len(fit)} items{how}, choosing on {len(val)}")
+        X_fit, X_val = X[fit], X[val]
+        fit_spaces = {name: rows[fit] for name, rows in spaces.items()}
+        val_spaces = {name: rows[val] for name, rows in spaces.items()}
         tag_component = []
         if tags is not None:
+            fit_tags, val_tags = [tags[i] for i in fit], [tags[i] for i in val]
             model = TagModel(C=config.tags.C, min_count=config.tags.min_count)
-            model.fit(X[fit], [tags[i] for i in fit])
-            tag_component.append(
-                tag_scores(model.predict_proba(X[val]), model.binarize([tags[i] for i in val]))
-            )
+            model.fit(X_fit, fit_tags)
+            tag_component.append(tag_scores(model.predict_proba(X_val), model.binarize(val_tags)))
+        untouched: dict[int, np.ndarray] = {}  # scores of members the tags' weight leaves alone
         best = None
         for joint_weight in joint_candidates:
-            held_fit = {name: rows[fit] for name, rows in spaces.items()}
-            held_val = {name: rows[val] for name, rows in spaces.items()}
+            held_fit, held_val = dict(fit_spaces), dict(val_spaces)
             if joint_weight > 0:
-                fit_tags, val_tags = [tags[i] for i in fit], [tags[i] for i in val]
                 side = TagIndicators(weight=joint_weight).fit(fit_tags)
                 held_fit["features"] = with_tag_side(held_fit["features"], side, fit_tags)
                 held_val["features"] = with_tag_side(held_val["features"], side, val_tags)
             components = []
-            for mapper_config in config.mappers:
+            for i, mapper_config in enumerate(config.mappers):
+                if i in untouched:
+                    components.append(untouched[i])
+                    continue
                 mapper = make_mapper(mapper_config.kind, mapper_config.params, seed=config.seed)
                 if not fusion.holdout_refine:
                     mapper = mapper.without_refinement()
-                mapper.fit(X[fit], held_fit[mapper_config.space])
-                components.append(mapper.similarity(X[val], held_val[mapper_config.space]))
+                mapper.fit(X_fit, held_fit[mapper_config.space])
+                scores = mapper.similarity(X_val, held_val[mapper_config.space])
+                if mapper_config.space != "features":
+                    untouched[i] = scores
+                components.append(scores)
             weights, value = best_weights(components + tag_component, config.fusion.grid)
             if len(joint_candidates) > 1:
                 self._say(f"tags in the features space with weight {joint_weight:g}: {value:.4f}")

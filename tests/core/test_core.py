@@ -348,6 +348,35 @@ def test_tags_join_the_features_space_with_the_weight_that_wins_on_the_holdout(
     )
 
 
+def test_each_tag_weight_refits_only_the_mappers_in_the_features_space(parts, monkeypatch) -> None:
+    from retrieval.models.mappers import CCAMapper, RidgeMapper
+
+    fits = {"ridge": 0, "cca": 0}
+    for kind, cls in (("ridge", RidgeMapper), ("cca", CCAMapper)):
+        original = cls.fit
+
+        def counted(self, X, Y, _kind=kind, _original=original):  # noqa: ANN001, ANN202
+            fits[_kind] += 1
+            return _original(self, X, Y)
+
+        monkeypatch.setattr(cls, "fit", counted)
+    config = RunConfig.from_dict(
+        {
+            "image": {"use_autoencoder": False},
+            "mappers": [
+                {"kind": "cca", "space": "features", "params": {"n_components": 16}},
+                {"kind": "ridge", "space": "code"},
+            ],
+            "tags": {"enabled": True, "joint_weights": [0.0, 1.0, 3.0]},
+            "fusion": {"select": "holdout"},
+        }
+    )
+    Trainer(config).fit(parts[0])
+    # the holdout fits the features-space member once per tag weight, the other once; then
+    # both are fitted again on every item
+    assert fits == {"cca": 3 + 1, "ridge": 1 + 1}
+
+
 @pytest.mark.parametrize(("joint_weights", "expected"), [([3.0], 3.0), ([0.0, 3.0], None)])
 def test_fixed_fusion_puts_the_tags_in_the_features_space_with_the_first_weight(
     parts, joint_weights: list[float], expected: float | None
