@@ -126,7 +126,7 @@ def main() -> None:
     batch = args.batch_size or default_batch_size()
     workers = args.workers or default_workers()
     scratch = tempfile.TemporaryDirectory()
-    _, paths, origin = pictures(args.images, count, Path(scratch.name))
+    _, paths, origin = pictures(args.images, count, Path(scratch.name), args.side)
     count = len(paths)
     kind = _auto_decoder("auto", count, batch)
 
