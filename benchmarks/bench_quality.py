@@ -26,12 +26,18 @@ feature CSVs; the peers' grids also choose the power applied to the pooled featu
 on the train parts of all datasets and prints which has the best mean cross-validated MAP@20
 relative to the best peer of each dataset: that is how ``configs/default.toml`` is chosen.
 
+``--vary SECTION.KEY VALUE...`` cross-validates the default (with tags if ``--tagged``)
+with one setting changed to each JSON value, beside the default as it is, on the train parts
+of all datasets: how a candidate change of the default is weighed before the study is re-run.
+
 Cross-validation results are cached in ``--cache`` (a JSON file), so an interrupted run resumes.
 
 Usage:
   python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons \\
       --folds 5 3 3 --out benchmarks/results/quality.md
   python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons --choose-default
+  python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons \
+      --folds 5 3 3 --tagged --vary tags.joint_weights '[1.0]' '[3.0]'
 """
 
 from __future__ import annotations
@@ -325,6 +331,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--choose-default", action="store_true")
     parser.add_argument(
+        "--vary",
+        nargs="+",
+        metavar=("SECTION.KEY", "VALUE"),
+        help="cross-validate the default with one setting changed to each JSON value, e.g. "
+        "--vary image.power 0.25 0.35 (with --tagged: the default with tags)",
+    )
+    parser.add_argument("--tagged", action="store_true", help="--vary the default with tags")
+    parser.add_argument(
         "--untagged-only",
         nargs="*",
         default=["PLS"],
@@ -339,6 +353,9 @@ def main() -> None:
         parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
     if args.choose_default:
         choose_default(args, folds, cache)
+        return
+    if args.vary:
+        vary_default(args, folds, cache)
         return
     families = {**FAMILIES, **OURS}
     sections = []
@@ -371,6 +388,30 @@ def choose_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> 
             ratios.append(score / best_peer[root])
             cells.append(f"{score:.4f} ({ratios[-1]:.2f}x)")
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ratios):.3f} |", flush=True)
+
+
+def vary_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> None:
+    """Cross-validate the default (with tags if ``--tagged``) against itself with one setting
+    changed, on every dataset; the first row is the default as it is."""
+    key, *raw = args.vary
+    section, _, name = key.partition(".")
+    base = with_tags(default_values()) if args.tagged else default_values()
+    if section not in base or name not in base[section]:
+        raise SystemExit(f"--vary {key}: not a setting of the default (SECTION.KEY)")
+    print(f"| {key} | " + " | ".join(args.datasets) + " | mean ratio to the default |")
+    print("| --- | " + " | ".join("---:" for _ in args.datasets) + " | ---: |")
+    reference = {}
+    for label, value in [("default", None), *((text, json.loads(text)) for text in raw)]:
+        values = copy.deepcopy(base)
+        if value is not None:
+            values[section][name] = value
+        cells, ratios = [], []
+        for root, k in zip(args.datasets, folds, strict=True):
+            score = cache.cv(root, values, load_competition(root, "train"), k)
+            reference.setdefault(root, score)
+            ratios.append(score / reference[root])
+            cells.append(f"{score:.4f} ({ratios[-1]:.3f}x)")
+        print(f"| {label} | " + " | ".join(cells) + f" | {np.mean(ratios):.3f} |", flush=True)
 
 
 if __name__ == "__main__":
