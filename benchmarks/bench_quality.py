@@ -26,7 +26,7 @@ feature CSVs; the peers' grids also choose the power applied to the pooled featu
 on the train parts of all datasets and prints which has the best mean cross-validated MAP@20
 relative to the best peer of each dataset: that is how ``configs/default.toml`` is chosen.
 
-``--vary SECTION.KEY VALUE...`` cross-validates the default (with tags if ``--tagged``)
+``--vary PATH VALUE...`` (``image.power``, ``mappers.0.params.epochs``) cross-validates the default (with tags if ``--tagged``)
 with one setting changed to each JSON value, beside the default as it is, on the train parts
 of all datasets: how a candidate change of the default is weighed before the study is re-run.
 
@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import itertools
 import json
+import operator
 import sys
 import time
 import warnings
@@ -333,9 +335,10 @@ def main() -> None:
     parser.add_argument(
         "--vary",
         nargs="+",
-        metavar=("SECTION.KEY", "VALUE"),
-        help="cross-validate the default with one setting changed to each JSON value, e.g. "
-        "--vary image.power 0.25 0.35 (with --tagged: the default with tags)",
+        metavar=("PATH", "VALUE"),
+        help="cross-validate the default with one setting (a dotted path, list items by "
+        "number) changed to each JSON value, e.g. --vary image.power 0.25 0.35 or "
+        "--vary mappers.0.params.epochs 5 (with --tagged: the default with tags)",
     )
     parser.add_argument("--tagged", action="store_true", help="--vary the default with tags")
     parser.add_argument(
@@ -394,17 +397,20 @@ def vary_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> No
     """Cross-validate the default (with tags if ``--tagged``) against itself with one setting
     changed, on every dataset; the first row is the default as it is."""
     key, *raw = args.vary
-    section, _, name = key.partition(".")
+    *path, name = [int(part) if part.isdigit() else part for part in key.split(".")]
     base = with_tags(default_values()) if args.tagged else default_values()
-    if section not in base or name not in base[section]:
-        raise SystemExit(f"--vary {key}: not a setting of the default (SECTION.KEY)")
+    try:
+        parent = functools.reduce(operator.getitem, path, base)
+        parent[name]  # noqa: B018 (the setting must exist)
+    except (KeyError, IndexError, TypeError):
+        raise SystemExit(f"--vary {key}: not a setting of the default") from None
     print(f"| {key} | " + " | ".join(args.datasets) + " | mean ratio to the default |")
     print("| --- | " + " | ".join("---:" for _ in args.datasets) + " | ---: |")
     reference = {}
     for label, value in [("default", None), *((text, json.loads(text)) for text in raw)]:
         values = copy.deepcopy(base)
         if value is not None:
-            values[section][name] = value
+            functools.reduce(operator.getitem, path, values)[name] = value
         cells, ratios = [], []
         for root, k in zip(args.datasets, folds, strict=True):
             score = cache.cv(root, values, load_competition(root, "train"), k)

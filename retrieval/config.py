@@ -156,6 +156,7 @@ class NeuralParams:
     margin: float = 0.2
     hard_negatives: bool = True
     temperature: float = 0.1
+    target_temperature: float = 0.0
     validation_fraction: float = 0.0
     patience: int = 5
     standardize: bool = False

@@ -82,23 +82,46 @@ class TripletLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="retrieval")
 class ContrastiveLoss(keras.losses.Loss):
-    """Symmetric InfoNCE over the batch: matched text/image pairs are the diagonal."""
+    """Symmetric InfoNCE over the batch: matched text/image pairs are the diagonal.
 
-    def __init__(self, temperature: float = 0.07, name: str = "contrastive", **kwargs: Any):
+    With ``target_temperature > 0`` the targets are soft: row ``i`` spreads over the batch's
+    images by ``softmax(cos(image i, image j) / target_temperature)``, so an image that looks
+    like the matched one is not pushed away as hard as an unrelated one.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.07,
+        target_temperature: float = 0.0,
+        name: str = "contrastive",
+        **kwargs: Any,
+    ):
         super().__init__(name=name, **kwargs)
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        if target_temperature < 0:
+            raise ValueError(f"target_temperature must be 0 or more, got {target_temperature}")
         self.temperature = float(temperature)
+        self.target_temperature = float(target_temperature)
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
         logits = _cosine_matrix(y_pred, y_true) / self.temperature
-        text_to_image = -ops.diagonal(ops.log_softmax(logits, axis=1))
-        image_to_text = -ops.diagonal(ops.log_softmax(logits, axis=0))
+        if not self.target_temperature:
+            text_to_image = -ops.diagonal(ops.log_softmax(logits, axis=1))
+            image_to_text = -ops.diagonal(ops.log_softmax(logits, axis=0))
+            return (text_to_image + image_to_text) / 2.0
+        targets = ops.softmax(_cosine_matrix(y_true, y_true) / self.target_temperature, axis=1)
+        text_to_image = -ops.sum(targets * ops.log_softmax(logits, axis=1), axis=1)
+        image_to_text = -ops.sum(targets * ops.log_softmax(logits, axis=0), axis=0)
         return (text_to_image + image_to_text) / 2.0
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "temperature": self.temperature}
+        return {
+            **super().get_config(),
+            "temperature": self.temperature,
+            "target_temperature": self.target_temperature,
+        }
 
 
 @keras.saving.register_keras_serializable(package="retrieval")
@@ -127,6 +150,7 @@ def make_loss(
     margin: float = 0.2,
     hard_negatives: bool = True,
     temperature: float = 0.1,
+    target_temperature: float = 0.0,
 ) -> keras.losses.Loss:
     """The loss object for a name in ``("rmse", "triplet", "contrastive")``."""
     if name == "rmse":
@@ -134,5 +158,5 @@ def make_loss(
     if name == "triplet":
         return TripletLoss(margin=margin, negatives="hardest" if hard_negatives else "random")
     if name == "contrastive":
-        return ContrastiveLoss(temperature=temperature)
+        return ContrastiveLoss(temperature=temperature, target_temperature=target_temperature)
     raise ValueError(f"unknown loss {name!r}; expected 'rmse', 'triplet' or 'contrastive'")

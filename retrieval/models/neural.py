@@ -68,8 +68,9 @@ class NeuralMapper(Mapper):
         AdamW training settings.
     margin, hard_negatives:
         Triplet margin; hardest in-batch negatives, or a random other batch item.
-    temperature:
-        Contrastive temperature.
+    temperature, target_temperature:
+        Contrastive temperature; ``target_temperature > 0`` softens the contrastive targets
+        by the images' similarity to each other (``0``: one matched image per text).
     validation_fraction, patience:
         Part of the training pairs held out (seeded) for early stopping on the validation
         loss, best weights restored; ``0`` trains all ``epochs``.
@@ -106,6 +107,7 @@ class NeuralMapper(Mapper):
         "margin": [Interval(Real, 0, None, closed="left")],
         "hard_negatives": ["boolean"],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "target_temperature": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "standardize": ["boolean"],
@@ -131,6 +133,7 @@ class NeuralMapper(Mapper):
         margin: float = _NEURAL.margin,
         hard_negatives: bool = _NEURAL.hard_negatives,
         temperature: float = _NEURAL.temperature,
+        target_temperature: float = _NEURAL.target_temperature,
         validation_fraction: float = _NEURAL.validation_fraction,
         patience: int = _NEURAL.patience,
         standardize: bool = _NEURAL.standardize,
@@ -153,6 +156,7 @@ class NeuralMapper(Mapper):
         self.margin = margin
         self.hard_negatives = hard_negatives
         self.temperature = temperature
+        self.target_temperature = target_temperature
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.standardize = standardize
@@ -187,6 +191,7 @@ class NeuralMapper(Mapper):
             margin=self.margin,
             hard_negatives=self.hard_negatives,
             temperature=self.temperature,
+            target_temperature=self.target_temperature,
         )
         trained = text_model
         if image_dim is not None:

@@ -208,9 +208,37 @@ def test_numpy_export_matches_keras(pairs):
     )
 
 
+def test_soft_contrastive_targets_follow_the_images_similarity():
+    distinct = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], dtype=np.float32)
+    texts = np.array([[0.9, 0.1], [0.2, 0.8], [-0.7, -0.3]], dtype=np.float32)
+    hard, soft = ContrastiveLoss(0.5), ContrastiveLoss(0.5, target_temperature=0.01)
+    # distinct images: the soft targets are the identity, as the hard ones
+    np.testing.assert_allclose(float(soft(distinct, texts)), float(hard(distinct, texts)), rtol=1e-5)
+    # near-duplicate images 0 and 1, each text pointing at the other one: soft targets
+    # forgive that much more than hard ones; the value matches a NumPy computation
+    images = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]], dtype=np.float32)
+    texts = images[[1, 0, 2]]
+    soft = ContrastiveLoss(0.1, target_temperature=0.05)
+    assert float(soft(images, texts)) < float(ContrastiveLoss(0.1)(images, texts)) - 0.02
+
+    def unit(a: np.ndarray) -> np.ndarray:
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    def log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
+        a = a - a.max(axis=axis, keepdims=True)
+        return a - np.log(np.exp(a).sum(axis=axis, keepdims=True))
+
+    logits = unit(texts) @ unit(images).T / 0.1
+    targets = np.exp(log_softmax(unit(images) @ unit(images).T / 0.05, axis=1))
+    rows = -(targets * log_softmax(logits, 1)).sum(1) - (targets * log_softmax(logits, 0)).sum(0)
+    np.testing.assert_allclose(float(soft(images, texts)), rows.mean() / 2, rtol=1e-4)
+    with pytest.raises(ValueError, match="target_temperature"):
+        ContrastiveLoss(0.5, target_temperature=-1.0)
+
+
 @pytest.mark.parametrize(
     "loss",
-    [RMSELoss(), TripletLoss(margin=0.5, negatives="random"), ContrastiveLoss(temperature=0.1)],
+    [RMSELoss(), TripletLoss(margin=0.5, negatives="random"), ContrastiveLoss(temperature=0.1, target_temperature=0.05)],
 )
 def test_losses_are_registered_and_serializable(loss):
     again = keras.losses.deserialize(keras.losses.serialize(loss))
