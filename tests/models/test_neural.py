@@ -213,7 +213,9 @@ def test_soft_contrastive_targets_follow_the_images_similarity():
     texts = np.array([[0.9, 0.1], [0.2, 0.8], [-0.7, -0.3]], dtype=np.float32)
     hard, soft = ContrastiveLoss(0.5), ContrastiveLoss(0.5, target_temperature=0.01)
     # distinct images: the soft targets are the identity, as the hard ones
-    np.testing.assert_allclose(float(soft(distinct, texts)), float(hard(distinct, texts)), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(soft(distinct, texts)), float(hard(distinct, texts)), rtol=1e-5
+    )
     # near-duplicate images 0 and 1, each text pointing at the other one: soft targets
     # forgive that much more than hard ones; the value matches a NumPy computation
     images = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]], dtype=np.float32)
@@ -238,7 +240,11 @@ def test_soft_contrastive_targets_follow_the_images_similarity():
 
 @pytest.mark.parametrize(
     "loss",
-    [RMSELoss(), TripletLoss(margin=0.5, negatives="random"), ContrastiveLoss(temperature=0.1, target_temperature=0.05)],
+    [
+        RMSELoss(),
+        TripletLoss(margin=0.5, negatives="random"),
+        ContrastiveLoss(temperature=0.1, target_temperature=0.05),
+    ],
 )
 def test_losses_are_registered_and_serializable(loss):
     again = keras.losses.deserialize(keras.losses.serialize(loss))
