@@ -26,9 +26,10 @@ feature CSVs; the peers' grids also choose the power applied to the pooled featu
 on the train parts of all datasets and prints which has the best mean cross-validated MAP@20
 relative to the best peer of each dataset: that is how ``configs/default.toml`` is chosen.
 
-``--vary PATH VALUE...`` (``image.power``, ``mappers.0.params.epochs``) cross-validates the default (with tags if ``--tagged``)
-with one setting changed to each JSON value, beside the default as it is, on the train parts
-of all datasets: how a candidate change of the default is weighed before the study is re-run.
+``--vary PATH VALUE...`` (a dotted path such as ``image.power`` or
+``mappers.0.params.epochs``) cross-validates the default (with tags if ``--tagged``) with that
+setting changed to each JSON value, beside the default as it is, on the train parts of all
+datasets: how a candidate change of the default is weighed before the study is re-run.
 
 Cross-validation results are cached in ``--cache`` (a JSON file), so an interrupted run resumes.
 
@@ -36,7 +37,7 @@ Usage:
   python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons \\
       --folds 5 3 3 --out benchmarks/results/quality.md
   python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons --choose-default
-  python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons \
+  python benchmarks/bench_quality.py --datasets data/demo data/openclipart data/icons \\
       --folds 5 3 3 --tagged --vary tags.joint_weights '[1.0]' '[3.0]'
 """
 
