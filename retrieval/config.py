@@ -217,7 +217,7 @@ class TagConfig:
     weight: float = 0.5
     C: float = 10.0
     min_count: int = 2
-    joint_weights: tuple[float, ...] = (0.0, 1.0, 3.0)
+    joint_weights: tuple[float, ...] = (1.0, 3.0)
 
     def __post_init__(self) -> None:
         self.joint_weights = tuple(float(w) for w in self.joint_weights)
