@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from retrieval.arrays import sparse_if_mostly_zero
 from retrieval.config import (
     CCAParams,
     KernelRidgeParams,
@@ -65,18 +66,6 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
 
 def _dense(X: Any) -> np.ndarray:
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
-
-
-def sparse_if_mostly_zero(X: Any, density: float = 0.25) -> Any:
-    """``X`` as a CSR matrix when fewer than ``density`` of its entries are non-zero
-    (TF-IDF rows are), so that linear solvers work on the non-zeros only."""
-    from scipy import sparse
-
-    if sparse.issparse(X):
-        return X.tocsr()
-    if X.size and np.count_nonzero(X) < density * X.size:
-        return sparse.csr_matrix(X)
-    return X
 
 
 def _centred_gram(X: Any) -> tuple[np.ndarray, np.ndarray]:

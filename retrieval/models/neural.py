@@ -28,6 +28,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from retrieval.arrays import sparse_if_mostly_zero
 from retrieval.config import NeuralParams
 from retrieval.models._keras_files import save_keras
 from retrieval.models.dense_stack import DenseStack
@@ -36,7 +37,6 @@ from retrieval.models.mappers import (
     Mapper,
     _dense,
     ridge_solution,
-    sparse_if_mostly_zero,
 )
 from retrieval.store import Arrays, Meta, nest, part
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
+from retrieval.arrays import DENSITY, mostly_zero, sparse_if_mostly_zero
 from retrieval.config import TextConfig
 from retrieval.errors import RetrievalError
 from retrieval.store import nest, part
@@ -397,25 +398,27 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "encoders_")
-        weights = self.weights or [1.0] * len(self.encoders_)
-        parts = []
-        for enc, w in zip(self.encoders_, weights, strict=True):
-            block = enc.transform(texts)
-            block = block.toarray() if hasattr(block, "toarray") else block
-            parts.append(np.asarray(block, dtype=np.float32) * np.float32(w))
-        return np.hstack(parts)
+        return np.hstack(list(self._weighted_blocks(texts, as_sparse=False)))
 
     def transform_sparse(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """:meth:`transform` as a CSR matrix, built without densifying the sparse parts."""
+        blocks = list(self._weighted_blocks(texts, as_sparse=True))
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    def _weighted_blocks(self, texts: Sequence[str], *, as_sparse: bool) -> Iterator[Any]:
+        """Each encoder's rows times its weight, as CSR matrices or dense float32 arrays."""
         check_is_fitted(self, "encoders_")
         weights = self.weights or [1.0] * len(self.encoders_)
-        parts = []
         for enc, w in zip(self.encoders_, weights, strict=True):
-            block = enc.transform_sparse(texts) if hasattr(enc, "transform_sparse") else None
-            block = sparse.csr_matrix(enc.transform(texts)) if block is None else block
-            parts.append(block.astype(np.float32) * np.float32(w))
-        return sparse.hstack(parts, format="csr", dtype=np.float32)
+            if as_sparse and hasattr(enc, "transform_sparse"):
+                block = enc.transform_sparse(texts)
+            else:
+                block = enc.transform(texts)
+                if as_sparse:
+                    block = sparse.csr_matrix(block)
+                elif hasattr(block, "toarray"):
+                    block = block.toarray()
+            yield block.astype(np.float32) * np.float32(w)
 
     def known_counts(self, texts: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "encoders_")
@@ -562,7 +565,7 @@ def make_encoder(
     return ConcatEncoder(encoders, list(config.weights) or None)
 
 
-def text_matrix(encoder: Any, texts: Sequence[str], density: float = 0.25) -> Any:
+def text_matrix(encoder: Any, texts: Sequence[str], density: float = DENSITY) -> Any:
     """``encoder.transform(texts)``, as a CSR matrix when fewer than ``density`` of its
     entries are non-zero (TF-IDF rows are), else as a dense array: what linear solvers
     and sparse Keras inputs work on fastest. Sparse parts are never densified on the way.
@@ -574,8 +577,5 @@ def text_matrix(encoder: Any, texts: Sequence[str], density: float = 0.25) -> An
     if hasattr(encoder, "transform_sparse"):
         matrix = encoder.transform_sparse(texts)
         total = matrix.shape[0] * matrix.shape[1]
-        return matrix if total and matrix.nnz < density * total else matrix.toarray()
-    dense = np.asarray(encoder.transform(texts), dtype=np.float32)
-    if dense.size and np.count_nonzero(dense) < density * dense.size:
-        return sparse.csr_matrix(dense)
-    return dense
+        return matrix if mostly_zero(matrix.nnz, total, density) else matrix.toarray()
+    return sparse_if_mostly_zero(np.asarray(encoder.transform(texts), dtype=np.float32), density)

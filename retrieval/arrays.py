@@ -1,0 +1,35 @@
+"""Array helpers shared by the text features and the mappers: when a matrix is worth
+keeping sparse.
+
+>>> import numpy as np
+>>> type(sparse_if_mostly_zero(np.eye(8))).__name__
+'csr_matrix'
+>>> mostly_zero(3, 4)
+False
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+DENSITY = 0.25
+"""Below this share of non-zero entries a matrix is kept sparse (TF-IDF rows are)."""
+
+
+def mostly_zero(nonzeros: int, size: int, density: float = DENSITY) -> bool:
+    """Whether ``nonzeros`` of ``size`` entries is few enough to keep a matrix sparse."""
+    return bool(size) and nonzeros < density * size
+
+
+def sparse_if_mostly_zero(X: Any, density: float = DENSITY) -> Any:
+    """``X`` as a CSR matrix when fewer than ``density`` of its entries are non-zero
+    (TF-IDF rows are), so that linear solvers work on the non-zeros only."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        return X.tocsr()
+    if mostly_zero(np.count_nonzero(X), X.size, density):
+        return sparse.csr_matrix(X)
+    return X
