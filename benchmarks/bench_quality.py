@@ -59,7 +59,7 @@ import numpy as np
 
 from retrieval.config import DEFAULT_MAPPING, RunConfig
 from retrieval.core import Searcher, Trainer
-from retrieval.data import load_competition
+from retrieval.data import Dataset, load_competition
 from retrieval.evaluation.protocol import (
     bootstrap_interval,
     cross_validate,
@@ -374,21 +374,26 @@ def main() -> None:
             args.out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
 
 
+@functools.cache
+def train_part(root: str) -> Dataset:
+    """A dataset's train part, read once however many configurations use it."""
+    return load_competition(root, "train")
+
+
 def choose_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> None:
     """Cross-validate each candidate default on every dataset, relative to that dataset's best peer."""
     print("| candidate | " + " | ".join(args.datasets) + " | mean ratio to the best peer |")
     print("| --- | " + " | ".join("---:" for _ in args.datasets) + " | ---: |")
     best_peer = {}
     for root, k in zip(args.datasets, folds, strict=True):
-        train = load_competition(root, "train")
         best_peer[root] = max(
-            cache.cv(root, v, train, k) for grid in FAMILIES.values() for v in grid
+            cache.cv(root, v, train_part(root), k) for grid in FAMILIES.values() for v in grid
         )
     for name, values in DEFAULT_CANDIDATES.items():
         ratios = []
         cells = []
         for root, k in zip(args.datasets, folds, strict=True):
-            score = cache.cv(root, values, load_competition(root, "train"), k)
+            score = cache.cv(root, values, train_part(root), k)
             ratios.append(score / best_peer[root])
             cells.append(f"{score:.4f} ({ratios[-1]:.2f}x)")
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ratios):.3f} |", flush=True)
@@ -414,7 +419,7 @@ def vary_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> No
             functools.reduce(operator.getitem, path, values)[name] = value
         cells, ratios = [], []
         for root, k in zip(args.datasets, folds, strict=True):
-            score = cache.cv(root, values, load_competition(root, "train"), k)
+            score = cache.cv(root, values, train_part(root), k)
             reference.setdefault(root, score)
             ratios.append(score / reference[root])
             cells.append(f"{score:.4f} ({ratios[-1]:.3f}x)")
