@@ -88,6 +88,8 @@ class TextConfig:
     word2vec_epochs: int = 20
     word2vec_min_count: int = 2
     glove_vocabulary: int = 100000
+    neighbours: int = 5
+    neighbour_similarity: float = 0.5
 
 
 @dataclass

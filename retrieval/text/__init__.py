@@ -26,11 +26,13 @@ from retrieval.text._encoders import (
     make_encoder,
     text_matrix,
 )
+from retrieval.text._neighbours import NeighbourTfidfEncoder
 from retrieval.text._tokenize import Tokenizer, tokenize
 
 __all__ = [
     "ConcatEncoder",
     "EmptyTextError",
+    "NeighbourTfidfEncoder",
     "PretrainedEncoder",
     "TfidfEncoder",
     "Tokenizer",

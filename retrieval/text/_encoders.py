@@ -457,6 +457,10 @@ _STATE_TYPES: dict[str, Any] = {
 def encoder_from_state(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
     """The fitted encoder that ``get_state()`` described."""
     kind = meta.get("type")
+    if kind == "tfidf_neighbours":
+        from retrieval.text._neighbours import NeighbourTfidfEncoder
+
+        return NeighbourTfidfEncoder.from_state(meta, arrays)
     if kind not in _STATE_TYPES:
         raise ValueError(f"unknown stored text encoder {kind!r}")
     return _STATE_TYPES[kind].from_state(meta, arrays)
@@ -558,8 +562,23 @@ def make_encoder(
             encoders.append(
                 PretrainedEncoder("glove", limit=config.glove_vocabulary, normalize=True)
             )
+        elif name == "tfidf_neighbours":
+            from retrieval.text._neighbours import NeighbourTfidfEncoder
+
+            encoders.append(
+                NeighbourTfidfEncoder(
+                    neighbours=config.neighbours,
+                    min_similarity=config.neighbour_similarity,
+                    limit=config.glove_vocabulary,
+                    max_features=config.max_features,
+                    min_df=config.min_df,
+                    sublinear_tf=config.sublinear_tf,
+                )
+            )
         else:
-            raise ValueError(f"unknown text encoder {name!r}; expected tfidf, word2vec or glove")
+            raise ValueError(
+                f"unknown text encoder {name!r}; expected tfidf, tfidf_neighbours, word2vec or glove"
+            )
     if len(encoders) == 1 and not config.weights:
         return encoders[0]
     return ConcatEncoder(encoders, list(config.weights) or None)
