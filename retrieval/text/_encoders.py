@@ -358,14 +358,7 @@ class PretrainedEncoder(_WordVectorEncoder):
         self.on_empty = on_empty
 
     def fit(self, texts: Sequence[str], y: object = None) -> PretrainedEncoder:
-        if isinstance(self.vectors, str | os.PathLike):
-            if str(self.vectors) == "glove":
-                words, vectors = glove_arrays(limit=self.limit)
-            else:
-                kv = load_keyed_vectors(self.vectors, limit=self.limit)
-                words, vectors = kv.index_to_key, kv.vectors
-        else:
-            words, vectors = self.vectors.index_to_key, self.vectors.vectors
+        words, vectors = word_vectors(self.vectors, self.limit)
         token_lists = [Tokenizer(self.stop_words)(t) for t in _as_texts(texts)]
         self._set_vectors(words, vectors, token_lists)
         return self
@@ -509,6 +502,17 @@ def glove_arrays(limit: int | None = _TEXT.glove_vocabulary) -> tuple[list[str],
     vectors = np.asarray(emb[:n], dtype=np.float32)
     vectors.flags.writeable = False
     return [str(w) for w in words[:n]], vectors
+
+
+def word_vectors(vectors: Any, limit: int | None) -> tuple[list[str], np.ndarray]:
+    """The words and vectors that ``vectors`` names: ``"glove"``, a word2vec or gensim file,
+    or a gensim ``KeyedVectors`` (``limit``: only the first, most frequent, words of a file)."""
+    if isinstance(vectors, str | os.PathLike):
+        if str(vectors) == "glove":
+            return glove_arrays(limit=limit)
+        kv = load_keyed_vectors(vectors, limit=limit)
+        return list(kv.index_to_key), kv.vectors
+    return list(vectors.index_to_key), vectors.vectors
 
 
 def load_glove(limit: int | None = _TEXT.glove_vocabulary):

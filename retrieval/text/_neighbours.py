@@ -24,7 +24,6 @@ Example
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,24 +39,12 @@ from retrieval.text._encoders import (
     _as_texts,
     _check_empty,
     _json_params,
-    glove_arrays,
-    load_keyed_vectors,
+    word_vectors,
 )
 from retrieval.text._tokenize import Tokenizer
 
 _TEXT = TextConfig()
 _CHUNK = 4096  # unknown words compared with the vocabulary at a time
-
-
-def word_vectors(vectors: Any, limit: int | None) -> tuple[list[str], np.ndarray]:
-    """The words and vectors that ``vectors`` names: ``"glove"``, a word2vec or gensim file,
-    or a gensim ``KeyedVectors``."""
-    if isinstance(vectors, str | os.PathLike):
-        if str(vectors) == "glove":
-            return glove_arrays(limit=limit)
-        kv = load_keyed_vectors(vectors, limit=limit)
-        return list(kv.index_to_key), kv.vectors
-    return list(vectors.index_to_key), vectors.vectors
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -81,8 +68,9 @@ def nearest_known(
     cosines = np.empty((len(candidates), k), dtype=np.float32)
     for start in range(0, len(candidates), _CHUNK):
         sims = candidates[start : start + _CHUNK] @ known.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else None
-        if top is None:
+        if k < sims.shape[1]:
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        else:  # every known word is a neighbour
             top = np.broadcast_to(np.arange(k), sims.shape)
         indices[start : start + _CHUNK] = top
         cosines[start : start + _CHUNK] = np.take_along_axis(sims, top, axis=1)
