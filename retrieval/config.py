@@ -76,6 +76,8 @@ class TextConfig:
 
     ``weights`` scales each encoder's block (one weight per name; empty: all 1). TF-IDF rows
     and GloVe rows both have unit length, so equal weights give the blocks equal say.
+    ``neighbours`` and ``neighbour_similarity`` set the ``"tfidf_neighbours"`` encoder: how
+    many training words an unseen word counts for, and the least GloVe cosine to count.
     """
 
     encoders: tuple[str, ...] = ("tfidf", "glove")
