@@ -542,17 +542,15 @@ def make_encoder(
         raise ValueError(
             f"text.weights has {len(config.weights)} entries for {len(config.encoders)} encoders"
         )
+    vocabulary = {  # the TF-IDF settings both TF-IDF encoders take
+        "max_features": config.max_features,
+        "min_df": config.min_df,
+        "sublinear_tf": config.sublinear_tf,
+    }
     encoders = []
     for name in config.encoders:
         if name == "tfidf":
-            encoders.append(
-                TfidfEncoder(
-                    max_features=config.max_features,
-                    min_df=config.min_df,
-                    ngram_range=(1, config.ngram_max),
-                    sublinear_tf=config.sublinear_tf,
-                )
-            )
+            encoders.append(TfidfEncoder(ngram_range=(1, config.ngram_max), **vocabulary))
         elif name == "word2vec":
             encoders.append(
                 Word2VecEncoder(
@@ -574,9 +572,7 @@ def make_encoder(
                     neighbours=config.neighbours,
                     min_similarity=config.neighbour_similarity,
                     limit=config.glove_vocabulary,
-                    max_features=config.max_features,
-                    min_df=config.min_df,
-                    sublinear_tf=config.sublinear_tf,
+                    **vocabulary,
                 )
             )
         else:
