@@ -368,8 +368,9 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
     """Several encoders side by side: their outputs are concatenated column-wise.
 
     ``fit`` fits clones of ``encoders`` (the fitted ones are ``encoders_``); ``weights``
-    scale each block. ``known_counts`` is the smallest count over the parts, so 0 marks a
-    row in which at least one part is all zeros.
+    scale each block. ``known_counts`` is the largest count over the parts, so 0 marks an
+    all-zero row: a text that one part cannot place (a new word for TF-IDF) but another can
+    (GloVe knows it) still counts as known.
 
     Examples
     --------
@@ -415,7 +416,7 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
 
     def known_counts(self, texts: Sequence[str]) -> np.ndarray:
         check_is_fitted(self, "encoders_")
-        return np.min([enc.known_counts(texts) for enc in self.encoders_], axis=0)
+        return np.max([enc.known_counts(texts) for enc in self.encoders_], axis=0)
 
     @property
     def dim(self) -> int:

@@ -158,6 +158,17 @@ def test_concat_fits_clones_and_leaves_the_given_encoders_alone(texts):
     )
 
 
+def test_concat_knows_a_text_that_any_part_knows():
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["apple", "kitten"], np.array([[1, 0], [0, 1]], dtype=np.float32))
+    enc = ConcatEncoder([TfidfEncoder(), PretrainedEncoder(kv)]).fit(["red apple", "green apple"])
+    probe = ["red apple", "kitten", "zqxj"]
+    assert enc.encoders_[0].known_counts(probe).tolist() == [2, 0, 0]  # "kitten" is new to TF-IDF
+    assert enc.known_counts(probe).tolist() == [2, 1, 0]  # ... but GloVe-style vectors place it
+    rows = enc.transform(probe)
+    assert rows[1].any() and not rows[2].any()  # count 0 is exactly the all-zero row
+
+
 def test_word_vectors_are_the_idf_weighted_mean_of_the_known_words():
     kv = KeyedVectors(vector_size=2)
     kv.add_vectors(["apple", "red", "fig"], np.array([[1, 0], [0, 1], [2, 2]], dtype=np.float32))
