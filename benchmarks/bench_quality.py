@@ -66,6 +66,7 @@ from retrieval.evaluation.protocol import (
     paired_test,
     reciprocal_ranks,
 )
+from retrieval.fileio import atomic_write
 from retrieval.metrics import MAP, MAP_LINEAR, ranks_from_scores, retrieval_report
 
 PEER_IMAGE = {"use_autoencoder": False, "whiten": False}  # peers work in the features space
@@ -205,9 +206,9 @@ class Cache:
         if key not in self.data:
             result = cross_validate(config_of(values, "cv"), train, folds=folds)
             self.data[key] = {"score": result.score, "folds": result.fold_scores}
-            if self.path:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.path.write_text(json.dumps(self.data, indent=1))
+            if self.path:  # replaced whole, so an interrupted run never leaves half a file
+                with atomic_write(self.path) as handle:
+                    json.dump(self.data, handle, indent=1)
         return self.data[key]["score"]
 
 
