@@ -1,11 +1,14 @@
-"""Array helpers shared by the text features and the mappers: when a matrix is worth
-keeping sparse.
+"""Array helpers shared by the text features, the mappers and the indexes: when a matrix is
+worth keeping sparse, and rows scaled to unit length.
 
 >>> import numpy as np
 >>> type(sparse_if_mostly_zero(np.eye(8))).__name__
 'csr_matrix'
 >>> mostly_zero(3, 4)
 False
+>>> unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]])) * 5
+array([[3., 4.],
+       [0., 0.]], dtype=float32)
 """
 
 from __future__ import annotations
@@ -33,3 +36,9 @@ def sparse_if_mostly_zero(X: Any, density: float = DENSITY) -> Any:
     if mostly_zero(np.count_nonzero(X), X.size, density):
         return sparse.csr_matrix(X)
     return X
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as float32 (all-zero rows stay zero)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.index._base import IndexStateError, Metric, VectorIndex, unit_rows
+from retrieval.arrays import unit_rows
+from retrieval.index._base import IndexStateError, Metric, VectorIndex
 
 
 class ExactIndex(VectorIndex):

@@ -34,10 +34,6 @@ def as_matrix(vectors: Any, dim: int | None = None, name: str = "vectors") -> np
     return matrix
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-
-
 class VectorIndex(ABC):
     """``add(ids, vectors)``, ``search(vectors, k) -> (ids, scores)``, ``save``, ``load``, ``len``.
 

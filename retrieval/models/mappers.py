@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from retrieval.arrays import sparse_if_mostly_zero
+from retrieval.arrays import sparse_if_mostly_zero, unit_rows
 from retrieval.config import (
     CCAParams,
     KernelRidgeParams,
@@ -55,13 +55,6 @@ _RIDGE, _REVERSE, _KERNEL, _PLS, _CCA = (
     PLSParams(),
     CCAParams(),
 )
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (all-zero rows stay zero)."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)
 
 
 def _dense(X: Any) -> np.ndarray:

@@ -32,6 +32,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from retrieval.arrays import unit_rows
 from retrieval.config import TextConfig
 from retrieval.text._encoders import (
     OnEmpty,
@@ -45,11 +46,6 @@ from retrieval.text._tokenize import Tokenizer
 
 _TEXT = TextConfig()
 _CHUNK = 4096  # unknown words compared with the vocabulary at a time
-
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    matrix = np.asarray(matrix, dtype=np.float32)
-    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
 
 def nearest_known(
@@ -137,7 +133,7 @@ class NeighbourTfidfEncoder(BaseEstimator, TransformerMixin):
         term_vectors = np.zeros((len(terms), vectors.shape[1]), dtype=np.float32)
         with_vector = [j for j, term in enumerate(terms) if term in row_of]
         if with_vector:
-            term_vectors[with_vector] = _unit_rows(vectors[[row_of[terms[j]] for j in with_vector]])
+            term_vectors[with_vector] = unit_rows(vectors[[row_of[terms[j]] for j in with_vector]])
         vocabulary = set(terms)
         unknown = [i for i, w in enumerate(words) if w not in vocabulary]
         self._set_state(
@@ -145,7 +141,7 @@ class NeighbourTfidfEncoder(BaseEstimator, TransformerMixin):
             tfidf.vectorizer_.idf_,
             term_vectors,
             [words[i] for i in unknown],
-            _unit_rows(vectors[unknown]).astype(np.float16),
+            unit_rows(vectors[unknown]).astype(np.float16),
         )
         return self
 
