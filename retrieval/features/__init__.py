@@ -1,4 +1,4 @@
-"""Image branch, part one: ResNet-50 features of pictures (and, in :mod:`retrieval.features.clip`,
+"""Image branch, part one: ResNet-50 or EfficientNet-Lite features of pictures (and, in :mod:`retrieval.features.clip`,
 CLIP embeddings of pictures and texts through keras-hub, for libraries searched zero-shot).
 
 Examples
@@ -24,18 +24,22 @@ from retrieval.features._model import (
     keras_models_dir,
     weights_from_record,
 )
+from retrieval.features.networks import NETWORKS, extraction_settings, network_record
 
 __all__ = [
     "BadImageError",
     "ExtractionResult",
+    "NETWORKS",
     "FeatureCache",
     "ResNet50Features",
     "WeightsUnavailableError",
     "extract_array",
     "extract_features",
+    "extraction_settings",
     "feature_record",
     "keras_models_dir",
     "load_picture",
+    "network_record",
     "to_rgb_on_white",
     "weights_from_record",
     "write_competition_features",

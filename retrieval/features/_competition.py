@@ -10,7 +10,7 @@ import numpy as np
 
 from retrieval.data import feature_csv_path, feature_record_path, write_feature_csv
 from retrieval.features._extract import extract_features
-from retrieval.features._model import feature_record
+from retrieval.features.networks import RESNET50, network_record
 from retrieval.fileio import atomic_write
 
 
@@ -64,8 +64,13 @@ def write_competition_features(
     float_format: str = "%.5g",
     workers: int | None = None,
     precision: str = "float32",
+    model: str = RESNET50,
 ) -> list[Path]:
     """Extract ``root/images_<split>/*.jpg`` and write the competition's headerless CSVs.
+
+    ``model`` ``"resnet50"`` writes the competition's own pool5 and fc1000 files; an
+    EfficientNet-Lite name writes its pooled features to ``features_<model>_<split>.csv``,
+    recorded in ``features_<model>.json`` (the feature kind ``[data] features = "<model>"``).
 
     Rows are written in a seeded shuffled order, as in the competition's own files (readers
     must join on the id). ``batch_size`` and ``workers`` default to the machine's (see
@@ -76,6 +81,10 @@ def write_competition_features(
     """
     root = Path(root)
     images = competition_pictures(root, split)
+    if model != RESNET50:
+        return _write_network_features(
+            root, split, images, model, weights, cache_dir, float_format, workers, batch_size
+        )
     result = extract_features(
         images,
         weights=weights,
@@ -93,7 +102,10 @@ def write_competition_features(
     if fc1000 and result.fc1000 is not None:
         written.append(feature_csv_path(root, split, "fc1000"))
         write_feature_csv(written[1], names, result.fc1000[order], float_format=float_format)
-    record = {**feature_record(weights, seed, precision=precision), "skipped": len(result.failures)}
+    record = {
+        **network_record(RESNET50, weights, seed, precision=precision),
+        "skipped": len(result.failures),
+    }
     with atomic_write(feature_record_path(root, split)) as handle:
         json.dump(record, handle, indent=1)
     note = written[0].parent / "NOTE.txt"
@@ -111,3 +123,33 @@ def write_competition_features(
         encoding="utf-8",
     )
     return written
+
+
+def _write_network_features(
+    root: Path,
+    split: str,
+    images: list[Path],
+    model: str,
+    weights: str | os.PathLike[str] | None,
+    cache_dir: str | os.PathLike[str] | None,
+    float_format: str,
+    workers: int | None,
+    batch_size: int | None,
+) -> list[Path]:
+    """The pooled features of a network other than ResNet-50, as the ``model`` feature kind."""
+    record = network_record(model, weights)
+    result = extract_features(
+        images,
+        model=model,
+        weights=weights,
+        cache_dir=cache_dir,
+        workers=workers,
+        batch_size=batch_size,
+    )
+    order = np.random.default_rng(0).permutation(len(result.paths))
+    path = feature_csv_path(root, split, model)
+    names = [f"images_{split}/{result.paths[i].name}" for i in order]
+    write_feature_csv(path, names, result.pool5[order], float_format=float_format)
+    with atomic_write(feature_record_path(root, split, model)) as handle:
+        json.dump({**record, "skipped": len(result.failures)}, handle, indent=1)
+    return [path]

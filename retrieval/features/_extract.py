@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from retrieval.features._images import load_picture
-from retrieval.features._model import ResNet50Features, describe_weights
+from retrieval.features._model import ResNet50Features
 from retrieval.fileio import save_npy
 from retrieval.progress import progress_bar
 
@@ -79,12 +79,17 @@ class ExtractionResult:
     reused: int = 0
 
 
-@functools.lru_cache(maxsize=4)
 def get_model(
-    weights: str | None, fc1000: bool, seed: int, precision: str = "float32"
-) -> ResNet50Features:
-    """A built ResNet-50, reused across calls with the same settings."""
-    return ResNet50Features(weights, fc1000=fc1000, seed=seed, precision=precision)
+    weights: str | None,
+    fc1000: bool,
+    seed: int,
+    precision: str = "float32",
+    model: str = "resnet50",
+) -> Any:
+    """A built network (ResNet-50 unless ``model`` names another), reused across calls."""
+    from retrieval.features.networks import build_network
+
+    return build_network(model, weights, fc1000=fc1000, seed=seed, precision=precision)
 
 
 def file_key(path: Path) -> str:
@@ -329,9 +334,13 @@ def extract_features(
     decoder: str = "auto",
     prefetch: int | None = None,
     network: ImageNetwork | None = None,
+    model: str = "resnet50",
 ) -> ExtractionResult:
-    """ResNet-50 features of ``paths``; bad files are skipped and listed in ``failures``.
+    """Features of ``paths``; bad files are skipped and listed in ``failures``.
 
+    ``model`` names the network (:data:`~retrieval.features.networks.NETWORKS`): ResNet-50
+    (pool5, and ``fc1000`` logits when asked) or EfficientNet-Lite0/1/2 (the 1280-d pooled
+    features, and its 1000 ImageNet logits in ``result.fc1000`` when ``fc1000``).
     ``network`` runs another :class:`ImageNetwork` instead (e.g. CLIP's image tower): its rows
     come back in ``result.pool5``, and ``weights``, ``seed``, ``precision`` do not apply.
 
@@ -359,11 +368,13 @@ def extract_features(
             raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
     _auto_decoder(decoder, 0, 1)  # a bad name fails before the model is built
     if network is not None and fc1000:
-        raise ValueError("fc1000 logits are a ResNet-50 output: not with another network")
+        raise ValueError("fc1000 logits are not an output of a given network")
     paths = [Path(p) for p in paths]
     if network is None:
-        label = describe_weights(weights) + (f"(seed={seed})" if weights is None else "")
-        dim, picture = POOL5_DIM, {}
+        from retrieval.features.networks import cache_label, network_dim, picture_settings
+
+        label = cache_label(model, weights, seed)
+        dim, picture = network_dim(model), picture_settings(model)
     else:
         label, dim = network.label, network.dim
         picture = {"size": network.input_size, "crop": network.crop, "resample": network.resample}
@@ -411,14 +422,14 @@ def extract_features(
             for start in range(0, len(cached), 256):
                 writer.put(cached[start : start + 256], None, None)
         if todo:
-            model = network or get_model(
-                None if weights is None else str(weights), fc1000, seed, precision
+            built = network or get_model(
+                None if weights is None else str(weights), fc1000, seed, precision, model
             )
             batch_size = batch_size or default_batch_size()
             # a short job: the smallest power of two that holds it, not a mostly padded batch
             batch_size = min(batch_size, 1 << (len(todo) - 1).bit_length())
             workers = workers or default_workers()
-            call = model.compiled(batch_size, jit_compile=jit_compile)
+            call = built.compiled(batch_size, jit_compile=jit_compile)
             depth = prefetch or min(8, max(2, workers))
             kind = _auto_decoder(decoder, len(todo), batch_size)
             with (
@@ -437,7 +448,7 @@ def extract_features(
                     disable=None if progress is None else not progress,
                 ) as bar,
             ):
-                decoded_bad = _run_pipeline(todo, call, model, decoding, writer, bar, failures)
+                decoded_bad = _run_pipeline(todo, call, built, decoding, writer, bar, failures)
         writer.close()
     except BaseException:
         writer.close()
@@ -515,18 +526,22 @@ def extract_array(
     seed: int = 0,
     precision: str = "float32",
     draft: bool = True,
+    model: str = "resnet50",
 ) -> np.ndarray:
-    """pool5 features of a few query pictures (paths or PIL images); a bad one raises ``BadImageError``.
+    """Features of a few query pictures (paths or PIL images); a bad one raises ``BadImageError``.
 
     Pictures are decoded as :func:`extract_features` decodes them (``draft``) and the network
-    is called eagerly (no compilation to wait for).
+    (``model``, ResNet-50 by default) is called eagerly (no compilation to wait for).
     """
+    from retrieval.features.networks import network_dim, picture_settings
+
     images = list(images)
-    model = get_model(None if weights is None else str(weights), False, seed, precision)
-    parts = [np.zeros((0, POOL5_DIM), np.float32)]
+    picture = picture_settings(model)
+    built = get_model(None if weights is None else str(weights), False, seed, precision, model)
+    parts = [np.zeros((0, network_dim(model)), np.float32)]
     for start in range(0, len(images), 32):  # eager calls of at most 32 pictures
         pixels = np.stack(
-            [load_picture(image, draft=draft) for image in images[start : start + 32]]
+            [load_picture(image, draft=draft, **picture) for image in images[start : start + 32]]
         )
-        parts.append(model(pixels)[0])
+        parts.append(built(pixels)[0])
     return np.concatenate(parts)

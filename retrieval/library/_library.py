@@ -35,7 +35,7 @@ import numpy as np
 
 from retrieval import store
 from retrieval.core import CODE, Gallery, Searcher, TrainedModel, load_bundle
-from retrieval.features import ExtractionResult, extract_features, weights_from_record
+from retrieval.features import ExtractionResult, extract_features, extraction_settings
 from retrieval.features.clip import (
     ClipEncoder,
     clip_encoder,
@@ -151,12 +151,10 @@ class PictureLibrary:
                 return clip.encode_files(files, cache_dir=cache, batch_size=batch_size)
 
         else:
-            weights, seed = weights_from_record(trained.features, weights_file)
+            settings = extraction_settings(trained.features, weights_file)
 
             def encode(files: list[Path]) -> ExtractionResult:
-                return extract_features(
-                    files, weights=weights, seed=seed, batch_size=batch_size, cache_dir=cache
-                )
+                return extract_features(files, **settings, batch_size=batch_size, cache_dir=cache)
 
         return self._update(
             all_roots,

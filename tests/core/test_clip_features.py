@@ -40,7 +40,7 @@ def test_clip_features_train_search_and_encode_pictures_the_same_way(
     assert (root / "features_train" / "features_clip_train.csv").is_file()
 
     train = load_competition(root, "train")
-    assert train.clip.shape == (30, 16) and train.pool5 is None
+    assert train.extra["clip"].shape == (30, 16) and train.pool5 is None
     assert train.record_of("clip")["model"] == "clip"
     config = RunConfig.from_dict(
         {

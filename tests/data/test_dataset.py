@@ -40,7 +40,7 @@ def test_features_accessor_explains_missing_features() -> None:
     ds = Dataset.paired(ids=["0"], image_paths=[Path("a")], descriptions=[["x"]], name="tiny")
     with pytest.raises(ValueError, match="tiny has no pool5 features"):
         ds.features("pool5")
-    with pytest.raises(ValueError, match="'pool5', 'fc1000' or 'clip'"):
+    with pytest.raises(ValueError, match="one of pool5, fc1000, clip, efficientnet_lite0"):
         ds.features("fc7")
 
 
