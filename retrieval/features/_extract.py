@@ -531,17 +531,20 @@ def extract_array(
     """Features of a few query pictures (paths or PIL images); a bad one raises ``BadImageError``.
 
     Pictures are decoded as :func:`extract_features` decodes them (``draft``) and the network
-    (``model``, ResNet-50 by default) is called eagerly (no compilation to wait for).
+    (``model``, ResNet-50 by default) runs with no compilation to wait for
+    (:func:`~retrieval.features.networks.query_encoder`).
     """
-    from retrieval.features.networks import network_dim, picture_settings
+    from retrieval.features.networks import network_dim, picture_settings, query_encoder
 
     images = list(images)
     picture = picture_settings(model)
-    built = get_model(None if weights is None else str(weights), False, seed, precision, model)
+    encode = query_encoder(
+        model, None if weights is None else str(weights), seed=seed, precision=precision
+    )
     parts = [np.zeros((0, network_dim(model)), np.float32)]
-    for start in range(0, len(images), 32):  # eager calls of at most 32 pictures
+    for start in range(0, len(images), 32):  # calls of at most 32 pictures
         pixels = np.stack(
             [load_picture(image, draft=draft, **picture) for image in images[start : start + 32]]
         )
-        parts.append(built(pixels)[0])
+        parts.append(encode(pixels))
     return np.concatenate(parts)

@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import math
@@ -213,6 +214,132 @@ def _fold(state: dict[str, np.ndarray], conv: str, norm: str, depthwise: bool = 
     return [kernel.astype(np.float32), (beta - mean * scale).astype(np.float32)]
 
 
+@dataclass(frozen=True)
+class FoldedConv:
+    """One convolution with its batch norm folded in: Keras-layout ``kernel`` and ``bias``."""
+
+    name: str
+    kernel: np.ndarray
+    bias: np.ndarray
+    stride: int
+    relu6: bool
+    depthwise: bool = False
+
+
+@dataclass(frozen=True)
+class FoldedBlock:
+    """An MBConv block: optional expansion, depthwise, projection, and whether it adds its input."""
+
+    expand: FoldedConv | None
+    depthwise: FoldedConv
+    project: FoldedConv
+    residual: bool
+
+
+@dataclass(frozen=True)
+class FoldedNetwork:
+    """The whole network as folded layers: what both the Keras model and the NumPy path run."""
+
+    stem: FoldedConv
+    blocks: list[FoldedBlock]
+    head: FoldedConv
+    fc_kernel: np.ndarray
+    fc_bias: np.ndarray
+
+    @classmethod
+    def from_state(cls, lite: LiteVariant, state: dict[str, np.ndarray]) -> FoldedNetwork:
+        def conv(
+            name: str, norm: str, stride: int, relu6: bool, depthwise: bool = False
+        ) -> FoldedConv:
+            kernel, bias = _fold(state, name, norm, depthwise)
+            return FoldedConv(name.replace(".", "_"), kernel, bias, stride, relu6, depthwise)
+
+        blocks = []
+        for i, (_, stride, expand, channels, out) in enumerate(block_settings(lite)):
+            b = f"_blocks.{i}"
+            blocks.append(
+                FoldedBlock(
+                    conv(f"{b}._expand_conv", f"{b}._bn0", 1, True) if expand != 1 else None,
+                    conv(f"{b}._depthwise_conv", f"{b}._bn1", stride, True, depthwise=True),
+                    conv(f"{b}._project_conv", f"{b}._bn2", 1, False),
+                    residual=stride == 1 and channels == out,
+                )
+            )
+        if "_fc.weight" not in state or "_fc.bias" not in state:
+            raise WeightsUnavailableError("the weights have no _fc.weight / _fc.bias")
+        return cls(
+            conv("_conv_stem", "_bn0", 2, True),
+            blocks,
+            conv("_conv_head", "_bn1", 1, True),
+            state["_fc.weight"].T.astype(np.float32),
+            state["_fc.bias"].astype(np.float32),
+        )
+
+    def convs(self) -> list[FoldedConv]:
+        inner = [
+            c for b in self.blocks for c in (b.expand, b.depthwise, b.project) if c is not None
+        ]
+        return [self.stem, *inner, self.head]
+
+
+def _same_pad(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """TF "same" padding of an NHWC batch (the extra pixel at the bottom and right)."""
+    pads = [(0, 0)]
+    for size in x.shape[1:3]:
+        total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return np.pad(x, [*pads, (0, 0)])
+
+
+def _numpy_conv(x: np.ndarray, conv: FoldedConv) -> np.ndarray:
+    """One folded convolution of an NHWC float32 batch, as ``k * k`` shifted products."""
+    k, s = conv.kernel.shape[0], conv.stride
+    if k == 1 and s == 1 and not conv.depthwise:
+        out = x @ conv.kernel[0, 0] + conv.bias
+    else:
+        padded = _same_pad(x, k, s)
+        h, w = -(-x.shape[1] // s), -(-x.shape[2] // s)
+        out = None
+        for i in range(k):
+            for j in range(k):
+                window = padded[:, i : i + s * h : s, j : j + s * w : s]
+                term = (
+                    window * conv.kernel[i, j, :, 0]
+                    if conv.depthwise
+                    else window @ conv.kernel[i, j]
+                )
+                out = term if out is None else out + term
+        out = out + conv.bias
+    return np.clip(out, 0.0, 6.0, out=out) if conv.relu6 else out
+
+
+def numpy_forward(folded: FoldedNetwork, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled features and logits of uint8 pictures, in float32 NumPy: a few query pictures
+    without Keras (the same folded layers as the Keras model)."""
+    x = (np.asarray(pixels, dtype=np.float32) - 127.0) / 128.0
+    x = _numpy_conv(x, folded.stem)
+    for block in folded.blocks:
+        inputs = x
+        if block.expand is not None:
+            x = _numpy_conv(x, block.expand)
+        x = _numpy_conv(_numpy_conv(x, block.depthwise), block.project)
+        if block.residual:
+            x = x + inputs
+    pooled = _numpy_conv(x, folded.head).mean(axis=(1, 2), dtype=np.float32)
+    return pooled, pooled @ folded.fc_kernel + folded.fc_bias
+
+
+@functools.lru_cache(maxsize=2)
+def folded_network(
+    name: str, weights: str = "imagenet", cache_dir: str | None = None
+) -> tuple[FoldedNetwork, dict[str, Any]]:
+    """The folded layers of a variant and its feature record (weights read from the cache)."""
+    lite = variant(name)
+    source = None if weights == "imagenet" else weights
+    state, provenance = converted_weights(lite, source, cache_dir=cache_dir)
+    return FoldedNetwork.from_state(lite, state), feature_record(name, provenance)
+
+
 class EfficientNetLiteFeatures:
     """EfficientNet-Lite mapping uint8 RGB pictures to pooled features (and ImageNet logits).
 
@@ -221,7 +348,8 @@ class EfficientNetLiteFeatures:
     Keras model from ``(n, size, size, 3)`` uint8 to ``(n, 1280)`` float32 (and ``(n, 1000)``
     logits with ``logits=True``). It implements the image-network protocol of
     :func:`~retrieval.features.extract_features` (``label``, ``dim``, ``input_size``,
-    ``crop``, ``resample``, ``compiled``, ``split``).
+    ``crop``, ``resample``, ``compiled``, ``split``). Calling it runs the model eagerly;
+    :func:`numpy_forward` runs the same layers without Keras.
     """
 
     crop = False
@@ -243,13 +371,13 @@ class EfficientNetLiteFeatures:
             raise WeightsUnavailableError(
                 f"{name} is used with its ImageNet weights only (--weights imagenet or a .pth file)"
             )
-        source = None if str(weights) == "imagenet" else weights
-        state, provenance = converted_weights(self.variant, source, cache_dir=cache_dir)
+        folded, self.record = folded_network(
+            name, str(weights), None if cache_dir is None else str(cache_dir)
+        )
         self.weights = weights
         self.logits = logits
         self.input_size = self.variant.input_size
-        self.record = feature_record(name, provenance)
-        self.network = self._network(keras, state)
+        self.network = self._network(keras, folded)
         self._compiled: dict[tuple[int, bool | str], Any] = {}
 
     @property
@@ -257,7 +385,7 @@ class EfficientNetLiteFeatures:
         """Names the cache folder: the variant and its weights' hash."""
         return f"{self.variant.name}-{self.record['sha256'][:16]}"
 
-    def _network(self, keras: Any, state: dict[str, np.ndarray]) -> Any:
+    def _network(self, keras: Any, folded: FoldedNetwork) -> Any:
         from keras import layers, ops
 
         size = self.input_size
@@ -265,47 +393,32 @@ class EfficientNetLiteFeatures:
         x = ops.divide(ops.subtract(ops.cast(pixels, "float32"), 127.0), 128.0)
         loads: list[tuple[Any, list]] = []
 
-        def conv(
-            x: Any, conv_name: str, norm: str, filters: int, kernel: int, stride: int, act: bool
-        ) -> Any:
-            layer = layers.Conv2D(
-                filters, kernel, strides=stride, padding="same", name=conv_name.replace(".", "_")
-            )
-            loads.append((layer, _fold(state, conv_name, norm)))
+        def conv(x: Any, c: FoldedConv) -> Any:
+            k = c.kernel.shape[0]
+            if c.depthwise:
+                layer = layers.DepthwiseConv2D(k, strides=c.stride, padding="same", name=c.name)
+            else:
+                layer = layers.Conv2D(
+                    c.kernel.shape[3], k, strides=c.stride, padding="same", name=c.name
+                )
+            loads.append((layer, [c.kernel, c.bias]))
             x = layer(x)
-            return layers.ReLU(6.0)(x) if act else x
+            return layers.ReLU(6.0)(x) if c.relu6 else x
 
-        x = conv(x, "_conv_stem", "_bn0", STEM_CHANNELS, 3, 2, True)
-        for i, (kernel, stride, expand, channels, out) in enumerate(block_settings(self.variant)):
-            block = f"_blocks.{i}"
+        x = conv(x, folded.stem)
+        for block in folded.blocks:
             inputs = x
-            if expand != 1:
-                x = conv(x, f"{block}._expand_conv", f"{block}._bn0", channels * expand, 1, 1, True)
-            depthwise = layers.DepthwiseConv2D(
-                kernel, strides=stride, padding="same", name=f"blocks_{i}_depthwise"
-            )
-            loads.append(
-                (depthwise, _fold(state, f"{block}._depthwise_conv", f"{block}._bn1", True))
-            )
-            x = layers.ReLU(6.0)(depthwise(x))
-            x = conv(x, f"{block}._project_conv", f"{block}._bn2", out, 1, 1, False)
-            if stride == 1 and channels == out:
+            if block.expand is not None:
+                x = conv(x, block.expand)
+            x = conv(conv(x, block.depthwise), block.project)
+            if block.residual:
                 x = layers.Add()([x, inputs])
-        x = conv(x, "_conv_head", "_bn1", POOLED_DIM, 1, 1, True)
-        pooled = layers.GlobalAveragePooling2D(name="pooled")(x)
+        pooled = layers.GlobalAveragePooling2D(name="pooled")(conv(x, folded.head))
         outputs = [pooled]
         if self.logits:
             dense = layers.Dense(LOGITS_DIM, name="logits")
             outputs.append(dense(pooled))
-            loads.append(
-                (
-                    dense,
-                    [
-                        state["_fc.weight"].T.astype(np.float32),
-                        state["_fc.bias"].astype(np.float32),
-                    ],
-                )
-            )
+            loads.append((dense, [folded.fc_kernel, folded.fc_bias]))
         model = keras.Model(pixels, outputs, name=f"{self.variant.name}_uint8")
         for layer, values in loads:
             expected = [tuple(w.shape) for w in layer.get_weights()]

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from retrieval.features import efficientnet_lite as lite
 from retrieval.features._model import (
@@ -94,6 +97,19 @@ def build_network(
     if precision != "float32":
         raise ValueError(f"{name} runs in float32 only (precision {precision!r})")
     return lite.EfficientNetLiteFeatures(name, weights=_lite_weights(weights), logits=fc1000)
+
+
+def query_encoder(
+    name: str, weights: str | None, *, seed: int = 0, precision: str = "float32"
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from a few uint8 pictures to their feature rows, with no compilation to wait
+    for: ResNet-50's eager Keras call; EfficientNet-Lite's folded layers in NumPy, so an
+    example-image query does not import Keras at all."""
+    if check_network(name) == RESNET50:
+        built = build_network(name, weights, seed=seed, precision=precision)
+        return lambda pixels: built(pixels)[0]
+    folded, _ = lite.folded_network(name, str(_lite_weights(weights)))
+    return lambda pixels: lite.numpy_forward(folded, pixels)[0]
 
 
 def network_record(

@@ -224,3 +224,17 @@ def test_lite1_and_lite2_load_their_weights_and_name_the_fruit(
     assert pooled.shape == (13, 1280)
     order = np.argsort(-logits, axis=1)[:, :5]
     assert (order == np.array(list(FRUIT.values()))[:, None]).any(axis=1).sum() >= top5
+
+
+def test_the_numpy_query_path_matches_the_keras_model(
+    net: EfficientNetLiteFeatures, fruit: np.ndarray
+) -> None:
+    """Example-image queries run the folded layers in NumPy (no Keras import): same rows."""
+    from retrieval.features.efficientnet_lite import folded_network, numpy_forward
+
+    folded, record = folded_network("efficientnet_lite0")
+    assert record["sha256"] == net.record["sha256"]
+    pooled, logits = numpy_forward(folded, fruit[:4])
+    expected, expected_logits = net(fruit[:4])
+    np.testing.assert_allclose(pooled, expected, atol=2e-4, rtol=0)
+    np.testing.assert_allclose(logits, expected_logits, atol=2e-3, rtol=0)
