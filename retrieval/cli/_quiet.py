@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import sys
 import threading
 import warnings
@@ -68,6 +69,7 @@ class NativeNoiseFilter:
         os.dup2(write_end, 2)
         os.close(write_end)
         self._read_end = read_end
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="stderr-filter", daemon=True)
         self._thread.start()
         self._closed = False
@@ -76,8 +78,19 @@ class NativeNoiseFilter:
         os.write(self._saved, text.encode("utf-8", "replace"))
 
     def _pump(self) -> None:
+        """Forward lines until end of file, or until :meth:`close` asked to stop and the pipe
+        holds nothing more: processes that inherited descriptor 2 (decoding workers,
+        multiprocessing's helpers) may keep the write end open long after the work is done."""
         pending = ""
-        while chunk := os.read(self._read_end, 65536):
+        while True:
+            ready, _, _ = select.select([self._read_end], [], [], 0.05)
+            if not ready:
+                if self._stopping.is_set():
+                    break
+                continue
+            chunk = os.read(self._read_end, 65536)
+            if not chunk:
+                break
             pending += chunk.decode("utf-8", "replace")
             *lines, pending = pending.split("\n")
             for line in lines:
@@ -96,7 +109,8 @@ class NativeNoiseFilter:
             return
         self._closed = True
         sys.stderr.flush()
-        os.dup2(self._saved, 2)  # closes the pipe's last write end: the pump reads to its end
+        os.dup2(self._saved, 2)  # the pump forwards what is in the pipe, then stops
+        self._stopping.set()
         self._thread.join(timeout=5)
         os.close(self._saved)
 
