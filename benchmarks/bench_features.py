@@ -12,6 +12,11 @@ every row alike):
   same pictures already decoded (the model alone), and with today's decoding
   (``load_picture`` one picture after the other, its rate timed on the first 512) added.
 
+``--model efficientnet_lite0`` (or ``_lite1``, ``_lite2``) measures EfficientNet-Lite with its
+ImageNet weights instead: the same rows, plain Keras being ``model.predict`` of the same
+Keras model on uint8 pictures (no unfolded or bfloat16 rows: it folds its batch norms when its
+weights are converted, and runs in float32).
+
 Pictures: ``--images FOLDER`` (its ``*.jpg``), or synthetic 640x480 JPEGs (the size of COCO
 pictures: gradients, shapes and noise, drawn with PIL) written to a temporary folder;
 ``--side 224`` resizes them to the competition's 224x224.
@@ -19,7 +24,8 @@ Weights are random (``weights=None``); ImageNet weights cost the same. The model
 compiled before the timed parts. ``--memory-counts 64 512`` also runs ``extract_features``
 with ``out=`` in fresh processes and prints their peak RSS.
 
-CPU: ``python benchmarks/bench_features.py --count 128 --bf16``.
+CPU: ``python benchmarks/bench_features.py --count 128 --bf16`` and
+``python benchmarks/bench_features.py --count 256 --model efficientnet_lite0``.
 
 GPU (KERAS_BACKEND=jax; TensorFlow is neither needed nor imported). On a machine with
 jax[cuda] but without Keras, bring the wheels from a machine online, then run from the
@@ -35,6 +41,7 @@ Expect about 4 minutes there (8,192 pictures: three rounds, four compilations).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -186,14 +193,16 @@ warnings.filterwarnings("ignore")
 from pathlib import Path
 from retrieval.features import extract_features
 paths = sorted(Path(sys.argv[1]).glob("*.jpg"))[: int(sys.argv[2])]
-result = extract_features(paths, weights=None, batch_size=int(sys.argv[3]), workers=int(sys.argv[4]),
+model = sys.argv[6]
+result = extract_features(paths, model=model, weights=None if model == "resnet50" else "imagenet",
+                          batch_size=int(sys.argv[3]), workers=int(sys.argv[4]),
                           out=sys.argv[5], progress=False)
 print(json.dumps({"n": len(result.paths),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def peak_memory(folder: Path, count: int, batch: int, workers: int) -> dict:
+def peak_memory(folder: Path, count: int, batch: int, workers: int, model: str) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         done = subprocess.run(
             [
@@ -205,6 +214,7 @@ def peak_memory(folder: Path, count: int, batch: int, workers: int) -> dict:
                 str(batch),
                 str(workers),
                 str(Path(scratch) / "pool5.npy"),
+                model,
             ],
             capture_output=True,
             text=True,
@@ -225,7 +235,14 @@ def main() -> None:
     parser.add_argument(
         "--memory-counts", type=int, nargs="*", default=[], help="peak RSS of runs this long"
     )
+    parser.add_argument(
+        "--model",
+        default="resnet50",
+        help="resnet50 (random weights) or efficientnet_lite0/1/2 (ImageNet weights)",
+    )
     args = parser.parse_args()
+    resnet = args.model == "resnet50"
+    weights = None if resnet else "imagenet"
 
     warnings.filterwarnings("ignore")
     import keras
@@ -237,6 +254,10 @@ def main() -> None:
     from retrieval.features._decode import SlotDecoder
     from retrieval.features._extract import _auto_decoder, get_model
     from retrieval.features._model import ResNet50Features
+    from retrieval.features.networks import picture_settings
+
+    picture = picture_settings(args.model)
+    decode = functools.partial(load_picture, **picture)
 
     count = args.count or (8192 if accelerator() else 128)
     batch = args.batch_size or default_batch_size()
@@ -246,29 +267,36 @@ def main() -> None:
     count = len(paths)
     kind = _auto_decoder("auto", count, batch)
 
-    model = get_model(None, False, 0)
+    model = get_model(weights, False, 0, "float32", args.model)
     call = model.compiled(batch)
-    plain = ResNet50(include_top=False, weights=None, pooling="avg")
-    plain.set_weights(model.model.get_weights())
+    if resnet:
+        plain = ResNet50(include_top=False, weights=None, pooling="avg")
+        plain.set_weights(model.model.get_weights())
+        prepare = lambda x: preprocess_input(x.astype(np.float32))  # noqa: E731
+    else:
+        plain = model.network  # the same Keras model, through Keras' own predict
+        prepare = lambda x: x  # noqa: E731
     # the plain-Keras decoding rate, one picture after the other, timed on the first 512; the
     # rest are decoded in parallel, untimed (one by one, 12,000 pictures take minutes)
     probe = paths[:512]
     start = time.perf_counter()
-    first = [load_picture(p) for p in probe]
+    first = [decode(p) for p in probe]
     sequential_decode = len(probe) / (time.perf_counter() - start)
     with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
-        rest = list(pool.map(load_picture, paths[len(probe) :], chunksize=32))
+        rest = list(pool.map(decode, paths[len(probe) :], chunksize=32))
     full = np.stack(first + rest)
     pixels = full[:batch] if len(full) >= batch else np.resize(full, (batch, *full.shape[1:]))
     calls = max(1, count // batch)
     # build and compile everything outside the timed parts
     call.fetch(call.submit(pixels))
-    plain.predict(preprocess_input(full[:batch].astype(np.float32)), batch_size=batch, verbose=0)
-    extract_features(paths[:batch], weights=None, batch_size=batch, workers=workers, progress=False)
-    unfolded = ResNet50Features(None, fold=False).compiled(batch)  # same seeded weights
-    unfolded.fetch(unfolded.submit(pixels))
-    bf16_call = None
-    if args.bf16:
+    plain.predict(prepare(full[:batch]), batch_size=batch, verbose=0)
+    extract = functools.partial(extract_features, model=args.model, weights=weights)
+    extract(paths[:batch], batch_size=batch, workers=workers, progress=False)
+    unfolded = bf16_call = None
+    if resnet:
+        unfolded = ResNet50Features(None, fold=False).compiled(batch)  # same seeded weights
+        unfolded.fetch(unfolded.submit(pixels))
+    if args.bf16 and resnet:
         bf16_model = get_model(None, False, 0, "bfloat16")
         bf16_call = bf16_model.compiled(batch)
         bf16_call.fetch(bf16_call.submit(pixels))
@@ -280,6 +308,7 @@ def main() -> None:
             workers=workers,
             kind=kind,
             draft=draft,
+            **picture,
         )
         for draft in (True, False)
     }
@@ -296,9 +325,10 @@ def main() -> None:
         rows.setdefault(f"model only, float32 ({call.label})", []).append(
             rate(calls * batch, lambda: run_model(call, pixels, calls))
         )
-        rows.setdefault("model only, float32, batch norms not folded", []).append(
-            rate(calls * batch, lambda: run_model(unfolded, pixels, calls))
-        )
+        if unfolded is not None:
+            rows.setdefault("model only, float32, batch norms not folded", []).append(
+                rate(calls * batch, lambda: run_model(unfolded, pixels, calls))
+            )
         if bf16_call is not None:
             rows.setdefault(f"model only, mixed bfloat16 ({bf16_call.label})", []).append(
                 rate(calls * batch, lambda: run_model(bf16_call, pixels, calls))
@@ -307,17 +337,14 @@ def main() -> None:
 
         def end_to_end(out: Path = out) -> None:
             nonlocal result
-            result = extract_features(
-                paths, weights=None, batch_size=batch, workers=workers, out=out, progress=False
-            )
+            result = extract(paths, batch_size=batch, workers=workers, out=out, progress=False)
 
         rows.setdefault("end to end, extract_features", []).append(rate(count, end_to_end))
 
         def predict() -> None:
             nonlocal expected
-            expected = plain.predict(
-                preprocess_input(full.astype(np.float32)), batch_size=batch, verbose=0
-            )
+            expected = plain.predict(prepare(full), batch_size=batch, verbose=0)
+            expected = expected[0] if isinstance(expected, list) else expected
 
         rows.setdefault("plain Keras predict, pictures already decoded", []).append(
             rate(count, predict)
@@ -331,7 +358,7 @@ def main() -> None:
     e2e = print_rates(
         medians,
         "end to end, extract_features",
-        f"{origin}; {os.cpu_count()} CPU cores, {device}; Keras {keras.__version__} on "
+        f"{args.model}; {origin}; {os.cpu_count()} CPU cores, {device}; Keras {keras.__version__} on "
         f"{keras.backend.backend()}; batch {batch}, {workers} decoding workers ({kind}); "
         f"median of {args.rounds} rounds",
     )
@@ -351,7 +378,7 @@ def main() -> None:
     sample = paths[: min(32, count)]
     diffs = np.stack(
         [
-            np.abs(load_picture(p, draft=True).astype(np.int16) - load_picture(p).astype(np.int16))
+            np.abs(decode(p, draft=True).astype(np.int16) - decode(p).astype(np.int16))
             for p in sample
         ]
     )
@@ -372,7 +399,7 @@ def main() -> None:
         print("\n| pictures | peak RSS MiB (extract_features with out=) |")
         print("| ---: | ---: |")
         for n in args.memory_counts:
-            m = peak_memory(folder, n, batch, workers)
+            m = peak_memory(folder, n, batch, workers, args.model)
             print(f"| {m['n']} | {m['peak_rss_mb']:.0f} |", flush=True)
     for decoder in decoders.values():
         decoder.close()

@@ -127,6 +127,12 @@ FAMILIES: dict[str, list[dict]] = {
     ),
 }
 PEERS = list(FAMILIES)
+CONCEPTS_ON = {"concepts": {"enabled": True}}
+# not a classical peer: the tuned CCA with this package's ImageNet concept bridge fused, to
+# show how much of the default's lead is the bridge and how much the learned mapping
+REFERENCES: dict[str, list[dict]] = {
+    "CCA + concept bridge": [{**values, **CONCEPTS_ON} for values in FAMILIES["CCA"]],
+}
 
 
 def _learned(cca_reg: float = 1.0, epochs: int = 10, **params) -> dict:
@@ -142,11 +148,15 @@ def _learned(cca_reg: float = 1.0, epochs: int = 10, **params) -> dict:
 def default_values() -> dict:
     """``RunConfig()`` written out (so that the cache key changes whenever the default does)."""
     values = RunConfig().to_dict()
-    return {**NO_TAGS, **{key: values[key] for key in ("image", "text", "mappers", "fusion")}}
+    keys = ("image", "text", "mappers", "fusion", "concepts")
+    return {**NO_TAGS, **{key: values[key] for key in keys}}
 
 
 OURS: dict[str, list[dict]] = {
-    "default, tuned per dataset": _grid(_learned, cca_reg=[0.3, 1.0], epochs=[5, 10, 20]),
+    "default, tuned per dataset": [
+        {**values, **CONCEPTS_ON}
+        for values in _grid(_learned, cca_reg=[0.3, 1.0], epochs=[5, 10, 20])
+    ],
     "default (configs/default.toml)": [default_values()],
 }
 DEFAULT_FAMILY = "default (configs/default.toml)"
@@ -191,17 +201,30 @@ def with_tags(values: dict) -> dict:
 
 
 def config_of(values: dict, name: str) -> RunConfig:
-    return RunConfig.from_dict({**values, "name": name})
+    """The run config of a study entry: without a ``concepts`` table, no concept bridge (the
+    classical peers match text to image features alone)."""
+    return RunConfig.from_dict({"concepts": {"enabled": False}, **values, "name": name})
+
+
+def on_features(values: dict, kind: str) -> dict:
+    """``values`` reading the ``kind`` feature CSVs (``pool5``, the random-weight ResNet-50,
+    adds nothing, so that its cache entries keep their keys)."""
+    if kind == "pool5":
+        return values
+    return {**values, "data": {**values.get("data", {}), "features": kind}}
 
 
 class Cache:
-    """Cross-validation scores by dataset and config, kept in a JSON file."""
+    """Cross-validation scores by dataset and config, kept in a JSON file; every config reads
+    the ``features`` kind."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, features: str = "pool5") -> None:
         self.path = path
+        self.features = features
         self.data = json.loads(path.read_text()) if path and path.is_file() else {}
 
     def cv(self, root: str, values: dict, train, folds: int) -> float:
+        values = on_features(values, self.features)
         key = f"{root}|{folds}|{json.dumps(values, sort_keys=True)}"
         if key not in self.data:
             result = cross_validate(config_of(values, "cv"), train, folds=folds)
@@ -252,7 +275,7 @@ def study(
             scores = [cache.cv(root, values, train, folds) for values in grid]
             best = grid[int(np.argmax(scores))]
             chosen_without_tags.setdefault(family, best)
-            ranks, seconds = test_ranks(best, train, test)
+            ranks, seconds = test_ranks(on_features(best, cache.features), train, test)
             name = family + (" + tags" if tags else "")
             rows.append(
                 {
@@ -344,6 +367,12 @@ def main() -> None:
     )
     parser.add_argument("--tagged", action="store_true", help="--vary the default with tags")
     parser.add_argument(
+        "--features",
+        default="efficientnet_lite0",
+        help="the feature kind every method reads: efficientnet_lite0 (ImageNet, the regime "
+        "that chooses the default) or pool5 (ResNet-50 with random weights)",
+    )
+    parser.add_argument(
         "--untagged-only",
         nargs="*",
         default=["PLS"],
@@ -352,7 +381,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    cache = Cache(args.cache)
+    cache = Cache(args.cache, args.features)
     folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
     if len(folds) != len(args.datasets):
         parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
@@ -362,7 +391,7 @@ def main() -> None:
     if args.vary:
         vary_default(args, folds, cache)
         return
-    families = {**FAMILIES, **OURS}
+    families = {**FAMILIES, **REFERENCES, **OURS}
     sections = []
     for root, k in zip(args.datasets, folds, strict=True):
         rows = study(root, k, cache, families, args.untagged_only)

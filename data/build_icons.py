@@ -23,7 +23,8 @@ What is written is the layout of ``data/build_demo.py``: ``descriptions_*``, ``t
 ``images_*``, ``answers_test.csv``, ``sample_submission.csv``, ``SOURCES.csv`` (each item's
 icon file) and ``LICENSE-NOTE.txt``.
 
-Usage: ``python data/build_icons.py [--package /tmp/mdi/package] [--out data/icons] [--limit 4000] [--workers 2]``
+Usage: ``python data/build_icons.py [--package /tmp/mdi/package] [--out data/icons] [--limit N] [--workers 2] [--no-features]``
+(every icon kept by default; then the feature CSVs as in ``data/build_openclipart.py``)
 """
 
 from __future__ import annotations
@@ -97,11 +98,16 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "icons")
     parser.add_argument(
-        "--limit", type=int, default=4000, help="keep a seeded sample of this many (0: all)"
+        "--limit", type=int, default=0, help="keep a seeded sample of this many (0: all)"
     )
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--no-features",
+        action="store_true",
+        help="skip the feature CSVs (default: ResNet-50 with random weights, and EfficientNet-Lite0)",
+    )
     args = parser.parse_args()
     if not (args.package / "meta.json").is_file():
         sys.exit(f"no meta.json under {args.package}: unpack the npm package @mdi/svg there")
@@ -129,6 +135,11 @@ def main() -> None:
     print(
         f"wrote {counts.train} train and {counts.test} test items to {args.out} ({counts.skipped} skipped)"
     )
+    if not args.no_features:
+        from retrieval.features import write_layout_features
+
+        for path in write_layout_features(args.out):
+            print(path)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ Source: Debian package ``openclipart-svg`` (public domain): SVGs under
 description become the sentences of an item's description; the folder path gives its tags,
 as in ``data/build_demo.py``.
 
-Usage: ``python data/build_openclipart.py [--out data/openclipart] [--limit 3000] [--workers 2]``
+Usage: ``python data/build_openclipart.py [--out data/openclipart] [--limit N] [--workers 2] [--no-features]``
+(every titled SVG by default; then the feature CSVs of both parts: ResNet-50 with random
+weights and EfficientNet-Lite0 with its ImageNet weights)
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ def main() -> None:
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--no-features",
+        action="store_true",
+        help="skip the feature CSVs (default: ResNet-50 with random weights, and EfficientNet-Lite0)",
+    )
     args = parser.parse_args()
     items = find_cliparts(args.svgs)
     if not items:
@@ -103,6 +110,11 @@ def main() -> None:
     print(
         f"wrote {counts.train} train and {counts.test} test items to {args.out} ({counts.skipped} skipped)"
     )
+    if not args.no_features:
+        from retrieval.features import write_layout_features
+
+        for path in write_layout_features(args.out):
+            print(path)
 
 
 if __name__ == "__main__":

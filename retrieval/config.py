@@ -235,6 +235,31 @@ class TagConfig:
 
 
 @dataclass
+class ConceptConfig:
+    """The ImageNet concept bridge (:class:`~retrieval.models.concepts.ConceptBridge`).
+
+    Each image is placed at its ImageNet classes' name vectors weighted by the class
+    probabilities (``softmax(logits / temperature)``), and scored against a description's
+    GloVe vector; the score is standardised per query and added with ``weight`` (chosen with
+    the fusion weights when ``fusion.select = "holdout"``). It applies when the features come
+    from a network with ImageNet logits (EfficientNet-Lite) and the text features have a
+    ``glove`` block; otherwise it is left out. ``synonyms``: how many of each class's names
+    are embedded.
+    """
+
+    enabled: bool = True
+    weight: float = 1.0
+    temperature: float = 1.0
+    synonyms: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ConfigError(f"'concepts.temperature' must be positive, got {self.temperature}")
+        if self.synonyms < 1:
+            raise ConfigError(f"'concepts.synonyms' must be 1 or more, got {self.synonyms}")
+
+
+@dataclass
 class FusionConfig:
     """How the weights of the mappers and of the tag score are set.
 
@@ -312,6 +337,7 @@ class RunConfig:
     text: TextConfig = field(default_factory=TextConfig)
     mappers: list[MapperConfig] = field(default_factory=_default_mappers)
     tags: TagConfig = field(default_factory=TagConfig)
+    concepts: ConceptConfig = field(default_factory=ConceptConfig)
     fusion: FusionConfig = field(default_factory=_default_fusion)
     index: IndexConfig = field(default_factory=IndexConfig)
 

@@ -11,7 +11,9 @@ Scores
 ------
 Each mapper's similarities are standardised per description over the gallery (z-scores)
 and summed with the mappers' weights; with tag fusion the standardised tag score is added
-with its weight. A model with one mapper and no tags returns that mapper's cosine
+with its weight, and with the concept bridge (features with ImageNet logits) the
+standardised concept score with its own (the gallery's ``concepts`` space holds each image's
+concept vector). A model with one mapper and no tags returns that mapper's cosine
 similarities unchanged. With tag indicators (``tag_side``), the ``features`` image space is
 each image's standardised features followed by its weighted tag indicators.
 """
@@ -30,12 +32,15 @@ from retrieval.data import Dataset
 from retrieval.errors import DataFormatError
 from retrieval.features import extract_array, extraction_settings
 from retrieval.features.clip import clip_encoder, is_clip_record
+from retrieval.models.concepts import ConceptBridge
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import Mapper, mapper_from_state
 from retrieval.models.tags import TagIndicators, TagModel, tag_scores
 from retrieval.store import Arrays, Meta, nest, part
 from retrieval.text import encoder_from_state
 
+CONCEPTS = "concepts"
+"""The gallery space of concept vectors (models with a concept bridge)."""
 Z_SAMPLE = 2048
 """Galleries larger than this standardise scores with statistics of a fixed sample of this size."""
 
@@ -88,6 +93,8 @@ class TrainedModel:
     tags: TagModel | None = None
     tag_weight: float = 0.0
     tag_side: TagIndicators | None = None
+    concepts: ConceptBridge | None = None
+    concept_weight: float = 0.0
     features: dict[str, Any] = field(default_factory=dict)
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -107,7 +114,8 @@ class TrainedModel:
     @property
     def spaces(self) -> list[str]:
         """The image spaces this model needs in a gallery (``"code"`` first)."""
-        return [CODE] + sorted({m.space for m in self.members} - {CODE})
+        extra = {CONCEPTS} if self.concepts is not None else set()
+        return [CODE] + sorted(({m.space for m in self.members} | extra) - {CODE})
 
     def image_spaces(
         self, features: np.ndarray, tags: Sequence[Sequence[Any]] | None = None
@@ -121,6 +129,8 @@ class TrainedModel:
             out["features"] = with_tag_side(
                 self.image_coder.features(features), self.tag_side, tags
             )
+        if self.concepts is not None:
+            out[CONCEPTS] = self.concepts.image_vectors(features)
         return out
 
     def gallery(
@@ -176,11 +186,15 @@ class TrainedModel:
         tags = self.tag_matrix(gallery)
         if tags is not None:
             out.append(tag_scores(self.tags.predict_proba(X), tags))
+        if self.concepts is not None:
+            out.append(self.concepts.scores(X, gallery.spaces[CONCEPTS]))
         return out
 
     def weights(self, with_tags: bool) -> list[float]:
-        """The weight of every component :meth:`component_scores` returns."""
-        return [m.weight for m in self.members] + ([self.tag_weight] if with_tags else [])
+        """The weight of every component :meth:`component_scores` returns (the tag score's
+        when ``with_tags``; the concept score's whenever the model has a bridge)."""
+        weights = [m.weight for m in self.members] + ([self.tag_weight] if with_tags else [])
+        return weights + ([self.concept_weight] if self.concepts is not None else [])
 
     def fuse(
         self,
@@ -204,7 +218,7 @@ class TrainedModel:
         components = self.component_scores(X, gallery)
         sample = z_sample(len(gallery))
         reference = None if sample is None else [c[:, sample] for c in components]
-        return self.fuse(components, self.weights(len(components) > len(self.members)), reference)
+        return self.fuse(components, self.weights(self.tag_matrix(gallery) is not None), reference)
 
     # ------------------------------------------------------------------ images
     def image_features(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
@@ -239,6 +253,11 @@ class TrainedModel:
         if self.tag_side is not None:
             tag_side, side_arrays = self.tag_side.get_state()
             arrays.update(nest("tag_side", side_arrays))
+        concepts = None
+        if self.concepts is not None:
+            concept_meta, concept_arrays = self.concepts.get_state()
+            concepts = {"weight": self.concept_weight, "bridge": concept_meta}
+            arrays.update(nest("concepts", concept_arrays))
         meta = {
             "config": self.config.to_dict(),
             "features": self.features,
@@ -248,6 +267,7 @@ class TrainedModel:
             "mappers": members,
             "tags": tags,
             "tag_side": tag_side,
+            "concepts": concepts,
         }
         return meta, arrays
 
@@ -270,6 +290,12 @@ class TrainedModel:
         tag_side = None
         if meta.get("tag_side"):
             tag_side = TagIndicators.from_state(meta["tag_side"], part("tag_side", arrays))
+        concepts, concept_weight = None, 0.0
+        if meta.get("concepts"):
+            concepts = ConceptBridge.from_state(
+                meta["concepts"]["bridge"], part("concepts", arrays)
+            )
+            concept_weight = float(meta["concepts"]["weight"])
         return cls(
             config=RunConfig.from_dict(meta["config"], source=source),
             text_encoder=encoder_from_state(meta["text"], part("text", arrays)),
@@ -278,6 +304,8 @@ class TrainedModel:
             tags=tags,
             tag_weight=tag_weight,
             tag_side=tag_side,
+            concepts=concepts,
+            concept_weight=concept_weight,
             features=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )

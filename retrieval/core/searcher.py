@@ -25,7 +25,7 @@ import numpy as np
 
 from retrieval.config import IndexConfig
 from retrieval.core.gallery import Gallery
-from retrieval.core.model import TrainedModel, z_sample
+from retrieval.core.model import CONCEPTS, TrainedModel, z_sample
 from retrieval.index import make_index
 from retrieval.metrics import top_k
 from retrieval.models.mappers import unit_rows
@@ -78,6 +78,9 @@ class Searcher:
         if self._tags is not None:
             tags = self._tags if rows is None else self._tags[rows]
             out.append(tag_scores(self.model.tags.predict_proba(X), tags))
+        if self.model.concepts is not None:
+            concepts = self.gallery.spaces[CONCEPTS]
+            out.append(self.model.concepts.scores(X, concepts if rows is None else concepts[rows]))
         return out
 
     def _fused(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:

@@ -21,20 +21,23 @@ import numpy as np
 from retrieval.config import RunConfig
 from retrieval.core.model import Member, TrainedModel, standardize_rows, with_tag_side
 from retrieval.data import Dataset
+from retrieval.features import WeightsUnavailableError, logit_layer
 from retrieval.metrics import map_at_k, ranks_from_scores
+from retrieval.models.concepts import ConceptBridge, imagenet_class_names
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.mappers import make_mapper
 from retrieval.models.tags import TagIndicators, TagModel, tag_scores
-from retrieval.text import make_encoder, text_matrix
+from retrieval.text import glove_columns, make_encoder, text_matrix
 
 
 class Trainer:
     """Fits every part a config describes; ``verbose`` reports each step on stderr.
 
     Steps: the image branch on the training images' features, the text encoder on the
-    descriptions, each mapper from text features into its image space, the tag model (if
-    tag fusion is on), and the fusion weights (fixed, or chosen on a held-out part of the
-    training items: see :class:`~retrieval.config.FusionConfig`).
+    descriptions, the ImageNet concept bridge (for features with ImageNet logits: see
+    :class:`~retrieval.config.ConceptConfig`), each mapper from text features into its image
+    space, the tag model (if tag fusion is on), and the fusion weights (fixed, or chosen on a
+    held-out part of the training items: see :class:`~retrieval.config.FusionConfig`).
     """
 
     def __init__(self, config: RunConfig | None = None, *, verbose: bool = False) -> None:
@@ -65,13 +68,21 @@ class Trainer:
         X = text_matrix(encoder, texts)
         tags = [[str(t) for t in ts] for ts in dataset.tags]
         use_tags = config.tags.enabled and any(tags)
+        bridge = self._concept_bridge(encoder, dataset.record_of(config.data.features))
+        concepts = None if bridge is None else bridge.image_vectors(features)
         member_weights = [m.weight for m in config.mappers]
         tag_weight = config.tags.weight if use_tags else 0.0
+        concept_weight = config.concepts.weight if bridge is not None else 0.0
         joint_candidates = self._joint_candidates(use_tags)
         joint_weight = joint_candidates[0]
-        if config.fusion.select == "holdout" and (len(config.mappers) > 1 or use_tags):
-            member_weights, tag_weight, joint_weight = self._select_weights(
-                X, spaces, tags if use_tags else None, joint_candidates
+        several = len(config.mappers) > 1 or use_tags or bridge is not None
+        if config.fusion.select == "holdout" and several:
+            member_weights, tag_weight, concept_weight, joint_weight = self._select_weights(
+                X,
+                spaces,
+                tags if use_tags else None,
+                joint_candidates,
+                concepts=None if bridge is None else (bridge, concepts),
             )
         tag_side = None
         if joint_weight > 0:
@@ -102,9 +113,30 @@ class Trainer:
             tags=tag_model,
             tag_weight=tag_weight,
             tag_side=tag_side,
+            concepts=bridge,
+            concept_weight=concept_weight,
             features=dict(dataset.record_of(self.config.data.features)),
             history=history,
         )
+
+    def _concept_bridge(self, encoder: Any, record: dict) -> ConceptBridge | None:
+        """The concept bridge, when the config asks for it, the features have ImageNet logits
+        and the text features a GloVe block (otherwise ``None``)."""
+        settings = self.config.concepts
+        columns = glove_columns(encoder) if settings.enabled else None
+        if columns is None:
+            return None
+        try:
+            layer = logit_layer(record)
+        except WeightsUnavailableError as exc:
+            self._say(f"concept bridge left out: {exc}")
+            return None
+        if layer is None:
+            return None
+        start, stop, glove = columns
+        labels = glove.transform(imagenet_class_names(settings.synonyms))
+        self._say(f"concept bridge: 1000 ImageNet classes, temperature {settings.temperature:g}")
+        return ConceptBridge(settings.temperature).fit(labels, *layer, text_columns=(start, stop))
 
     def _joint_candidates(self, use_tags: bool) -> tuple[float, ...]:
         """The weights of the tag indicators in the features space worth trying (``0``: none)."""
@@ -117,9 +149,12 @@ class Trainer:
         spaces: dict[str, np.ndarray],
         tags: list[list[str]] | None,
         joint_candidates: Sequence[float] = (0.0,),
-    ) -> tuple[list[float], float, float]:
-        """Fusion weights, and the weight of the tags in the features space, with the best
-        MAP@20 on a held-out part of the training items."""
+        *,
+        concepts: tuple[ConceptBridge, np.ndarray] | None = None,
+    ) -> tuple[list[float], float, float, float]:
+        """Fusion weights (the members', the tag score's, the concept score's), and the weight
+        of the tags in the features space, with the best MAP@20 on a held-out part of the
+        training items."""
         config = self.config
         fusion = config.fusion
         order = np.random.default_rng(config.seed).permutation(X.shape[0])
@@ -132,12 +167,17 @@ class Trainer:
         X_fit, X_val = X[fit], X[val]
         fit_spaces = {name: rows[fit] for name, rows in spaces.items()}
         val_spaces = {name: rows[val] for name, rows in spaces.items()}
-        tag_component = []
+        extra_components = []
         if tags is not None:
             fit_tags, val_tags = [tags[i] for i in fit], [tags[i] for i in val]
             model = TagModel(C=config.tags.C, min_count=config.tags.min_count)
             model.fit(X_fit, fit_tags)
-            tag_component.append(tag_scores(model.predict_proba(X_val), model.binarize(val_tags)))
+            extra_components.append(
+                tag_scores(model.predict_proba(X_val), model.binarize(val_tags))
+            )
+        if concepts is not None:
+            bridge, rows = concepts
+            extra_components.append(bridge.scores(X_val, rows[val]))
         untouched: dict[int, np.ndarray] = {}  # scores of members the tags' weight leaves alone
         best = None
         for joint_weight in joint_candidates:
@@ -159,15 +199,18 @@ class Trainer:
                 if mapper_config.space != "features":
                     untouched[i] = scores
                 components.append(scores)
-            weights, value = best_weights(components + tag_component, config.fusion.grid)
+            weights, value = best_weights(components + extra_components, config.fusion.grid)
             if len(joint_candidates) > 1:
                 self._say(f"tags in the features space with weight {joint_weight:g}: {value:.4f}")
             if best is None or value > best[0] + 1e-12:
                 best = (value, weights, joint_weight)
         _, weights, joint_weight = best
         self._say("fusion weights: " + ", ".join(f"{w:g}" for w in weights))
-        member_weights = list(weights[: len(config.mappers)])
-        return member_weights, (weights[-1] if tags is not None else 0.0), joint_weight
+        n = len(config.mappers)
+        member_weights = list(weights[:n])
+        tag_weight = weights[n] if tags is not None else 0.0
+        concept_weight = weights[-1] if concepts is not None else 0.0
+        return member_weights, tag_weight, concept_weight, joint_weight
 
 
 def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> list[float]:

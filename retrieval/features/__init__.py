@@ -24,7 +24,7 @@ from retrieval.features._model import (
     keras_models_dir,
     weights_from_record,
 )
-from retrieval.features.networks import NETWORKS, extraction_settings, network_record
+from retrieval.features.networks import NETWORKS, extraction_settings, logit_layer, network_record
 
 __all__ = [
     "BadImageError",
@@ -39,19 +39,21 @@ __all__ = [
     "feature_record",
     "keras_models_dir",
     "load_picture",
+    "logit_layer",
     "network_record",
     "to_rgb_on_white",
     "weights_from_record",
     "write_competition_features",
+    "write_layout_features",
 ]
 
 
 def __getattr__(name: str) -> Any:
     """``write_competition_features`` on first use: the competition reader (pandas) stays out of
     plain extraction, which then needs only NumPy, Pillow, tqdm and Keras."""
-    if name == "write_competition_features":
-        from retrieval.features._competition import write_competition_features
+    if name in ("write_competition_features", "write_layout_features"):
+        from retrieval.features import _competition
 
-        globals()[name] = write_competition_features
-        return write_competition_features
+        globals()[name] = getattr(_competition, name)
+        return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -153,3 +153,23 @@ def _write_network_features(
     with atomic_write(feature_record_path(root, split, model)) as handle:
         json.dump({**record, "skipped": len(result.failures)}, handle, indent=1)
     return [path]
+
+
+def write_layout_features(
+    root: str | os.PathLike[str],
+    models: tuple[str, ...] = (RESNET50, "efficientnet_lite0"),
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+) -> list[Path]:
+    """Both parts' feature CSVs for a competition folder built here: ResNet-50 with random
+    weights (seed 0; the competition's pool5 and fc1000 files) and each other network's
+    ImageNet features (``features_<model>_<split>.csv``)."""
+    written: list[Path] = []
+    for split in ("train", "test"):
+        for model in models:
+            weights = None if model == RESNET50 else "imagenet"
+            written += write_competition_features(
+                root, split, model=model, weights=weights, cache_dir=cache_dir, workers=workers
+            )
+    return written

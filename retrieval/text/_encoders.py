@@ -585,6 +585,26 @@ def make_encoder(
     return ConcatEncoder(encoders, list(config.weights) or None)
 
 
+def glove_columns(encoder: Any) -> tuple[int, int, PretrainedEncoder] | None:
+    """Where a fitted encoder's rows hold the GloVe mean (``start``, ``stop``, and that part),
+    or ``None`` when it has no GloVe part.
+
+    >>> glove_columns(TfidfEncoder().fit(["a dog"])) is None
+    True
+    """
+    parts = encoder.encoders_ if isinstance(encoder, ConcatEncoder) else [encoder]
+    start = 0
+    for block in parts:
+        if (
+            isinstance(block, PretrainedEncoder)
+            and isinstance(block.vectors, str)
+            and block.vectors == "glove"
+        ):
+            return start, start + block.dim, block
+        start += block.dim
+    return None
+
+
 def text_matrix(encoder: Any, texts: Sequence[str], density: float = DENSITY) -> Any:
     """``encoder.transform(texts)``, as a CSR matrix when fewer than ``density`` of its
     entries are non-zero (TF-IDF rows are), else as a dense array: what linear solvers

@@ -1,0 +1,100 @@
+"""The ImageNet concept bridge: class names, image vectors, state, and the words it reaches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.config import RunConfig
+from retrieval.core import Searcher, Trainer, load_bundle, save_bundle
+from retrieval.data import load_competition
+from retrieval.models.concepts import ConceptBridge, imagenet_class_names
+from retrieval.store import load, save
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+LITE0 = "efficientnet_lite0"
+
+
+def test_class_names_are_the_thousand_imagenet_classes() -> None:
+    names = imagenet_class_names()
+    assert len(names) == 1000 and len(set(names)) > 990
+    assert names[949] == "strawberry" and names[954] == "banana"
+    assert imagenet_class_names(1)[2] == "great white shark"  # synonyms cut after the first
+
+
+def test_image_vectors_are_the_probability_weighted_class_vectors() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.normal(size=(5, 4)).astype(np.float32)
+    kernel, bias = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    features = rng.normal(size=(2, 3)).astype(np.float32)
+    bridge = ConceptBridge(temperature=2.0).fit(labels, kernel, bias, text_columns=(1, 5))
+    logits = (features @ kernel + bias) / 2.0
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = p @ (labels / np.linalg.norm(labels, axis=1, keepdims=True))
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(bridge.image_vectors(features), expected, rtol=1e-5, atol=1e-6)
+    X = np.hstack([np.full((2, 1), 7.0), expected * 3.0]).astype(
+        np.float32
+    )  # column 0 is not words
+    np.testing.assert_allclose(np.diag(bridge.scores(X, expected)), 1.0, rtol=1e-5)
+
+
+def test_the_state_round_trips_through_the_store(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    bridge = ConceptBridge(0.5).fit(
+        rng.normal(size=(4, 3)), rng.normal(size=(2, 4)), rng.normal(size=4), (2, 5)
+    )
+    meta, arrays = bridge.get_state()
+    stored = load(save(tmp_path / "b", "bridge", {"bridge": meta}, arrays), "bridge")
+    again = ConceptBridge.from_state(stored.meta["bridge"], stored.arrays)
+    features = rng.normal(size=(3, 2)).astype(np.float32)
+    np.testing.assert_allclose(again.image_vectors(features), bridge.image_vectors(features), atol=1e-6)
+    assert again.text_columns_ == (2, 5) and again.temperature == 0.5
+
+
+def test_bad_shapes_and_temperatures_are_refused() -> None:
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        ConceptBridge(0)
+    with pytest.raises(ValueError, match="does not give the 4 classes"):
+        ConceptBridge().fit(np.ones((4, 3)), np.ones((2, 5)), np.ones(5), (0, 3))
+    with pytest.raises(ValueError, match="do not hold the 3-d word vectors"):
+        ConceptBridge().fit(np.ones((4, 3)), np.ones((2, 4)), np.ones(4), (0, 2))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore")
+def test_a_lite0_model_fuses_the_bridge_and_reaches_words_training_never_used(
+    tmp_path: Path,
+) -> None:
+    """Trained on the demo's train part without any strawberry or banana caption, the bridge
+    still ranks those pictures high for the words; ResNet features get no bridge."""
+    train = load_competition(DEMO, "train")
+    unseen = {"strawberry", "strawberries", "banana", "bananas"}
+    keep = [
+        i
+        for i, t in enumerate(train.texts())
+        if not unseen & set(t.lower().replace(".", "").split())
+    ]
+    part = train.subset(keep)
+    config = RunConfig.from_dict(
+        {
+            "data": {"features": LITE0},
+            "tags": {"enabled": False},
+            "mappers": [{"kind": "ridge", "space": "features"}],
+        }
+    )
+    model = Trainer(config).fit(part)
+    assert model.concepts is not None and model.concept_weight > 0
+    bundle = save_bundle(tmp_path / "bundle", model, model.gallery_from_dataset(train))
+    model, gallery = load_bundle(bundle)
+    assert "concepts" in gallery.spaces
+    searcher = Searcher(model, gallery)
+    for word, ids in (("strawberry", {"0", "38", "367"}), ("banana", {"499"})):
+        top = {hit.id for hit in searcher.search(f"a {word}", k=10)}
+        assert top & ids, word
+    resnet = Trainer(RunConfig.from_dict({**config.to_dict(), "data": {"features": "pool5"}})).fit(
+        part
+    )
+    assert resnet.concepts is None and "concepts" not in resnet.spaces
