@@ -75,7 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:  # no usable descriptor 2
             quiet = None
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
+        return code
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool that pipe killed
     except KeyboardInterrupt:
         print("retrieval: interrupted", file=sys.stderr)
         return 130

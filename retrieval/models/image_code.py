@@ -53,6 +53,19 @@ def whitening_layer(codes: np.ndarray, shrink: float = _IMAGE.whiten_shrink) -> 
     }
 
 
+def standard_scale(std: np.ndarray) -> np.ndarray:
+    """``1 / std`` per column, and 1 for columns that (nearly) never vary in training, as
+    scikit-learn's ``StandardScaler`` does: a value there in a new image must not be blown up
+    by a millionfold.
+
+    >>> standard_scale(np.array([2.0, 0.0, 1e-9])).tolist()
+    [0.5, 1.0, 1.0]
+    """
+    std = np.asarray(std, dtype=np.float64)
+    constant = std <= 1e-6 * max(float(std.max(initial=0.0)), 1.0)
+    return np.where(constant, 1.0, 1.0 / np.where(constant, 1.0, std))
+
+
 class ImageCoder(TransformerMixin, BaseEstimator):
     """ResNet features -> search code, learned from the training images' features.
 
@@ -112,7 +125,7 @@ class ImageCoder(TransformerMixin, BaseEstimator):
         )
         rooted = head(X)
         mean = rooted.mean(axis=0)
-        scale = 1.0 / np.maximum(rooted.std(axis=0), 1e-6)
+        scale = standard_scale(rooted.std(axis=0))
         self.features_stack_ = head.then(
             DenseStack([{"kind": "affine", "shift": -mean, "scale": scale.astype(np.float32)}])
         )

@@ -50,7 +50,9 @@ def test_the_state_round_trips_through_the_store(tmp_path: Path) -> None:
     stored = load(save(tmp_path / "b", "bridge", {"bridge": meta}, arrays), "bridge")
     again = ConceptBridge.from_state(stored.meta["bridge"], stored.arrays)
     features = rng.normal(size=(3, 2)).astype(np.float32)
-    np.testing.assert_allclose(again.image_vectors(features), bridge.image_vectors(features), atol=1e-6)
+    np.testing.assert_allclose(
+        again.image_vectors(features), bridge.image_vectors(features), atol=1e-6
+    )
     assert again.text_columns_ == (2, 5) and again.temperature == 0.5
 
 
