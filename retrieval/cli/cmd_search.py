@@ -82,6 +82,13 @@ def _print_hits(hits, paths_only: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from retrieval.core import Searcher, load_bundle
 
+    # the arguments first, before anything is loaded or built
+    if args.image is not None and args.query is not None:
+        raise ValueError("give a text query or --image, not both")
+    if args.image is not None and not args.image.is_file():
+        raise FileNotFoundError(f"{args.image}: no such image file")
+    if args.query is not None and not args.query.strip():
+        raise ValueError("the query is empty")
     if args.bundle is None:
         from retrieval.cli._options import library_or_default
 
@@ -92,11 +99,7 @@ def run(args: argparse.Namespace) -> int:
         searcher = PictureLibrary(args.library).searcher()
     else:
         searcher = Searcher(*load_bundle(args.bundle))
-    if args.image is not None and args.query is not None:
-        raise ValueError("give a text query or --image, not both")
     if args.image is not None:
-        if not args.image.is_file():
-            raise FileNotFoundError(f"{args.image}: no such image file")
         _print_hits(
             searcher.search_image(args.image, args.k, weights_file=args.weights_file),
             args.paths_only,

@@ -191,8 +191,10 @@ class ResNet50Features:
             except Exception as exc:  # offline: urllib/HTTP errors of many kinds
                 raise WeightsUnavailableError(
                     f"ImageNet weights for ResNet-50 are not in the Keras cache and could not be downloaded "
-                    f"({type(exc).__name__}); put {expected.name} at {expected}, or pass weights=PATH "
-                    "or weights=None"
+                    f"({type(exc).__name__}); put {expected.name} at {expected}, or give a weights file "
+                    "(--weights PATH; weights=PATH in Python), or use random weights (--weights "
+                    "none; weights=None), or EfficientNet-Lite0's ImageNet weights, which work "
+                    "offline (--model efficientnet_lite0)"
                 ) from None
         path = Path(weights)
         if not path.is_file():
