@@ -244,19 +244,24 @@ class ConceptConfig:
     the fusion weights when ``fusion.select = "holdout"``). It applies when the features come
     from a network with ImageNet logits (EfficientNet-Lite) and the text features have a
     ``glove`` block; otherwise it is left out. ``synonyms``: how many of each class's names
-    are embedded.
+    are embedded. ``side_weight > 0`` also appends the standardised concept vectors, times
+    that weight, to the ``features`` image space, so the mappers there learn to match
+    descriptions to them (``0``: the bridge is a fused score only).
     """
 
     enabled: bool = True
     weight: float = 1.0
     temperature: float = 1.0
     synonyms: int = 3
+    side_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
             raise ConfigError(f"'concepts.temperature' must be positive, got {self.temperature}")
         if self.synonyms < 1:
             raise ConfigError(f"'concepts.synonyms' must be 1 or more, got {self.synonyms}")
+        if self.side_weight < 0:
+            raise ConfigError(f"'concepts.side_weight' must be 0 or more, got {self.side_weight}")
 
 
 @dataclass

@@ -126,9 +126,10 @@ class TrainedModel:
             raise ValueError("image features must be a finite 2-d array")
         out = {CODE: self.image_coder.transform(features)}
         if "features" in self.spaces:
-            out["features"] = with_tag_side(
-                self.image_coder.features(features), self.tag_side, tags
-            )
+            standardised = self.image_coder.features(features)
+            if self.concepts is not None and self.concepts.side_weight:
+                standardised = np.hstack([standardised, self.concepts.side(features)])
+            out["features"] = with_tag_side(standardised, self.tag_side, tags)
         if self.concepts is not None:
             out[CONCEPTS] = self.concepts.image_vectors(features)
         return out

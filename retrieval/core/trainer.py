@@ -70,6 +70,9 @@ class Trainer:
         use_tags = config.tags.enabled and any(tags)
         bridge = self._concept_bridge(encoder, dataset.record_of(config.data.features))
         concepts = None if bridge is None else bridge.image_vectors(features)
+        if bridge is not None and bridge.side_weight:
+            bridge.fit_side(features)
+            spaces["features"] = np.hstack([spaces["features"], bridge.side(features)])
         member_weights = [m.weight for m in config.mappers]
         tag_weight = config.tags.weight if use_tags else 0.0
         concept_weight = config.concepts.weight if bridge is not None else 0.0
@@ -136,7 +139,8 @@ class Trainer:
         start, stop, glove = columns
         labels = glove.transform(imagenet_class_names(settings.synonyms))
         self._say(f"concept bridge: 1000 ImageNet classes, temperature {settings.temperature:g}")
-        return ConceptBridge(settings.temperature).fit(labels, *layer, text_columns=(start, stop))
+        bridge = ConceptBridge(settings.temperature, settings.side_weight)
+        return bridge.fit(labels, *layer, text_columns=(start, stop))
 
     def _joint_candidates(self, use_tags: bool) -> tuple[float, ...]:
         """The weights of the tag indicators in the features space worth trying (``0``: none)."""

@@ -6,7 +6,9 @@ class probabilities (``softmax(logits / temperature)``), in the word-vector spac
 features' GloVe block; a description is placed at its GloVe vector (the block itself). Their
 cosine is a score that needs no training pairs, so it also reaches words that no training
 description used ("kitten" finds a cat). The retriever standardises it per query and adds it
-with a weight chosen on held-out training items, as it does the tag score.
+with a weight chosen on held-out training items, as it does the tag score. With a
+``side_weight``, the standardised concept vectors also join the image side of the mappers that
+work in the ``features`` space (:meth:`ConceptBridge.side`), as the tag indicators do.
 
 The class names are WordNet's synonyms of the ImageNet-1k classes
 (``retrieval/features/imagenet_classes.txt``, one class a line, comma-separated); the first
@@ -60,10 +62,13 @@ class ConceptBridge:
 
     kind = "concepts"
 
-    def __init__(self, temperature: float = 1.0) -> None:
+    def __init__(self, temperature: float = 1.0, side_weight: float = 0.0) -> None:
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature!r}")
+        if side_weight < 0:
+            raise ValueError(f"side_weight must be 0 or more, got {side_weight!r}")
         self.temperature = float(temperature)
+        self.side_weight = float(side_weight)
 
     def fit(
         self,
@@ -87,7 +92,27 @@ class ConceptBridge:
         self.label_vectors_ = unit_rows(labels)
         self.logit_kernel_, self.logit_bias_ = kernel, bias
         self.text_columns_ = (start, stop)
+        self.side_mean_ = np.zeros(labels.shape[1], np.float32)
+        self.side_scale_ = np.ones(labels.shape[1], np.float32)
         return self
+
+    def fit_side(self, features: np.ndarray) -> ConceptBridge:
+        """Learn the standardisation of the training images' concept vectors for :meth:`side`."""
+        vectors = self.image_vectors(features)
+        std = vectors.std(axis=0)
+        self.side_mean_ = vectors.mean(axis=0).astype(np.float32)
+        self.side_scale_ = np.where(std > 1e-6, 1.0 / np.maximum(std, 1e-6), 1.0).astype(np.float32)
+        return self
+
+    def side(self, features: np.ndarray) -> np.ndarray:
+        """Standardised concept vectors times ``side_weight``: the columns that join the
+        ``features`` image space (none when ``side_weight`` is 0)."""
+        if not self.side_weight:
+            return np.zeros((len(features), 0), np.float32)
+        vectors = self.image_vectors(features)
+        return ((vectors - self.side_mean_) * self.side_scale_ * self.side_weight).astype(
+            np.float32
+        )
 
     @property
     def n_features_in_(self) -> int:
@@ -117,21 +142,28 @@ class ConceptBridge:
         meta = {
             "kind": self.kind,
             "temperature": self.temperature,
+            "side_weight": self.side_weight,
             "text_columns": list(self.text_columns_),
         }
         arrays = {
             "label_vectors": self.label_vectors_,
             "logit_kernel": self.logit_kernel_,
             "logit_bias": self.logit_bias_,
+            "side_mean": self.side_mean_,
+            "side_scale": self.side_scale_,
         }
         return meta, arrays
 
     @classmethod
     def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> ConceptBridge:
-        bridge = cls(temperature=float(meta["temperature"]))
-        return bridge.fit(
+        bridge = cls(float(meta["temperature"]), float(meta.get("side_weight", 0.0)))
+        bridge.fit(
             arrays["label_vectors"],
             arrays["logit_kernel"],
             arrays["logit_bias"],
             tuple(meta["text_columns"]),
         )
+        if "side_mean" in arrays:
+            bridge.side_mean_ = np.asarray(arrays["side_mean"], np.float32)
+            bridge.side_scale_ = np.asarray(arrays["side_scale"], np.float32)
+        return bridge

@@ -56,6 +56,21 @@ def test_the_state_round_trips_through_the_store(tmp_path: Path) -> None:
     assert again.text_columns_ == (2, 5) and again.temperature == 0.5
 
 
+def test_the_side_is_the_weighted_standardised_concept_vectors() -> None:
+    rng = np.random.default_rng(2)
+    bridge = ConceptBridge(1.0, side_weight=3.0).fit(
+        rng.normal(size=(6, 4)), rng.normal(size=(5, 6)), rng.normal(size=6), (0, 4)
+    )
+    train = rng.normal(size=(50, 5)).astype(np.float32)
+    side = bridge.fit_side(train).side(train)
+    assert side.shape == (50, 4)
+    np.testing.assert_allclose(side.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(side.std(axis=0), 3.0, rtol=1e-4)
+    assert ConceptBridge(1.0).fit(np.eye(2), np.eye(2), np.zeros(2), (0, 2)).side(
+        train[:, :2]
+    ).shape == (50, 0)
+
+
 def test_bad_shapes_and_temperatures_are_refused() -> None:
     with pytest.raises(ValueError, match="temperature must be positive"):
         ConceptBridge(0)
