@@ -179,8 +179,20 @@ def make_submission(
         relevant_from_answers(answers, test.description_ids, test.ids)
     ranking = Searcher(model, model.gallery_from_dataset(test)).rank(test.texts(), TOP_K)
     out = Path(out)
-    write_submission(out, test.description_ids, [[test.ids[j] for j in row] for row in ranking])
-    check = validate_submission(out, description_ids=test.description_ids, image_ids=test.ids)
+    # written and validated beside ``out`` first: a submission that fails validation never
+    # replaces a good one
+    candidate = out.with_name(f".{out.name}.candidate")
+    try:
+        write_submission(
+            candidate, test.description_ids, [[test.ids[j] for j in row] for row in ranking]
+        )
+        check = validate_submission(
+            candidate, description_ids=test.description_ids, image_ids=test.ids
+        )
+        os.replace(candidate, out)
+    finally:
+        candidate.unlink(missing_ok=True)
+    check.path = out
     result = SubmissionResult(out, check)
     if answers is not None and Path(answers).is_file():
         result.score = score_submission(out, answers)

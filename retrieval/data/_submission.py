@@ -237,7 +237,8 @@ def score_submission(
             + (f" (e.g. {unsubmitted[0]}.txt)" if unsubmitted else ""),
             path=path,
         )
-    check = validate_submission(path, description_ids=list(answers))
+    # rows are matched to answers by description id, in whatever order either file has them
+    check = validate_submission(path, description_ids=alone.description_ids)
     ranks = ranks_from_ranking(
         np.array(check.rankings), [answers[d] for d in check.description_ids]
     )

@@ -7,7 +7,6 @@ import sys
 
 from tests.jax_child import REPO
 
-
 RUN = "import sys; from retrieval.cli import main; sys.exit(main(sys.argv[1:]))"
 
 

@@ -119,6 +119,15 @@ def test_score_against_answers_both_forms(tmp_path: Path) -> None:
     assert score.descriptions == 3 and "MAP@20 (1/r, Kaggle)" in str(score)
 
 
+def test_the_score_does_not_depend_on_the_answer_files_row_order(tmp_path: Path) -> None:
+    rows = ["Description_ID,Image_ID", "0.txt,0.jpg", "1.txt,3.jpg", "2.txt,29.jpg"]
+    answers, reversed_answers = tmp_path / "answers.csv", tmp_path / "reversed.csv"
+    answers.write_text("\n".join(rows) + "\n")
+    reversed_answers.write_text("\n".join([rows[0], *rows[:0:-1]]) + "\n")
+    path = write(tmp_path, [HEADER, *good_rows()])
+    assert score_submission(path, reversed_answers) == score_submission(path, answers)
+
+
 def test_demo_sample_submission_is_valid_and_scores_near_random() -> None:
     answers = read_answers(DEMO / "answers_test.csv")
     check = validate_submission(
