@@ -34,7 +34,8 @@ from retrieval.features import extract_array, extraction_settings
 from retrieval.features.clip import clip_encoder, is_clip_record
 from retrieval.models.concepts import ConceptBridge
 from retrieval.models.image_code import ImageCoder
-from retrieval.models.mappers import Mapper, mapper_from_state
+from retrieval.models.kinds import mapper_from_state
+from retrieval.models.mappers import Mapper
 from retrieval.models.tags import TagIndicators, TagModel, tag_scores
 from retrieval.store import Arrays, Meta, nest, part
 from retrieval.text import encoder_from_state

@@ -25,7 +25,7 @@ from retrieval.features import WeightsUnavailableError, logit_layer
 from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.models.concepts import ConceptBridge, imagenet_class_names
 from retrieval.models.image_code import ImageCoder
-from retrieval.models.mappers import make_mapper
+from retrieval.models.kinds import make_mapper
 from retrieval.models.tags import TagIndicators, TagModel, tag_scores
 from retrieval.text import glove_columns, make_encoder, text_matrix
 

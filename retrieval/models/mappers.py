@@ -494,35 +494,3 @@ class CCAMapper(Mapper):
 
     def gallery_keys(self, Y: Any) -> np.ndarray:
         return (self._images(Y) - self.y_mean_) @ self.y_weights_
-
-
-MAPPERS: dict[str, type[Mapper]] = {
-    m.kind: m for m in (RidgeMapper, ReverseRidgeMapper, KernelRidgeMapper, PLSMapper, CCAMapper)
-}
-"""The classical mappers by kind; :func:`make_mapper` adds the learned network."""
-
-
-def _registry() -> dict[str, type[Mapper]]:
-    from retrieval.models.neural import NeuralMapper
-
-    return {**MAPPERS, NeuralMapper.kind: NeuralMapper}
-
-
-def make_mapper(kind: str, params: Mapping[str, Any] | None = None, *, seed: int = 0) -> Mapper:
-    """An unfitted mapper of ``kind`` with ``params`` (the kind's config fields)."""
-    registry = _registry()
-    if kind not in registry:
-        raise ValueError(f"unknown mapper {kind!r}; expected one of {sorted(registry)}")
-    cls = registry[kind]
-    params = dict(params or {})
-    if "seed" in cls._get_param_names():
-        params["seed"] = seed
-    return cls(**params)
-
-
-def mapper_from_state(meta: Meta, arrays: Mapping[str, np.ndarray]) -> Mapper:
-    """The fitted mapper that ``get_state()`` described."""
-    registry = MAPPERS if meta.get("kind") in MAPPERS else _registry()
-    if meta.get("kind") not in registry:
-        raise ValueError(f"unknown stored mapper {meta.get('kind')!r}")
-    return registry[meta["kind"]].from_state(meta, arrays)

@@ -18,16 +18,16 @@ from retrieval.text._encoders import (
     PretrainedEncoder,
     TfidfEncoder,
     Word2VecEncoder,
-    encoder_from_state,
     glove_arrays,
     glove_columns,
     glove_files,
     load_glove,
     load_keyed_vectors,
-    make_encoder,
     text_matrix,
 )
+from retrieval.text._make import make_encoder
 from retrieval.text._neighbours import NeighbourTfidfEncoder
+from retrieval.text._registry import encoder_from_state
 from retrieval.text._tokenize import Tokenizer, tokenize
 
 __all__ = [

@@ -34,6 +34,7 @@ from retrieval.arrays import DENSITY, mostly_zero, sparse_if_mostly_zero
 from retrieval.config import TextConfig
 from retrieval.errors import RetrievalError
 from retrieval.store import nest, part
+from retrieval.text._registry import encoder_from_state, stored_as
 from retrieval.text._tokenize import Tokenizer
 
 OnEmpty = Literal["zero", "raise"]
@@ -79,6 +80,7 @@ def _json_params(estimator: BaseEstimator) -> dict[str, Any]:
     return out
 
 
+@stored_as("tfidf")
 class TfidfEncoder(BaseEstimator, TransformerMixin):
     """TF-IDF bag of words (scikit-learn's ``TfidfVectorizer`` over :class:`Tokenizer` tokens).
 
@@ -259,6 +261,7 @@ class _WordVectorEncoder(BaseEstimator, TransformerMixin):
         return encoder
 
 
+@stored_as("word2vec")
 class Word2VecEncoder(_WordVectorEncoder):
     """word2vec trained with gensim on the training descriptions, then weighted-mean pooling.
 
@@ -321,6 +324,7 @@ class Word2VecEncoder(_WordVectorEncoder):
         return self
 
 
+@stored_as("pretrained")
 class PretrainedEncoder(_WordVectorEncoder):
     """Weighted mean of pretrained word vectors.
 
@@ -364,6 +368,7 @@ class PretrainedEncoder(_WordVectorEncoder):
         return self
 
 
+@stored_as("concat")
 class ConcatEncoder(BaseEstimator, TransformerMixin):
     """Several encoders side by side: their outputs are concatenated column-wise.
 
@@ -440,26 +445,6 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
         return encoder
 
 
-_STATE_TYPES: dict[str, Any] = {
-    "tfidf": TfidfEncoder,
-    "word2vec": Word2VecEncoder,
-    "pretrained": PretrainedEncoder,
-    "concat": ConcatEncoder,
-}
-
-
-def encoder_from_state(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
-    """The fitted encoder that ``get_state()`` described."""
-    kind = meta.get("type")
-    if kind == "tfidf_neighbours":
-        from retrieval.text._neighbours import NeighbourTfidfEncoder
-
-        return NeighbourTfidfEncoder.from_state(meta, arrays)
-    if kind not in _STATE_TYPES:
-        raise ValueError(f"unknown stored text encoder {kind!r}")
-    return _STATE_TYPES[kind].from_state(meta, arrays)
-
-
 def load_keyed_vectors(
     path: str | os.PathLike[str], *, binary: bool | None = None, limit: int | None = None
 ):
@@ -524,65 +509,6 @@ def load_glove(limit: int | None = _TEXT.glove_vocabulary):
     kv = KeyedVectors(vector_size=int(vectors.shape[1]))
     kv.add_vectors(words, vectors)
     return kv
-
-
-def make_encoder(
-    config: TextConfig | str | Sequence[str] | None = None, *, seed: int = 0
-) -> BaseEstimator:
-    """The encoder a :class:`~retrieval.config.TextConfig` describes (or a name, or a list of
-    names: ``"tfidf"``, ``"word2vec"``, ``"glove"``); several are concatenated.
-
-    >>> type(make_encoder(["tfidf", "glove"])).__name__
-    'ConcatEncoder'
-    """
-    if config is None:
-        config = TextConfig()
-    elif not isinstance(config, TextConfig):
-        config = TextConfig(encoders=(config,) if isinstance(config, str) else tuple(config))
-    if config.weights and len(config.weights) != len(config.encoders):
-        raise ValueError(
-            f"text.weights has {len(config.weights)} entries for {len(config.encoders)} encoders"
-        )
-    vocabulary = {  # the TF-IDF settings both TF-IDF encoders take
-        "max_features": config.max_features,
-        "min_df": config.min_df,
-        "sublinear_tf": config.sublinear_tf,
-    }
-    encoders = []
-    for name in config.encoders:
-        if name == "tfidf":
-            encoders.append(TfidfEncoder(ngram_range=(1, config.ngram_max), **vocabulary))
-        elif name == "word2vec":
-            encoders.append(
-                Word2VecEncoder(
-                    vector_size=config.word2vec_dim,
-                    epochs=config.word2vec_epochs,
-                    min_count=config.word2vec_min_count,
-                    seed=seed,
-                )
-            )
-        elif name == "glove":
-            encoders.append(
-                PretrainedEncoder("glove", limit=config.glove_vocabulary, normalize=True)
-            )
-        elif name == "tfidf_neighbours":
-            from retrieval.text._neighbours import NeighbourTfidfEncoder
-
-            encoders.append(
-                NeighbourTfidfEncoder(
-                    neighbours=config.neighbours,
-                    min_similarity=config.neighbour_similarity,
-                    limit=config.glove_vocabulary,
-                    **vocabulary,
-                )
-            )
-        else:
-            raise ValueError(
-                f"unknown text encoder {name!r}; expected tfidf, tfidf_neighbours, word2vec or glove"
-            )
-    if len(encoders) == 1 and not config.weights:
-        return encoders[0]
-    return ConcatEncoder(encoders, list(config.weights) or None)
 
 
 def glove_columns(encoder: Any) -> tuple[int, int, PretrainedEncoder] | None:

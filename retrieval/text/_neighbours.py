@@ -42,6 +42,7 @@ from retrieval.text._encoders import (
     _json_params,
     word_vectors,
 )
+from retrieval.text._registry import stored_as
 from retrieval.text._tokenize import Tokenizer
 
 _TEXT = TextConfig()
@@ -74,6 +75,7 @@ def nearest_known(
     return indices, cosines
 
 
+@stored_as("tfidf_neighbours")
 class NeighbourTfidfEncoder(BaseEstimator, TransformerMixin):
     """TF-IDF over the training vocabulary; an unknown word counts for its nearest known words.
 

@@ -17,7 +17,7 @@ import pytest
 from retrieval import store
 from retrieval.models._keras_files import load_keras
 from retrieval.models.autoencoder import Autoencoder
-from retrieval.models.mappers import mapper_from_state
+from retrieval.models.kinds import mapper_from_state
 from tests.jax_child import run_on_jax
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import pytest
 from sklearn.base import clone
 
 from retrieval.models._keras_files import load_keras
+from retrieval.models.kinds import mapper_from_state
 from retrieval.models.losses import ContrastiveLoss, RMSELoss, TripletLoss, make_loss
-from retrieval.models.mappers import mapper_from_state
 from retrieval.models.neural import NeuralMapper
 from retrieval.text import TfidfEncoder
 

@@ -1,0 +1,73 @@
+"""The text encoder a config describes: the one place that names every encoder kind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sklearn.base import BaseEstimator
+
+from retrieval.config import TextConfig
+from retrieval.text._encoders import (
+    ConcatEncoder,
+    PretrainedEncoder,
+    TfidfEncoder,
+    Word2VecEncoder,
+)
+from retrieval.text._neighbours import NeighbourTfidfEncoder
+
+
+def make_encoder(
+    config: TextConfig | str | Sequence[str] | None = None, *, seed: int = 0
+) -> BaseEstimator:
+    """The encoder a :class:`~retrieval.config.TextConfig` describes (or a name, or a list of
+    names: ``"tfidf"``, ``"word2vec"``, ``"glove"``); several are concatenated.
+
+    >>> type(make_encoder(["tfidf", "glove"])).__name__
+    'ConcatEncoder'
+    """
+    if config is None:
+        config = TextConfig()
+    elif not isinstance(config, TextConfig):
+        config = TextConfig(encoders=(config,) if isinstance(config, str) else tuple(config))
+    if config.weights and len(config.weights) != len(config.encoders):
+        raise ValueError(
+            f"text.weights has {len(config.weights)} entries for {len(config.encoders)} encoders"
+        )
+    vocabulary = {  # the TF-IDF settings both TF-IDF encoders take
+        "max_features": config.max_features,
+        "min_df": config.min_df,
+        "sublinear_tf": config.sublinear_tf,
+    }
+    encoders = []
+    for name in config.encoders:
+        if name == "tfidf":
+            encoders.append(TfidfEncoder(ngram_range=(1, config.ngram_max), **vocabulary))
+        elif name == "word2vec":
+            encoders.append(
+                Word2VecEncoder(
+                    vector_size=config.word2vec_dim,
+                    epochs=config.word2vec_epochs,
+                    min_count=config.word2vec_min_count,
+                    seed=seed,
+                )
+            )
+        elif name == "glove":
+            encoders.append(
+                PretrainedEncoder("glove", limit=config.glove_vocabulary, normalize=True)
+            )
+        elif name == "tfidf_neighbours":
+            encoders.append(
+                NeighbourTfidfEncoder(
+                    neighbours=config.neighbours,
+                    min_similarity=config.neighbour_similarity,
+                    limit=config.glove_vocabulary,
+                    **vocabulary,
+                )
+            )
+        else:
+            raise ValueError(
+                f"unknown text encoder {name!r}; expected tfidf, tfidf_neighbours, word2vec or glove"
+            )
+    if len(encoders) == 1 and not config.weights:
+        return encoders[0]
+    return ConcatEncoder(encoders, list(config.weights) or None)
