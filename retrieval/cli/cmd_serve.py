@@ -35,6 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the page answers to besides this machine's loopback names and --host "
+        "(repeat for more; requests for other names get 400, which stops DNS rebinding)",
+    )
     add_weights_file(parser)
     parser.add_argument(
         "--max-upload-mb", type=float, default=10.0, help="largest image upload (default 10)"
@@ -68,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from retrieval.core import Searcher, load_bundle
     from retrieval.web import SearcherBackend, create_app
+    from retrieval.web.app import LOOPBACK_HOSTS
 
     roots = None
     if args.bundle is None:
@@ -84,8 +93,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         searcher = Searcher(*load_bundle(args.bundle))
     backend = SearcherBackend(searcher, weights_file=args.weights_file, roots=roots)
+    hosts = [*LOOPBACK_HOSTS, *args.allowed_host]
+    if args.host not in ("0.0.0.0", "::") and args.host not in hosts:
+        hosts.append(args.host)
     app = create_app(
-        backend, roots=backend.roots(), max_upload_bytes=int(args.max_upload_mb * 1024 * 1024)
+        backend,
+        roots=backend.roots(),
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        allowed_hosts=hosts,
     )
     print(
         f"serving {len(backend.paths)} pictures on http://{args.host}:{args.port}", file=sys.stderr

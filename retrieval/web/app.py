@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from retrieval.core import SearchHit
 from retrieval.library import DEFAULT_EXTENSIONS
@@ -31,6 +33,8 @@ MAX_QUERY_CHARS = 1000
 MAX_VOTES = 1000
 MAX_JSON_BYTES = 256 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+"""The host names a page served on this machine answers to (a DNS-rebinding page's do not)."""
 
 
 class SearchBackend(Protocol):
@@ -91,6 +95,7 @@ def create_app(
     roots: Sequence[Path],
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     title: str = "retrieval",
+    allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS,
 ) -> FastAPI:
     """The web application over ``gallery``; pictures are served only from inside ``roots``.
 
@@ -99,18 +104,26 @@ def create_app(
     refused with 413 as soon as they pass the limit (the image upload's, or 256 KiB of
     JSON), before they are read in full; every answer carries ``nosniff``, a content
     security policy and ``frame-ancestors 'none'``; error answers never echo the input.
+    Requests whose ``Host`` is not one of ``allowed_hosts`` (by default this machine's
+    loopback names) get 400, so a web page that rebinds its DNS name to 127.0.0.1 cannot read
+    the pictures; ``None`` accepts any host. Example-image queries decode and run the network
+    in a worker thread, so text queries go on while pictures are uploaded.
     """
     allowed_roots = [Path(r).resolve() for r in roots]
     app = FastAPI(
         title=title, description="Search pictures by text or by example image.", version="1"
     )
-    app.add_middleware(SecurityHeaders)
+    # the last added is the outermost: the security headers go on every answer, the early
+    # 413 and the wrong host's 400 included
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.add_middleware(
         BodyLimit,
         default_limit=MAX_JSON_BYTES,
         limits={"/api/search/image": max_upload_bytes},
         overhead=MULTIPART_OVERHEAD,
     )
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -166,11 +179,8 @@ def create_app(
         data = await file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
             raise HTTPException(413, f"the upload is larger than {max_upload_bytes} bytes")
-        image = _decode_upload(data)
-        return Results(
-            query=file.filename or "image",
-            results=[result(h) for h in gallery.search_image(image, k)],
-        )
+        hits = await run_in_threadpool(lambda: gallery.search_image(_decode_upload(data), k))
+        return Results(query=file.filename or "image", results=[result(h) for h in hits])
 
     @app.get(
         "/images/{index}",

@@ -86,7 +86,7 @@ def test_a_clip_library_round_trips_and_serves(
     assert backend.query_note("a red apple") is None
     assert "reads the first 14 tokens" in backend.query_note("a red apple " * 10)
     assert backend.text_scores("a dog").shape == (5,)
-    client = TestClient(create_app(backend, roots=backend.roots()))
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(backend, roots=backend.roots()))
     body = client.get("/api/search", params={"q": "a dog on the grass", "k": 3}).json()
     assert len(body["results"]) == 3
     picture = photos / "trip" / "p2.jpg"

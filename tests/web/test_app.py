@@ -15,7 +15,10 @@ from tests.web.conftest import DEMO, CaptionGallery
 
 @pytest.fixture
 def client(demo_gallery: CaptionGallery) -> TestClient:
-    return TestClient(create_app(demo_gallery, roots=[DEMO], max_upload_bytes=200_000))
+    return TestClient(
+        base_url="http://127.0.0.1",
+        app=create_app(demo_gallery, roots=[DEMO], max_upload_bytes=200_000),
+    )
 
 
 def test_page_and_openapi(client: TestClient) -> None:
@@ -85,7 +88,7 @@ def test_pictures_served_only_from_indexed_folders(
         def __init__(self) -> None:
             self.paths = [inside / "ok.jpg", inside / "link.jpg"]
 
-    app_client = TestClient(create_app(Two(), roots=[inside]))
+    app_client = TestClient(base_url="http://127.0.0.1", app=create_app(Two(), roots=[inside]))
     assert app_client.get("/images/0").status_code == 200
     assert app_client.get("/images/1").status_code == 404  # symlink escaping the folder
     assert app_client.get("/images/2").status_code == 404
@@ -130,7 +133,7 @@ class FruitGallery(CaptionGallery):
 @pytest.mark.parametrize("seed", [0, 1, 3])
 def test_refine_with_the_example_votes_keeps_the_voted_kind_on_top(seed: int) -> None:
     gallery = FruitGallery(seed)
-    app_client = TestClient(create_app(gallery, roots=[]))
+    app_client = TestClient(base_url="http://127.0.0.1", app=create_app(gallery, roots=[]))
     votes = {**{i: True for i in YES}, **{i: False for i in NO}}
     body = app_client.post("/api/feedback", json={"query": "fruit", "votes": votes, "k": 12}).json()
     ranked = [r["id"] for r in body["ranking"]]
@@ -139,3 +142,55 @@ def test_refine_with_the_example_votes_keeps_the_voted_kind_on_top(seed: int) ->
     assert not set(ranked) & set(NO)
     assert not {p["id"] for p in body["proposals"]} & set(votes)
     assert body["ranking"][3]["name"] in {f"{n}.jpg" for n in NAMES[3:8]}
+
+
+def test_a_foreign_host_name_is_refused_with_the_security_headers(
+    demo_gallery: CaptionGallery,
+) -> None:
+    """DNS rebinding: a page at attacker.example that resolves to 127.0.0.1 gets 400."""
+    app = create_app(demo_gallery, roots=[DEMO])
+    foreign = TestClient(app, base_url="http://attacker.example")
+    for url in ("/api/search?q=apple", "/images/0", "/"):
+        answer = foreign.get(url)
+        assert answer.status_code == 400, url
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    local = TestClient(app, base_url="http://localhost:8000")
+    assert local.get("/api/search?q=apple").status_code == 200
+    extra = create_app(demo_gallery, roots=[DEMO], allowed_hosts=["photos.lan"])
+    assert TestClient(extra, base_url="http://photos.lan").get("/").status_code == 200
+
+
+def test_an_early_413_carries_the_security_headers(demo_gallery: CaptionGallery) -> None:
+    client = TestClient(create_app(demo_gallery, roots=[DEMO]), base_url="http://127.0.0.1")
+    answer = client.post(
+        "/api/feedback",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": str(10**10)},
+    )
+    assert answer.status_code == 413
+    for header in ("x-content-type-options", "content-security-policy", "x-frame-options"):
+        assert header in answer.headers, header
+
+
+def test_an_image_query_runs_off_the_event_loop(demo_gallery: CaptionGallery) -> None:
+    """Decoding and the network run in a worker thread, so uploads cannot stall text queries."""
+    import asyncio
+
+    seen: list[bool] = []
+
+    class Watching(CaptionGallery):
+        def search_image(self, image, k):  # noqa: ANN001, ANN202
+            try:
+                asyncio.get_running_loop()
+                seen.append(True)  # on the loop: every other request waits
+            except RuntimeError:
+                seen.append(False)
+            return super().search_image(image, k)
+
+    gallery = Watching.__new__(Watching)
+    gallery.__dict__.update(demo_gallery.__dict__)
+    client = TestClient(create_app(gallery, roots=[DEMO]), base_url="http://127.0.0.1")
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "red").save(buffer, format="PNG")
+    answer = client.post("/api/search/image", files={"file": ("red.png", buffer.getvalue())})
+    assert answer.status_code == 200 and seen == [False]

@@ -61,7 +61,7 @@ def test_only_pictures_inside_the_declared_folder_are_served(
     planted: tuple[Path, list[Path]],
 ) -> None:
     photos, paths = planted
-    client = TestClient(create_app(Listed(paths), roots=[photos]))
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(Listed(paths), roots=[photos]))
     assert client.get("/images/0").status_code == 200
     assert client.get("/images/0").headers["content-type"] == "image/jpeg"
     for index in range(1, len(paths)):
@@ -76,7 +76,7 @@ def test_roots_of_a_bundle_gallery_are_not_widened_by_symlinks(
     photos, paths = planted
     backend = SearcherBackend(_searcher_over(paths[:2]))
     assert backend.roots() == [photos]  # not the folder the link points into
-    client = TestClient(create_app(backend, roots=backend.roots()))
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(backend, roots=backend.roots()))
     assert client.get("/images/0").status_code == 200
     assert client.get("/images/1").status_code == 404
 
@@ -116,7 +116,7 @@ def test_a_bundle_finds_its_pictures_from_any_working_directory(
     monkeypatch.chdir(elsewhere)
     model, gallery = load_bundle(trained_bundle)
     backend = SearcherBackend(Searcher(model, gallery))
-    client = TestClient(create_app(backend, roots=backend.roots()))
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(backend, roots=backend.roots()))
     assert client.get("/images/0").status_code == 200
     # moved together with its pictures, a bundle still finds them
     copy = save_bundle(tmp_path / "copy" / "bundle", model, gallery)
@@ -125,7 +125,10 @@ def test_a_bundle_finds_its_pictures_from_any_working_directory(
 
 @pytest.fixture
 def client(demo_gallery: CaptionGallery) -> TestClient:
-    return TestClient(create_app(demo_gallery, roots=[DEMO], max_upload_bytes=100_000))
+    return TestClient(
+        base_url="http://127.0.0.1",
+        app=create_app(demo_gallery, roots=[DEMO], max_upload_bytes=100_000),
+    )
 
 
 def test_a_huge_feedback_query_is_refused_before_any_work(client: TestClient) -> None:
