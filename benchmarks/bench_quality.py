@@ -51,6 +51,7 @@ import json
 import operator
 import sys
 import time
+import tomllib
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -131,6 +132,14 @@ CONCEPTS_ON = {"concepts": {"enabled": True}}
 # not a classical peer: the CCA member that cross-validation chose, with this package's
 # ImageNet concept bridge fused, to show how much of the default's lead is the bridge
 REFERENCES = {"CCA + concept bridge": "CCA"}
+SEED_FAMILY = "the seed write-up's system (configs/seed.toml)"
+
+
+def seed_values() -> dict:
+    """``configs/seed.toml`` as a study entry (studied without tags: it has none)."""
+    path = Path(__file__).resolve().parents[1] / "configs" / "seed.toml"
+    values = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {key: value for key, value in values.items() if key not in ("name", "seed")}
 
 
 def _learned(cca_reg: float = 1.0, epochs: int = 10, **params) -> dict:
@@ -396,7 +405,12 @@ def main() -> None:
     if args.vary:
         vary_default(args, folds, cache)
         return
-    families = {**FAMILIES, **{name: [] for name in REFERENCES}, **OURS}
+    families = {
+        **FAMILIES,
+        **{name: [] for name in REFERENCES},
+        SEED_FAMILY: [seed_values()],
+        **OURS,
+    }
     if args.families:
         unknown = set(args.families) - set(families)
         if unknown:
@@ -406,7 +420,7 @@ def main() -> None:
         families = {name: grid for name, grid in families.items() if name in args.families}
     sections = []
     for root, k in zip(args.datasets, folds, strict=True):
-        rows = study(root, k, cache, families, args.untagged_only)
+        rows = study(root, k, cache, families, [*args.untagged_only, SEED_FAMILY])
         train_n = len(load_competition(root, "train", features=None))
         test_n = len(rows[0]["ranks"])
         sections.append(table(root, rows, train_n, test_n, k))
