@@ -42,3 +42,16 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, as float32 (all-zero rows stay zero)."""
     matrix = np.asarray(matrix, dtype=np.float32)
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+def standard_scale(std: np.ndarray) -> np.ndarray:
+    """``1 / std`` per column, and 1 for columns that (nearly) never vary in training, as
+    scikit-learn's ``StandardScaler`` does: a value there in a new image must not be blown up
+    by a millionfold.
+
+    >>> standard_scale(np.array([2.0, 0.0, 1e-9])).tolist()
+    [0.5, 1.0, 1.0]
+    """
+    std = np.asarray(std, dtype=np.float64)
+    constant = std <= 1e-6 * max(float(std.max(initial=0.0)), 1.0)
+    return np.where(constant, 1.0, 1.0 / np.where(constant, 1.0, std))

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from retrieval.arrays import standard_scale
 from retrieval.config import ImageConfig
 from retrieval.models._keras_files import load_keras, save_keras
 from retrieval.models.dense_stack import DenseStack
@@ -160,9 +161,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=4)
         if self.code_dim > X.shape[1]:
             raise ValueError(f"code_dim={self.code_dim} is larger than the {X.shape[1]} features")
+        if self.code_dim > len(X):
+            raise ValueError(
+                f"[image] code_dim = {self.code_dim} needs at least {self.code_dim} training "
+                f"pictures, and there are {len(X)}: set [image] code_dim to {len(X)} or less, "
+                "or use_autoencoder = false"
+            )
         keras.utils.set_random_seed(self.seed)
         self.mean_ = X.mean(axis=0)
-        self.scale_ = np.maximum(X.std(axis=0), 1e-6).astype(np.float32)
+        self.scale_ = (1.0 / standard_scale(X.std(axis=0))).astype(np.float32)  # std, 1 if constant
         self._build(X.shape[1])
         target = (X - self.mean_) / self.scale_
         if self.pca_init and not self.hidden:

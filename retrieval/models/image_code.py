@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from retrieval.arrays import standard_scale
 from retrieval.config import ImageConfig
 from retrieval.models.autoencoder import Autoencoder
 from retrieval.models.dense_stack import DenseStack
@@ -51,19 +52,6 @@ def whitening_layer(codes: np.ndarray, shrink: float = _IMAGE.whiten_shrink) -> 
         "bias": (-mean @ kernel).astype(np.float32),
         "activation": "linear",
     }
-
-
-def standard_scale(std: np.ndarray) -> np.ndarray:
-    """``1 / std`` per column, and 1 for columns that (nearly) never vary in training, as
-    scikit-learn's ``StandardScaler`` does: a value there in a new image must not be blown up
-    by a millionfold.
-
-    >>> standard_scale(np.array([2.0, 0.0, 1e-9])).tolist()
-    [0.5, 1.0, 1.0]
-    """
-    std = np.asarray(std, dtype=np.float64)
-    constant = std <= 1e-6 * max(float(std.max(initial=0.0)), 1.0)
-    return np.where(constant, 1.0, 1.0 / np.where(constant, 1.0, std))
 
 
 class ImageCoder(TransformerMixin, BaseEstimator):
