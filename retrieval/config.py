@@ -265,6 +265,31 @@ class ConceptConfig:
 
 
 @dataclass
+class TransferConfig:
+    """Text transfer (:class:`~retrieval.models.transfer.TextTransfer`): each gallery picture
+    scored by the descriptions of its ``k`` nearest training pictures in ``space`` (the image
+    code, or the standardised features without tags),
+    weighted by ``exp(cosine / temperature)``. The score is standardised per query and added
+    with ``weight`` (chosen with the fusion weights when ``fusion.select = "holdout"``, 0
+    among the candidates, so features whose neighbours mean nothing can leave it out). Off
+    by default: cross-validated on the three datasets' EfficientNet-Lite0 features it moved
+    the default's MAP@20 by +1.2%, +1.3% and -0.7% (README's quality study).
+    """
+
+    enabled: bool = False
+    weight: float = 1.0
+    k: int = 50
+    temperature: float = 0.05
+    space: Literal["code", "features"] = "code"
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"'transfer.k' must be 1 or more, got {self.k}")
+        if not self.temperature > 0:
+            raise ConfigError(f"'transfer.temperature' must be positive, got {self.temperature}")
+
+
+@dataclass
 class FusionConfig:
     """How the weights of the mappers and of the tag score are set.
 
@@ -343,6 +368,7 @@ class RunConfig:
     mappers: list[MapperConfig] = field(default_factory=_default_mappers)
     tags: TagConfig = field(default_factory=TagConfig)
     concepts: ConceptConfig = field(default_factory=ConceptConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
     fusion: FusionConfig = field(default_factory=_default_fusion)
     index: IndexConfig = field(default_factory=IndexConfig)
 

@@ -37,11 +37,14 @@ from retrieval.models.image_code import ImageCoder
 from retrieval.models.kinds import mapper_from_state
 from retrieval.models.mappers import Mapper
 from retrieval.models.tags import TagIndicators, TagModel, tag_scores
+from retrieval.models.transfer import TextTransfer
 from retrieval.store import Arrays, Meta, nest, part
 from retrieval.text import encoder_from_state
 
 CONCEPTS = "concepts"
 """The gallery space of concept vectors (models with a concept bridge)."""
+TRANSFER = ("transfer", "transfer_weights")
+"""The gallery spaces of each picture's nearest training pictures and their weights."""
 Z_SAMPLE = 2048
 """Galleries larger than this standardise scores with statistics of a fixed sample of this size."""
 
@@ -96,6 +99,8 @@ class TrainedModel:
     tag_side: TagIndicators | None = None
     concepts: ConceptBridge | None = None
     concept_weight: float = 0.0
+    transfer: TextTransfer | None = None
+    transfer_weight: float = 0.0
     features: dict[str, Any] = field(default_factory=dict)
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -116,6 +121,7 @@ class TrainedModel:
     def spaces(self) -> list[str]:
         """The image spaces this model needs in a gallery (``"code"`` first)."""
         extra = {CONCEPTS} if self.concepts is not None else set()
+        extra |= set(TRANSFER) if self.transfer is not None else set()
         return [CODE] + sorted(({m.space for m in self.members} | extra) - {CODE})
 
     def image_spaces(
@@ -133,6 +139,9 @@ class TrainedModel:
             out["features"] = with_tag_side(standardised, self.tag_side, tags)
         if self.concepts is not None:
             out[CONCEPTS] = self.concepts.image_vectors(features)
+        if self.transfer is not None:
+            rows = out[CODE] if self.transfer.space == CODE else self.image_coder.features(features)
+            out[TRANSFER[0]], out[TRANSFER[1]] = self.transfer.neighbours(rows)
         return out
 
     def gallery(
@@ -190,13 +199,25 @@ class TrainedModel:
             out.append(tag_scores(self.tags.predict_proba(X), tags))
         if self.concepts is not None:
             out.append(self.concepts.scores(X, gallery.spaces[CONCEPTS]))
+        if self.transfer is not None:
+            out.append(self.transfer_scores(X, gallery.spaces))
         return out
+
+    def transfer_scores(
+        self, X: Any, spaces: Mapping[str, np.ndarray], rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The text-transfer score of descriptions ``X`` for the gallery pictures (at ``rows``)."""
+        neighbours, weights = (spaces[name] for name in TRANSFER)
+        if rows is not None:
+            neighbours, weights = neighbours[rows], weights[rows]
+        return self.transfer.scores(X, neighbours, weights)
 
     def weights(self, with_tags: bool) -> list[float]:
         """The weight of every component :meth:`component_scores` returns (the tag score's
         when ``with_tags``; the concept score's whenever the model has a bridge)."""
         weights = [m.weight for m in self.members] + ([self.tag_weight] if with_tags else [])
-        return weights + ([self.concept_weight] if self.concepts is not None else [])
+        weights += [self.concept_weight] if self.concepts is not None else []
+        return weights + ([self.transfer_weight] if self.transfer is not None else [])
 
     def fuse(
         self,
@@ -260,6 +281,11 @@ class TrainedModel:
             concept_meta, concept_arrays = self.concepts.get_state()
             concepts = {"weight": self.concept_weight, "bridge": concept_meta}
             arrays.update(nest("concepts", concept_arrays))
+        transfer = None
+        if self.transfer is not None:
+            transfer_meta, transfer_arrays = self.transfer.get_state()
+            transfer = {"weight": self.transfer_weight, "model": transfer_meta}
+            arrays.update(nest("transfer", transfer_arrays))
         meta = {
             "config": self.config.to_dict(),
             "features": self.features,
@@ -270,6 +296,7 @@ class TrainedModel:
             "tags": tags,
             "tag_side": tag_side,
             "concepts": concepts,
+            "transfer": transfer,
         }
         return meta, arrays
 
@@ -298,6 +325,10 @@ class TrainedModel:
                 meta["concepts"]["bridge"], part("concepts", arrays)
             )
             concept_weight = float(meta["concepts"]["weight"])
+        transfer, transfer_weight = None, 0.0
+        if meta.get("transfer"):
+            transfer = TextTransfer.from_state(meta["transfer"]["model"], part("transfer", arrays))
+            transfer_weight = float(meta["transfer"]["weight"])
         return cls(
             config=RunConfig.from_dict(meta["config"], source=source),
             text_encoder=encoder_from_state(meta["text"], part("text", arrays)),
@@ -308,6 +339,8 @@ class TrainedModel:
             tag_side=tag_side,
             concepts=concepts,
             concept_weight=concept_weight,
+            transfer=transfer,
+            transfer_weight=transfer_weight,
             features=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )

@@ -81,6 +81,8 @@ class Searcher:
         if self.model.concepts is not None:
             concepts = self.gallery.spaces[CONCEPTS]
             out.append(self.model.concepts.scores(X, concepts if rows is None else concepts[rows]))
+        if self.model.transfer is not None:
+            out.append(self.model.transfer_scores(X, self.gallery.spaces, rows))
         return out
 
     def _fused(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:

@@ -27,6 +27,7 @@ from retrieval.models.concepts import ConceptBridge, imagenet_class_names
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.kinds import make_mapper
 from retrieval.models.tags import TagIndicators, TagModel, tag_scores
+from retrieval.models.transfer import TextTransfer
 from retrieval.text import glove_columns, make_encoder, text_matrix
 
 
@@ -76,17 +77,32 @@ class Trainer:
         member_weights = [m.weight for m in config.mappers]
         tag_weight = config.tags.weight if use_tags else 0.0
         concept_weight = config.concepts.weight if bridge is not None else 0.0
+        transfer = None
+        if config.transfer.enabled:
+            transfer = TextTransfer(
+                config.transfer.k, config.transfer.temperature, config.transfer.space
+            )
+        transfer_weight = config.transfer.weight if transfer is not None else 0.0
+        # the rows whose neighbours the text transfer finds (the standardised features, before
+        # any tag or concept columns join them)
+        image_rows = spaces["code"] if config.transfer.space == "code" else coder.features(features)
         joint_candidates = self._joint_candidates(use_tags)
         joint_weight = joint_candidates[0]
-        several = len(config.mappers) > 1 or use_tags or bridge is not None
+        several = len(config.mappers) > 1 or use_tags or bridge is not None or transfer is not None
         if config.fusion.select == "holdout" and several:
-            member_weights, tag_weight, concept_weight, joint_weight = self._select_weights(
+            weights = self._select_weights(
                 X,
                 spaces,
                 tags if use_tags else None,
                 joint_candidates,
                 concepts=None if bridge is None else (bridge, concepts),
+                transfer=transfer,
+                transfer_rows=image_rows,
             )
+            member_weights, tag_weight, concept_weight, transfer_weight, joint_weight = weights
+        if transfer is not None:
+            self._say(f"text transfer: {config.transfer.k} nearest of {len(dataset)} pictures")
+            transfer.fit(image_rows, X)
         tag_side = None
         if joint_weight > 0:
             self._say(f"tags join the features space with weight {joint_weight:g}")
@@ -118,6 +134,8 @@ class Trainer:
             tag_side=tag_side,
             concepts=bridge,
             concept_weight=concept_weight,
+            transfer=transfer,
+            transfer_weight=transfer_weight,
             features=dict(dataset.record_of(self.config.data.features)),
             history=history,
         )
@@ -155,10 +173,12 @@ class Trainer:
         joint_candidates: Sequence[float] = (0.0,),
         *,
         concepts: tuple[ConceptBridge, np.ndarray] | None = None,
-    ) -> tuple[list[float], float, float, float]:
-        """Fusion weights (the members', the tag score's, the concept score's), and the weight
-        of the tags in the features space, with the best MAP@20 on a held-out part of the
-        training items."""
+        transfer: TextTransfer | None = None,
+        transfer_rows: np.ndarray | None = None,
+    ) -> tuple[list[float], float, float, float, float]:
+        """Fusion weights (the members', the tag score's, the concept score's, the text
+        transfer's), and the weight of the tags in the features space, with the best MAP@20
+        on a held-out part of the training items."""
         config = self.config
         fusion = config.fusion
         order = np.random.default_rng(config.seed).permutation(X.shape[0])
@@ -182,6 +202,11 @@ class Trainer:
         if concepts is not None:
             bridge, rows = concepts
             extra_components.append(bridge.scores(X_val, rows[val]))
+        if transfer is not None:
+            rows = transfer_rows if transfer_rows is not None else spaces["code"]
+            held = TextTransfer(transfer.k, transfer.temperature, transfer.space)
+            neighbours, weights = held.fit(rows[fit], X_fit).neighbours(rows[val])
+            extra_components.append(held.scores(X_val, neighbours, weights))
         untouched: dict[int, np.ndarray] = {}  # scores of members the tags' weight leaves alone
         best = None
         for joint_weight in joint_candidates:
@@ -212,9 +237,11 @@ class Trainer:
         self._say("fusion weights: " + ", ".join(f"{w:g}" for w in weights))
         n = len(config.mappers)
         member_weights = list(weights[:n])
-        tag_weight = weights[n] if tags is not None else 0.0
-        concept_weight = weights[-1] if concepts is not None else 0.0
-        return member_weights, tag_weight, concept_weight, joint_weight
+        extra = iter(weights[n:])
+        tag_weight = next(extra) if tags is not None else 0.0
+        concept_weight = next(extra) if concepts is not None else 0.0
+        transfer_weight = next(extra) if transfer is not None else 0.0
+        return member_weights, tag_weight, concept_weight, transfer_weight, joint_weight
 
 
 def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> list[float]:
