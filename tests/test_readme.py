@@ -51,3 +51,16 @@ def test_every_benchmark_the_readme_quotes_exists() -> None:
     root = README.parent
     for path in set(re.findall(r"benchmarks/\w+\.py", TEXT)):
         assert (root / path).is_file(), path
+
+
+def test_the_quality_tables_are_the_results_files() -> None:
+    """README's quality block is what benchmarks/quality_readme.py writes from the results."""
+    import sys
+
+    sys.path.insert(0, str(README.parent / "benchmarks"))
+    try:
+        import quality_readme
+    finally:
+        sys.path.pop(0)
+    inside = TEXT.split(quality_readme.START, 1)[1].split(quality_readme.END, 1)[0]
+    assert inside.strip() == quality_readme.block(list(quality_readme.DEFAULT_RESULTS)).strip()
