@@ -62,9 +62,7 @@ def block(paths: list[Path]) -> str:
             align = ["---" if i == 0 else "---:" for i in range(len(keep))]
             table = [f"| {' | '.join(rows[0])} |", f"| {' | '.join(align)} |"]
             table += [f"| {' | '.join(row)} |" for row in rows[1:]]
-            parts.append(
-                "\n".join([f"**{heading}** (`{path.name}`)", "", *table, "", *targets])
-            )
+            parts.append("\n".join([f"**{heading}** (`{path.name}`)", "", *table, "", *targets]))
     return "\n\n".join(parts)
 
 
