@@ -217,6 +217,13 @@ class TagConfig:
     without tags get zeros there. ``joint_weights`` lists the candidate weights (``0``: the
     tags stay out of the image side); with ``fusion.select = "holdout"`` the best is chosen
     on the held-out items together with the fusion weights, otherwise the first is used.
+
+    A gallery whose pictures have no tags (your own pictures) gets tags predicted from its
+    image features (``predict_missing``: a ridge regression, penalty ``predict_alpha``, from the
+    standardised features onto the tag indicators; a picture's tags are those scoring 0.5 or
+    more, else its best one), used as its tags everywhere. Off by default: cross-validated on
+    tagless galleries of the three datasets' EfficientNet-Lite0 features, it gave +7.8% on the
+    demo, -2.2% on Openclipart and -2.7% on the icons against no tags (README's quality study).
     """
 
     enabled: bool = True
@@ -224,6 +231,8 @@ class TagConfig:
     C: float = 10.0
     min_count: int = 2
     joint_weights: tuple[float, ...] = (1.0, 3.0)
+    predict_missing: bool = False
+    predict_alpha: float = 100.0
 
     def __post_init__(self) -> None:
         self.joint_weights = tuple(float(w) for w in self.joint_weights)

@@ -36,11 +36,13 @@ from retrieval.models.concepts import ConceptBridge
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.kinds import mapper_from_state
 from retrieval.models.mappers import Mapper
-from retrieval.models.tags import TagIndicators, TagModel, tag_scores
+from retrieval.models.tags import TagIndicators, TagModel, TagRidge, tag_scores
 from retrieval.models.transfer import TextTransfer
 from retrieval.store import Arrays, Meta, nest, part
 from retrieval.text import encoder_from_state
 
+PREDICTED_TAGS = "predicted_tags"
+"""The gallery space of tags predicted for pictures that have none (0/1 rows)."""
 CONCEPTS = "concepts"
 """The gallery space of concept vectors (models with a concept bridge)."""
 TRANSFER = ("transfer", "transfer_weights")
@@ -97,6 +99,7 @@ class TrainedModel:
     tags: TagModel | None = None
     tag_weight: float = 0.0
     tag_side: TagIndicators | None = None
+    image_tags: TagRidge | None = None
     concepts: ConceptBridge | None = None
     concept_weight: float = 0.0
     transfer: TextTransfer | None = None
@@ -127,11 +130,18 @@ class TrainedModel:
     def image_spaces(
         self, features: np.ndarray, tags: Sequence[Sequence[Any]] | None = None
     ) -> dict[str, np.ndarray]:
-        """ResNet features (and the images' tag lists, if any) -> every image space needed."""
+        """Image features (and the images' tag lists, if any) -> every image space needed.
+
+        Pictures without any tag get the tags the image tag model predicts (when the model has
+        one): they join the ``features`` space, and ``predicted_tags`` holds them as 0/1 rows
+        for tag fusion."""
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or not np.isfinite(features).all():
             raise ValueError("image features must be a finite 2-d array")
         out = {CODE: self.image_coder.transform(features)}
+        if self.image_tags is not None and not (tags is not None and any(tags)) and len(features):
+            tags = self.image_tags.predict_tags(self.image_coder.features(features))
+            out[PREDICTED_TAGS] = self.image_tags.binarize(tags)
         if "features" in self.spaces:
             standardised = self.image_coder.features(features)
             if self.concepts is not None and self.concepts.side_weight:
@@ -184,8 +194,10 @@ class TrainedModel:
 
     def tag_matrix(self, gallery: Gallery) -> np.ndarray | None:
         """The gallery's tags as 0/1 rows over the tag model's classes (``None``: no fusion)."""
-        if self.tags is None or gallery.tags is None or self.tag_weight == 0:
+        if self.tags is None or self.tag_weight == 0:
             return None
+        if gallery.tags is None or not any(gallery.tags):
+            return gallery.spaces.get(PREDICTED_TAGS)
         return self.tags.binarize(gallery.tags)
 
     def component_scores(
@@ -276,6 +288,10 @@ class TrainedModel:
         if self.tag_side is not None:
             tag_side, side_arrays = self.tag_side.get_state()
             arrays.update(nest("tag_side", side_arrays))
+        image_tags = None
+        if self.image_tags is not None:
+            image_tags, image_tag_arrays = self.image_tags.get_state()
+            arrays.update(nest("image_tags", image_tag_arrays))
         concepts = None
         if self.concepts is not None:
             concept_meta, concept_arrays = self.concepts.get_state()
@@ -295,6 +311,7 @@ class TrainedModel:
             "mappers": members,
             "tags": tags,
             "tag_side": tag_side,
+            "image_tags": image_tags,
             "concepts": concepts,
             "transfer": transfer,
         }
@@ -319,6 +336,9 @@ class TrainedModel:
         tag_side = None
         if meta.get("tag_side"):
             tag_side = TagIndicators.from_state(meta["tag_side"], part("tag_side", arrays))
+        image_tags = None
+        if meta.get("image_tags"):
+            image_tags = TagRidge.from_state(meta["image_tags"], part("image_tags", arrays))
         concepts, concept_weight = None, 0.0
         if meta.get("concepts"):
             concepts = ConceptBridge.from_state(
@@ -337,6 +357,7 @@ class TrainedModel:
             tags=tags,
             tag_weight=tag_weight,
             tag_side=tag_side,
+            image_tags=image_tags,
             concepts=concepts,
             concept_weight=concept_weight,
             transfer=transfer,

@@ -167,7 +167,8 @@ class Searcher:
         components = [
             c.T for c in self.model.component_scores(self.model.text_features(texts), single)
         ]
-        scores = self.model.fuse(components, self.model.weights(False))[0]
+        with_tags = self.model.tag_matrix(single) is not None  # predicted tags, if any
+        scores = self.model.fuse(components, self.model.weights(with_tags))[0]
         order = np.argsort(-scores, kind="stable")
         return [(texts[i], float(scores[i])) for i in order]
 

@@ -26,7 +26,7 @@ from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.models.concepts import ConceptBridge, imagenet_class_names
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.kinds import make_mapper
-from retrieval.models.tags import TagIndicators, TagModel, tag_scores
+from retrieval.models.tags import TagIndicators, TagModel, TagRidge, tag_scores
 from retrieval.models.transfer import TextTransfer
 from retrieval.text import glove_columns, make_encoder, text_matrix
 
@@ -119,10 +119,14 @@ class Trainer:
             members.append(Member(mapper, mapper_config.space, weight))
             if getattr(mapper, "history_", None):
                 history[f"mapper {i} ({mapper_config.kind})"] = mapper.history_
-        tag_model = None
+        tag_model = image_tags = None
         if use_tags:
             self._say("tag model")
             tag_model = TagModel(C=config.tags.C, min_count=config.tags.min_count).fit(X, tags)
+            if config.tags.predict_missing:  # for galleries whose pictures have no tags
+                self._say("tags from the image features, for galleries without tags")
+                image_tags = TagRidge(config.tags.predict_alpha)
+                image_tags.fit(coder.features(features), tags)
         self._say(f"trained in {time.perf_counter() - self._started:.1f} s")
         return TrainedModel(
             config=config,
@@ -132,6 +136,7 @@ class Trainer:
             tags=tag_model,
             tag_weight=tag_weight,
             tag_side=tag_side,
+            image_tags=image_tags,
             concepts=bridge,
             concept_weight=concept_weight,
             transfer=transfer,

@@ -107,6 +107,21 @@ class TagModel(BaseEstimator):
         check_is_fitted(self, "classes_")
         return indicator_rows(tags, self.classes_)
 
+    def predict_tags(self, X: Any, threshold: float = 0.5) -> list[list[str]]:
+        """Each row's tags: those with a probability of at least ``threshold``, else the most
+        probable one (tags predicted for pictures that have none).
+
+        >>> X = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype="float32")
+        >>> TagModel(C=10).fit(X, [["a:dog"], ["a:dog"], ["a:cat"], ["a:cat"]]).predict_tags(X[:1])
+        [['a:dog']]
+        """
+        proba = self.predict_proba(X)
+        return [
+            [self.classes_[j] for j in np.flatnonzero(row >= threshold)]
+            or [self.classes_[int(row.argmax())]]
+            for row in proba
+        ]
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each tag (columns in ``classes_`` order), float32."""
         check_is_fitted(self, "coef_")
@@ -146,6 +161,62 @@ class TagModel(BaseEstimator):
         model.prior_ = np.asarray(arrays["prior"], dtype=np.float32)
         if model.coef_.shape != (model.n_features_in_, len(model.classes_)):
             raise ValueError("stored tag model: coefficients do not match the classes")
+        return model
+
+
+class TagRidge:
+    """Tags from image features in one closed-form fit: ridge regression onto the 0/1 tag
+    indicators (a score per tag, about a probability), for pictures that have no tags.
+
+    Fitting costs one ``d x d`` solve whatever the number of tags (one logistic regression per
+    tag took minutes on 6,000 pictures and 161 tags).
+
+    >>> X = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype="float32")
+    >>> TagRidge(alpha=0.1).fit(X, [["a:dog"], ["a:dog"], ["a:cat"], ["a:cat"]]).predict_tags(X[2:3])
+    [['a:cat']]
+    """
+
+    def __init__(self, alpha: float = 100.0) -> None:
+        self.alpha = float(alpha)
+
+    def fit(self, X: np.ndarray, tags: Sequence[Sequence[Any]]) -> TagRidge:
+        X = np.asarray(X, np.float64)
+        self.classes_ = sorted({str(t) for ts in tags for t in ts})
+        T = indicator_rows(tags, self.classes_).astype(np.float64)
+        self.x_mean_ = X.mean(axis=0)
+        t_mean = T.mean(axis=0)
+        Xc = X - self.x_mean_
+        gram = Xc.T @ Xc + self.alpha * np.eye(X.shape[1])
+        self.coef_ = np.linalg.solve(gram, Xc.T @ (T - t_mean)).astype(np.float32)
+        self.intercept_ = t_mean.astype(np.float32)
+        self.x_mean_ = self.x_mean_.astype(np.float32)
+        return self
+
+    def binarize(self, tags: Sequence[Sequence[Any]]) -> np.ndarray:
+        """0/1 matrix (images x known tags); tags unseen in training are ignored."""
+        return indicator_rows(tags, self.classes_)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Each tag's score for each row, clipped to [0, 1]."""
+        scores = (np.asarray(X, np.float32) - self.x_mean_) @ self.coef_ + self.intercept_
+        return np.clip(scores, 0.0, 1.0)
+
+    predict_tags = TagModel.predict_tags
+
+    def get_state(self) -> tuple[Meta, Arrays]:
+        meta = {"kind": "tag_ridge", "alpha": self.alpha, "classes": list(self.classes_)}
+        arrays = {"coef": self.coef_, "intercept": self.intercept_, "x_mean": self.x_mean_}
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: Meta, arrays: Mapping[str, np.ndarray]) -> TagRidge:
+        model = cls(alpha=float(meta["alpha"]))
+        model.classes_ = [str(c) for c in meta["classes"]]
+        model.coef_ = np.asarray(arrays["coef"], np.float32)
+        model.intercept_ = np.asarray(arrays["intercept"], np.float32)
+        model.x_mean_ = np.asarray(arrays["x_mean"], np.float32)
+        if model.coef_.shape[1] != len(model.classes_):
+            raise ValueError(f"{model.coef_.shape[1]} tag columns for {len(model.classes_)} tags")
         return model
 
 

@@ -115,3 +115,33 @@ def test_a_lite0_model_fuses_the_bridge_and_reaches_words_training_never_used(
         part
     )
     assert resnet.concepts is None and "concepts" not in resnet.spaces
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore")
+def test_a_gallery_without_tags_gets_predicted_tags(tmp_path: Path) -> None:
+    train = load_competition(DEMO, "train")
+    config = RunConfig.from_dict(
+        {
+            "data": {"features": LITE0},
+            "tags": {"predict_missing": True},
+            "mappers": [{"kind": "ridge", "space": "features"}],
+        }
+    )
+    model = Trainer(config).fit(train)
+    assert model.image_tags is not None
+    ranked = Searcher(model, model.gallery_from_dataset(train)).rank_texts(
+        train.image_paths[0], train.texts()[:5]
+    )
+    assert len(ranked) == 5  # one picture, no tags: predicted ones, and the weights follow
+    untagged = model.gallery(train.ids[:50], train.image_paths[:50], train.features(LITE0)[:50])
+    assert untagged.tags is None and "predicted_tags" in untagged.spaces
+    assert model.tag_matrix(untagged) is not None  # tag fusion runs on the predicted tags
+    truth = model.tags.binarize([[str(t) for t in ts] for ts in train.tags[:50]])
+    agree = (untagged.spaces["predicted_tags"] * truth).sum(axis=1) > 0
+    assert agree.mean() > 0.7  # training pictures: their predicted tags are mostly theirs
+    tagged = model.gallery_from_dataset(train.subset(range(50)))
+    assert "predicted_tags" not in tagged.spaces
+    model, gallery = load_bundle(save_bundle(tmp_path / "bundle", model, untagged))
+    assert model.image_tags is not None and "predicted_tags" in gallery.spaces
+    assert len(Searcher(model, gallery).search("a red apple", k=5)) == 5

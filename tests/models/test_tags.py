@@ -109,3 +109,21 @@ def test_tag_indicators_round_trip_through_their_state() -> None:
     np.testing.assert_array_equal(again.transform(tags), side.transform(tags))
     with pytest.raises(ValueError, match="do not match"):
         TagIndicators.from_state({**meta, "classes": ["a"]}, arrays)
+
+
+def test_tag_ridge_predicts_the_tags_of_similar_pictures_and_round_trips(tmp_path) -> None:
+    from retrieval.models.tags import TagRidge
+    from retrieval.store import load, save
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8)) * 4
+    labels = rng.integers(0, 3, size=120)
+    X = (centres[labels] + rng.normal(size=(120, 8))).astype(np.float32)
+    names = ["animal:cat", "animal:dog", "food:fruit"]
+    model = TagRidge(alpha=1.0).fit(X[:100], [[names[i]] for i in labels[:100]])
+    predicted = model.predict_tags(X[100:])
+    assert [p[0] for p in predicted] == [names[i] for i in labels[100:]]
+    meta, arrays = model.get_state()
+    stored = load(save(tmp_path / "t", "tags", {"model": meta}, arrays), "tags")
+    again = TagRidge.from_state(stored.meta["model"], stored.arrays)
+    np.testing.assert_array_equal(again.predict_proba(X[100:]), model.predict_proba(X[100:]))
