@@ -172,7 +172,7 @@ def load_competition(
 
     dataset = Dataset(
         ids=ids,
-        image_paths=[images_dir / f"{i}.jpg" for i in ids],
+        image_paths=[image_files.get(i, images_dir / f"{i}.jpg") for i in ids],  # 0.JPG too
         tags=tags,
         description_ids=description_ids,
         descriptions=descriptions,

@@ -118,6 +118,7 @@ class FeatureCache:
         self.index: dict[str, tuple[str, int, bool]] = {}
         self._next: int | None = None  # the next shard number, counted once
         self._damaged: set[str] = set()  # shards found damaged, reported once
+        self._finite: set[tuple[str, str]] = set()  # shard files whose values were checked
         if self.manifest.is_file():
             for line in self.manifest.read_text(encoding="utf-8").splitlines():
                 try:
@@ -145,7 +146,13 @@ class FeatureCache:
             return False
         path = self.folder / f"{shard}.{kind}.npy"
         try:
-            problem = _shard_problem(self._shard(shard, kind), self.dims[kind], row)
+            array = self._shard(shard, kind)
+            problem = _shard_problem(array, self.dims[kind], row)
+            if problem is None and (shard, kind) not in self._finite:
+                if not np.isfinite(array).all():  # once per shard file
+                    problem = "it holds NaN or infinite values"
+                else:
+                    self._finite.add((shard, kind))
         except (OSError, ValueError, EOFError) as exc:
             problem = f"unreadable or truncated ({exc})"
         if problem is None:

@@ -11,6 +11,8 @@ import pytest
 from retrieval.data import Tag, feature_csv_path, load_competition, read_answers
 from retrieval.errors import DataFormatError, DataWarning
 
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+
 
 def pool5_csv(root: Path) -> Path:
     return feature_csv_path(root, "train", "pool5")
@@ -217,3 +219,21 @@ def test_answer_files_that_do_not_match_the_part_are_named(tmp_path: Path, rows,
         DataFormatError, match=f"answers.csv: the answer file does not match the part: {message}"
     ):
         relevant_from_answers(path, ["0", "1"], ["0", "1"])
+
+
+def test_an_uppercase_picture_suffix_is_the_path_given(tmp_path: Path) -> None:
+    """``images_train/0.JPG`` is found and named as it is, not as ``0.jpg``."""
+    import shutil
+
+    root = tmp_path / "comp"
+    for kind in ("descriptions", "tags", "images"):
+        (root / f"{kind}_train").mkdir(parents=True)
+    for i in range(4):
+        shutil.copyfile(
+            DEMO / "descriptions_train" / f"{i}.txt", root / "descriptions_train" / f"{i}.txt"
+        )
+        suffix = ".JPG" if i == 0 else ".jpg"
+        shutil.copyfile(DEMO / "images_train" / f"{i}.jpg", root / "images_train" / f"{i}{suffix}")
+    part = load_competition(root, "train", features=None)
+    assert part.image_paths[0].name == "0.JPG" and part.image_paths[0].is_file()
+    assert all(p.is_file() for p in part.image_paths)

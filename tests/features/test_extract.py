@@ -122,7 +122,7 @@ def test_demo_feature_csvs_match_a_fresh_extraction() -> None:
     np.testing.assert_allclose(part.pool5[:4], fresh.pool5, rtol=6e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "wrong shape", "pickled"])
+@pytest.mark.parametrize("damage", ["truncated", "wrong shape", "pickled", "not finite"])
 def test_damaged_cache_shard_is_reported_and_extracted_again(
     damage: str, pictures: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -133,6 +133,10 @@ def test_damaged_cache_shard_is_reported_and_extracted_again(
         shard.write_bytes(shard.read_bytes()[:1000])
     elif damage == "wrong shape":
         np.save(shard, np.zeros((2, 7), np.float32))
+    elif damage == "not finite":  # a NaN shard used to block every later run
+        rows = np.load(shard)
+        rows[1, 5] = np.nan
+        np.save(shard, rows)
     else:
         np.save(shard, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     capsys.readouterr()
