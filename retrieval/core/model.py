@@ -39,7 +39,7 @@ from retrieval.models.mappers import Mapper
 from retrieval.models.tags import TagIndicators, TagModel, TagRidge, tag_scores
 from retrieval.models.transfer import TextTransfer
 from retrieval.store import Arrays, Meta, nest, part
-from retrieval.text import encoder_from_state
+from retrieval.text import Tokenizer, encoder_from_state
 
 PREDICTED_TAGS = "predicted_tags"
 """The gallery space of tags predicted for pictures that have none (0/1 rows)."""
@@ -119,6 +119,16 @@ class TrainedModel:
     def known_words(self, texts: Sequence[str]) -> np.ndarray:
         """How many words of each description the text encoder knows (0: it cannot be placed)."""
         return self.text_encoder.known_counts(list(texts))
+
+    def stop_words_in(self, text: str) -> list[str]:
+        """The words of ``text`` when every one of them is a stop word that each part of the
+        text encoder leaves out ("fire", "empty", "a system"); otherwise an empty list."""
+        parts = getattr(self.text_encoder, "encoders_", [self.text_encoder])
+        words = Tokenizer(stop_words=None)(text)
+        lists = [getattr(part, "stop_words", None) for part in parts]
+        if not words or any(stop is None for stop in lists):
+            return []
+        return words if all(not Tokenizer(stop)(text) for stop in lists) else []
 
     @property
     def spaces(self) -> list[str]:

@@ -123,6 +123,12 @@ class Searcher:
         Such a query is encoded as zeros, so its ranking says nothing about it.
         """
         if int(self.model.known_words([text])[0]) == 0:
+            stop = self.model.stop_words_in(text)
+            if stop:
+                return (
+                    f"every word of {text[:80]!r} is a stop word ({', '.join(stop[:8])}), which "
+                    "the text features leave out; the results do not reflect it"
+                )
             return f"no word of {text[:80]!r} is known to the model; the results do not reflect it"
         return None
 

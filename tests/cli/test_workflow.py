@@ -143,6 +143,10 @@ def test_unknown_words_are_flagged_and_text_with_image_refused(
     captured = capsys.readouterr()
     assert "warning: no word of 'xqzzt blorf' is known to the model" in captured.err
     assert len(captured.out.splitlines()) == 2
+    # "fire" is on scikit-learn's English stop-word list: named as a stop word, not unknown
+    assert main(["search", "fire", "--bundle", bundle, "--k", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "every word of 'fire' is a stop word (fire)" in err and "known" not in err
     image = str(DEMO / "images_test" / "0.jpg")
     assert main(["search", "a cow", "--image", image, "--bundle", bundle]) == 1
     assert "give a text query or --image, not both" in capsys.readouterr().err
