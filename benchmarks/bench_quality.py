@@ -155,7 +155,7 @@ def _learned(cca_reg: float = 1.0, epochs: int = 10, **params) -> dict:
 def default_values() -> dict:
     """``RunConfig()`` written out (so that the cache key changes whenever the default does)."""
     values = RunConfig().to_dict()
-    keys = ("image", "text", "mappers", "fusion", "concepts", "transfer")
+    keys = ("image", "text", "mappers", "fusion", "concepts", "transfer", "hubness")
     return {**NO_TAGS, **{key: values[key] for key in keys}}
 
 
@@ -208,10 +208,14 @@ def with_tags(values: dict) -> dict:
 
 
 def config_of(values: dict, name: str) -> RunConfig:
-    """The run config of a study entry: without a ``concepts`` or ``transfer`` table, no
-    concept bridge and no text transfer (the classical peers match text to image features
-    alone)."""
-    off = {"concepts": {"enabled": False}, "transfer": {"enabled": False}}
+    """The run config of a study entry: without a ``concepts``, ``transfer`` or ``hubness``
+    table, no concept bridge, no text transfer and no hubness correction (the classical peers
+    match text to image features alone)."""
+    off = {
+        "concepts": {"enabled": False},
+        "transfer": {"enabled": False},
+        "hubness": {"enabled": False},
+    }
     return RunConfig.from_dict({**off, **values, "name": name})
 
 

@@ -80,6 +80,10 @@ class TextConfig:
     and GloVe rows both have unit length, so equal weights give the blocks equal say.
     ``neighbours`` and ``neighbour_similarity`` set the ``"tfidf_neighbours"`` encoder: how
     many training words an unseen word counts for, and the least GloVe cosine to count.
+    ``stop_words`` is the set of words every encoder leaves out: ``"english"``
+    (scikit-learn's list, which also drops content words such as "fire", "empty" and
+    "front"), ``"function"`` (articles, prepositions, conjunctions, pronouns and auxiliary
+    verbs only) or ``"none"``.
     """
 
     encoders: tuple[str, ...] = ("tfidf", "glove")
@@ -94,6 +98,7 @@ class TextConfig:
     glove_vocabulary: int = 100000
     neighbours: int = 5
     neighbour_similarity: float = 0.5
+    stop_words: Literal["english", "function", "none"] = "english"
 
 
 @dataclass
@@ -299,6 +304,41 @@ class TransferConfig:
 
 
 @dataclass
+class HubnessConfig:
+    """Hubness correction (CSLS, Conneau et al. 2018): a picture that sits close to many
+    descriptions (a "hub") is pushed down for every query.
+
+    Each member's similarity of a description with a picture becomes ``cos(q, p) - s * r(p)``,
+    where ``r(p)`` is the mean similarity of the picture to its ``k`` most similar descriptions
+    in a bank of ``bank`` training descriptions (a seeded sample) and ``s`` the strength. The
+    bank's query keys are kept in the model, so ``r`` is computed once per picture when a
+    gallery is built, and single queries are corrected as whole test sets are. ``neighbours``
+    and ``strengths`` list the candidates for ``k`` and ``s``; with ``fusion.select =
+    "holdout"`` the best pair is chosen on the held-out items (the bank drawn from the items
+    fitted there), otherwise the first of each is used (``s = 0``: no correction).
+    """
+
+    enabled: bool = False
+    bank: int = 2000
+    neighbours: tuple[int, ...] = (5, 25)
+    strengths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
+
+    def __post_init__(self) -> None:
+        self.neighbours = tuple(int(k) for k in self.neighbours)
+        self.strengths = tuple(float(s) for s in self.strengths)
+        if self.bank < 1:
+            raise ConfigError(f"'hubness.bank' must be 1 or more, got {self.bank}")
+        if not self.neighbours or min(self.neighbours) < 1:
+            raise ConfigError(
+                f"'hubness.neighbours' must list numbers of 1 or more, got {list(self.neighbours)}"
+            )
+        if not self.strengths or min(self.strengths) < 0:
+            raise ConfigError(
+                f"'hubness.strengths' must list numbers of 0 or more, got {list(self.strengths)}"
+            )
+
+
+@dataclass
 class FusionConfig:
     """How the weights of the mappers and of the tag score are set.
 
@@ -378,6 +418,7 @@ class RunConfig:
     tags: TagConfig = field(default_factory=TagConfig)
     concepts: ConceptConfig = field(default_factory=ConceptConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
+    hubness: HubnessConfig = field(default_factory=HubnessConfig)
     fusion: FusionConfig = field(default_factory=_default_fusion)
     index: IndexConfig = field(default_factory=IndexConfig)
 

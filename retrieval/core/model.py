@@ -13,8 +13,9 @@ Each mapper's similarities are standardised per description over the gallery (z-
 and summed with the mappers' weights; with tag fusion the standardised tag score is added
 with its weight, and with the concept bridge (features with ImageNet logits) the
 standardised concept score with its own (the gallery's ``concepts`` space holds each image's
-concept vector). A model with one mapper and no tags returns that mapper's cosine
-similarities unchanged. With tag indicators (``tag_side``), the ``features`` image space is
+concept vector). With a hubness correction each member's similarity is first lowered by its
+picture's penalty (the gallery's ``hubness`` space: see :mod:`retrieval.models.hubness`). A
+model with one mapper and no tags returns that mapper's cosine similarities unchanged. With tag indicators (``tag_side``), the ``features`` image space is
 each image's standardised features followed by its weighted tag indicators.
 """
 
@@ -33,6 +34,7 @@ from retrieval.errors import DataFormatError
 from retrieval.features import extract_array, extraction_settings
 from retrieval.features.clip import clip_encoder, is_clip_record
 from retrieval.models.concepts import ConceptBridge
+from retrieval.models.hubness import HubnessCorrection
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.kinds import mapper_from_state
 from retrieval.models.mappers import Mapper
@@ -45,6 +47,8 @@ PREDICTED_TAGS = "predicted_tags"
 """The gallery space of tags predicted for pictures that have none (0/1 rows)."""
 CONCEPTS = "concepts"
 """The gallery space of concept vectors (models with a concept bridge)."""
+HUBNESS = "hubness"
+"""The gallery space of each picture's hubness penalty per member (models with a correction)."""
 TRANSFER = ("transfer", "transfer_weights")
 """The gallery spaces of each picture's nearest training pictures and their weights."""
 Z_SAMPLE = 2048
@@ -104,6 +108,7 @@ class TrainedModel:
     concept_weight: float = 0.0
     transfer: TextTransfer | None = None
     transfer_weight: float = 0.0
+    hubness: HubnessCorrection | None = None
     features: dict[str, Any] = field(default_factory=dict)
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -135,6 +140,7 @@ class TrainedModel:
         """The image spaces this model needs in a gallery (``"code"`` first)."""
         extra = {CONCEPTS} if self.concepts is not None else set()
         extra |= set(TRANSFER) if self.transfer is not None else set()
+        extra |= {HUBNESS} if self.hubness is not None else set()
         return [CODE] + sorted(({m.space for m in self.members} | extra) - {CODE})
 
     def image_spaces(
@@ -162,6 +168,9 @@ class TrainedModel:
         if self.transfer is not None:
             rows = out[CODE] if self.transfer.space == CODE else self.image_coder.features(features)
             out[TRANSFER[0]], out[TRANSFER[1]] = self.transfer.neighbours(rows)
+        if self.hubness is not None:
+            keys = [m.mapper.unit_gallery_keys(out[m.space]) for m in self.members]
+            out[HUBNESS] = self.hubness.penalties(keys)
         return out
 
     def gallery(
@@ -216,6 +225,9 @@ class TrainedModel:
         """Raw similarities of every member (then the tag score, if fused), each (n_texts, n_gallery)."""
         keys = self.gallery_keys(gallery) if keys is None else keys
         out = [q @ g.T for q, g in zip(self.query_keys(X), keys, strict=True)]
+        if self.hubness is not None:
+            penalties = gallery.spaces[HUBNESS]
+            out = [self.hubness.corrected(c, penalties, i) for i, c in enumerate(out)]
         tags = self.tag_matrix(gallery)
         if tags is not None:
             out.append(tag_scores(self.tags.predict_proba(X), tags))
@@ -312,6 +324,10 @@ class TrainedModel:
             transfer_meta, transfer_arrays = self.transfer.get_state()
             transfer = {"weight": self.transfer_weight, "model": transfer_meta}
             arrays.update(nest("transfer", transfer_arrays))
+        hubness = None
+        if self.hubness is not None:
+            hubness, hubness_arrays = self.hubness.get_state()
+            arrays.update(nest("hubness", hubness_arrays))
         meta = {
             "config": self.config.to_dict(),
             "features": self.features,
@@ -324,6 +340,7 @@ class TrainedModel:
             "image_tags": image_tags,
             "concepts": concepts,
             "transfer": transfer,
+            "hubness": hubness,
         }
         return meta, arrays
 
@@ -359,6 +376,9 @@ class TrainedModel:
         if meta.get("transfer"):
             transfer = TextTransfer.from_state(meta["transfer"]["model"], part("transfer", arrays))
             transfer_weight = float(meta["transfer"]["weight"])
+        hubness = None
+        if meta.get("hubness"):
+            hubness = HubnessCorrection.from_state(meta["hubness"], part("hubness", arrays))
         return cls(
             config=RunConfig.from_dict(meta["config"], source=source),
             text_encoder=encoder_from_state(meta["text"], part("text", arrays)),
@@ -372,6 +392,7 @@ class TrainedModel:
             concept_weight=concept_weight,
             transfer=transfer,
             transfer_weight=transfer_weight,
+            hubness=hubness,
             features=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )

@@ -25,7 +25,7 @@ import numpy as np
 
 from retrieval.config import IndexConfig
 from retrieval.core.gallery import Gallery
-from retrieval.core.model import CONCEPTS, TrainedModel, z_sample
+from retrieval.core.model import CONCEPTS, HUBNESS, TrainedModel, z_sample
 from retrieval.index import make_index
 from retrieval.metrics import top_k
 from retrieval.models.mappers import unit_rows
@@ -75,6 +75,10 @@ class Searcher:
         out = []
         for q, keys in zip(queries, self._keys, strict=True):
             out.append(q @ (keys if rows is None else keys[rows]).T)
+        if self.model.hubness is not None:
+            penalties = self.gallery.spaces[HUBNESS]
+            penalties = penalties if rows is None else penalties[rows]
+            out = [self.model.hubness.corrected(c, penalties, i) for i, c in enumerate(out)]
         if self._tags is not None:
             tags = self._tags if rows is None else self._tags[rows]
             out.append(tag_scores(self.model.tags.predict_proba(X), tags))

@@ -24,6 +24,7 @@ from retrieval.data import Dataset
 from retrieval.features import WeightsUnavailableError, logit_layer
 from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.models.concepts import ConceptBridge, imagenet_class_names
+from retrieval.models.hubness import HubnessCorrection
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.kinds import make_mapper
 from retrieval.models.tags import TagIndicators, TagModel, TagRidge, tag_scores
@@ -89,8 +90,10 @@ class Trainer:
         joint_candidates = self._joint_candidates(use_tags)
         joint_weight = joint_candidates[0]
         several = len(config.mappers) > 1 or use_tags or bridge is not None or transfer is not None
+        several = several or config.hubness.enabled
+        hub_choice = (config.hubness.neighbours[0], config.hubness.strengths[0])
         if config.fusion.select == "holdout" and several:
-            weights = self._select_weights(
+            weights, hub_choice = self._select_weights(
                 X,
                 spaces,
                 tags if use_tags else None,
@@ -127,6 +130,15 @@ class Trainer:
                 self._say("tags from the image features, for galleries without tags")
                 image_tags = TagRidge(config.tags.predict_alpha)
                 image_tags.fit(coder.features(features), tags)
+        hubness = None
+        if config.hubness.enabled and hub_choice[1] > 0:
+            bank = bank_rows(X.shape[0], config.hubness.bank, config.seed)
+            self._say(
+                f"hubness correction: {hub_choice[0]} nearest of {len(bank)} descriptions, "
+                f"strength {hub_choice[1]:g}"
+            )
+            keys = [m.mapper.unit_query_keys(X[bank]) for m in members]
+            hubness = HubnessCorrection(keys, *hub_choice)
         self._say(f"trained in {time.perf_counter() - self._started:.1f} s")
         return TrainedModel(
             config=config,
@@ -141,6 +153,7 @@ class Trainer:
             concept_weight=concept_weight,
             transfer=transfer,
             transfer_weight=transfer_weight,
+            hubness=hubness,
             features=dict(dataset.record_of(self.config.data.features)),
             history=history,
         )
@@ -180,10 +193,11 @@ class Trainer:
         concepts: tuple[ConceptBridge, np.ndarray] | None = None,
         transfer: TextTransfer | None = None,
         transfer_rows: np.ndarray | None = None,
-    ) -> tuple[list[float], float, float, float, float]:
+    ) -> tuple[tuple[list[float], float, float, float, float], tuple[int, float]]:
         """Fusion weights (the members', the tag score's, the concept score's, the text
-        transfer's), and the weight of the tags in the features space, with the best MAP@20
-        on a held-out part of the training items."""
+        transfer's) and the weight of the tags in the features space, with the best MAP@20
+        on a held-out part of the training items; then, with those, the hubness correction's
+        neighbours and strength (the first candidates when the correction is off)."""
         config = self.config
         fusion = config.fusion
         order = np.random.default_rng(config.seed).permutation(X.shape[0])
@@ -212,7 +226,7 @@ class Trainer:
             held = TextTransfer(transfer.k, transfer.temperature, transfer.space)
             neighbours, weights = held.fit(rows[fit], X_fit).neighbours(rows[val])
             extra_components.append(held.scores(X_val, neighbours, weights))
-        untouched: dict[int, np.ndarray] = {}  # scores of members the tags' weight leaves alone
+        untouched: dict[int, tuple[Any, np.ndarray]] = {}  # members the tags' weight leaves alone
         best = None
         for joint_weight in joint_candidates:
             held_fit, held_val = dict(fit_spaces), dict(val_spaces)
@@ -220,10 +234,11 @@ class Trainer:
                 side = TagIndicators(weight=joint_weight).fit(fit_tags)
                 held_fit["features"] = with_tag_side(held_fit["features"], side, fit_tags)
                 held_val["features"] = with_tag_side(held_val["features"], side, val_tags)
-            components = []
+            components, mappers = [], []
             for i, mapper_config in enumerate(config.mappers):
                 if i in untouched:
-                    components.append(untouched[i])
+                    mappers.append(untouched[i][0])
+                    components.append(untouched[i][1])
                     continue
                 mapper = make_mapper(mapper_config.kind, mapper_config.params, seed=config.seed)
                 if not fusion.holdout_refine:
@@ -231,22 +246,72 @@ class Trainer:
                 mapper.fit(X_fit, held_fit[mapper_config.space])
                 scores = mapper.similarity(X_val, held_val[mapper_config.space])
                 if mapper_config.space != "features":
-                    untouched[i] = scores
+                    untouched[i] = (mapper, scores)
+                mappers.append(mapper)
                 components.append(scores)
             weights, value = best_weights(components + extra_components, config.fusion.grid)
             if len(joint_candidates) > 1:
                 self._say(f"tags in the features space with weight {joint_weight:g}: {value:.4f}")
             if best is None or value > best[0] + 1e-12:
-                best = (value, weights, joint_weight)
-        _, weights, joint_weight = best
+                best = (value, weights, joint_weight, mappers, components, held_val)
+        value, weights, joint_weight, mappers, components, held_val = best
         self._say("fusion weights: " + ", ".join(f"{w:g}" for w in weights))
+        hub_choice = (config.hubness.neighbours[0], config.hubness.strengths[0])
+        if config.hubness.enabled:
+            bank = bank_rows(len(fit), config.hubness.bank, config.seed)
+            bank_keys = [m.unit_query_keys(X_fit[bank]) for m in mappers]
+            gallery_keys = [
+                m.unit_gallery_keys(held_val[c.space])
+                for m, c in zip(mappers, config.mappers, strict=True)
+            ]
+            hub_value = -np.inf  # among the candidates only: without 0, a correction is kept
+            for k in config.hubness.neighbours:
+                hub = HubnessCorrection(bank_keys, k, 1.0)
+                penalties = hub.penalties(gallery_keys)
+                for strength in config.hubness.strengths:
+                    hub.strength = strength
+                    corrected = [hub.corrected(c, penalties, i) for i, c in enumerate(components)]
+                    candidate = fused_quality(corrected + extra_components, weights)
+                    if candidate > hub_value + 1e-12:
+                        hub_choice, hub_value = (k, strength), candidate
+            self._say(
+                f"hubness correction: {hub_choice[0]} nearest, strength {hub_choice[1]:g} "
+                f"(MAP@20 {value:.4f} without, {hub_value:.4f} with)"
+            )
         n = len(config.mappers)
         member_weights = list(weights[:n])
         extra = iter(weights[n:])
         tag_weight = next(extra) if tags is not None else 0.0
         concept_weight = next(extra) if concepts is not None else 0.0
         transfer_weight = next(extra) if transfer is not None else 0.0
-        return member_weights, tag_weight, concept_weight, transfer_weight, joint_weight
+        fusion_weights = (member_weights, tag_weight, concept_weight, transfer_weight, joint_weight)
+        return fusion_weights, hub_choice
+
+
+def bank_rows(n: int, size: int, seed: int) -> np.ndarray:
+    """A seeded, sorted sample of ``size`` of ``n`` training rows (all of them if fewer).
+
+    >>> bank_rows(5, 10, 0).tolist()
+    [0, 1, 2, 3, 4]
+    """
+    if size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def fused_quality(components: Sequence[np.ndarray], weights: Sequence[float]) -> float:
+    """MAP@20 of the weighted sum of standardised square score matrices of paired items
+    (row ``i``'s match is column ``i``)."""
+    standardized = [standardize_rows(np.asarray(c, dtype=np.float64)) for c in components]
+    return _weighted_quality(standardized, weights)
+
+
+def _weighted_quality(standardized: Sequence[np.ndarray], weights: Sequence[float]) -> float:
+    """MAP@20 of the weighted sum of standardised score matrices (-1 when every weight is 0)."""
+    total = sum(w * s for w, s in zip(weights, standardized, strict=True) if w)
+    if isinstance(total, int):
+        return -1.0
+    return map_at_k(ranks_from_scores(total, np.arange(len(total))), 20)
 
 
 def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> list[float]:
@@ -264,13 +329,9 @@ def best_weights(
 ) -> tuple[list[float], float]:
     """:func:`choose_weights` and the MAP@20 its weights reach."""
     standardized = [standardize_rows(np.asarray(c, dtype=np.float64)) for c in components]
-    relevant = np.arange(len(standardized[0]))
 
     def quality(weights: Sequence[float]) -> float:
-        total = sum(w * s for w, s in zip(weights, standardized, strict=True) if w)
-        if isinstance(total, int):
-            return -1.0
-        return map_at_k(ranks_from_scores(total, relevant), 20)
+        return _weighted_quality(standardized, weights)
 
     free = len(components) - 1
     if free == 0:

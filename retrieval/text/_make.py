@@ -37,6 +37,7 @@ def make_encoder(
         "max_features": config.max_features,
         "min_df": config.min_df,
         "sublinear_tf": config.sublinear_tf,
+        "stop_words": config.stop_words,
     }
     encoders = []
     for name in config.encoders:
@@ -48,12 +49,18 @@ def make_encoder(
                     vector_size=config.word2vec_dim,
                     epochs=config.word2vec_epochs,
                     min_count=config.word2vec_min_count,
+                    stop_words=config.stop_words,
                     seed=seed,
                 )
             )
         elif name == "glove":
             encoders.append(
-                PretrainedEncoder("glove", limit=config.glove_vocabulary, normalize=True)
+                PretrainedEncoder(
+                    "glove",
+                    limit=config.glove_vocabulary,
+                    normalize=True,
+                    stop_words=config.stop_words,
+                )
             )
         elif name == "tfidf_neighbours":
             encoders.append(

@@ -11,6 +11,101 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
+FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "yet",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "from",
+        "by",
+        "with",
+        "for",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "off",
+        "out",
+        "up",
+        "down",
+        "about",
+        "as",
+        "than",
+        "then",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "having",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "i",
+        "me",
+        "my",
+        "we",
+        "us",
+        "our",
+        "you",
+        "your",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "they",
+        "them",
+        "their",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "not",
+        "no",
+    ]
+)
+"""The ``"function"`` stop words: articles, prepositions, conjunctions, pronouns and auxiliary
+verbs only, so that no word that names or describes a thing ("fire", "empty", "front",
+"system", "bill") is dropped, as scikit-learn's English list drops them."""
+STOP_WORD_SETS = ("english", "function", "none")
+"""The named stop-word sets: scikit-learn's English list, :data:`FUNCTION_WORDS`, and none."""
+
 
 class Tokenizer:
     """Split a description into lower-case word tokens.
@@ -18,7 +113,8 @@ class Tokenizer:
     Parameters
     ----------
     stop_words:
-        ``"english"`` (scikit-learn's list), ``None`` to keep every word, or an iterable of words.
+        ``"english"`` (scikit-learn's list), ``"function"`` (:data:`FUNCTION_WORDS`), ``None`` or
+        ``"none"`` to keep every word, or an iterable of words.
     min_length:
         Tokens shorter than this are dropped.
 
@@ -31,6 +127,8 @@ class Tokenizer:
     ['man', 'cafe', 'red', 'bench']
     >>> Tokenizer(stop_words=None)("On the bench.")
     ['on', 'the', 'bench']
+    >>> Tokenizer("english")("An empty fire"), Tokenizer("function")("An empty fire")
+    ([], ['empty', 'fire'])
     """
 
     def __init__(self, stop_words: str | Iterable[str] | None = "english", min_length: int = 1):
@@ -38,10 +136,15 @@ class Tokenizer:
         self.min_length = min_length
         if stop_words == "english":
             self._stop = frozenset(ENGLISH_STOP_WORDS)
-        elif stop_words is None:
+        elif stop_words == "function":
+            self._stop = FUNCTION_WORDS
+        elif stop_words is None or stop_words == "none":
             self._stop = frozenset()
         elif isinstance(stop_words, str):
-            raise ValueError(f"stop_words must be 'english', None or a list, got {stop_words!r}")
+            raise ValueError(
+                f"stop_words must be one of {list(STOP_WORD_SETS)}, None or a list, "
+                f"got {stop_words!r}"
+            )
         else:
             self._stop = frozenset(w.lower() for w in stop_words)
 
