@@ -224,12 +224,46 @@ def test_a_pickle_payload_in_a_bundle_runs_nothing(bundle: Path, tmp_path: Path)
     assert marker.exists()
 
 
+def _replace_codes(copy: Path, value: np.ndarray, finite: bool | None) -> Path:
+    """Write ``value`` as the gallery codes; ``finite`` not None: record it consistently."""
+    import hashlib
+
+    codes = copy / "arrays" / "gallery" / "spaces" / "code.npy"
+    np.save(codes, value)
+    if finite is not None:
+        manifest_path = copy / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        data = codes.read_bytes()[-value.nbytes :]
+        manifest["arrays"]["gallery/spaces/code"].update(
+            sha256=hashlib.sha256(data).hexdigest(), finite=finite
+        )
+        manifest_path.write_text(json.dumps(manifest))
+    return codes
+
+
 def test_a_bundle_whose_codes_are_nan_is_refused(bundle: Path, tmp_path: Path) -> None:
     from retrieval.core import load_bundle
 
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
-    codes = copy / "arrays" / "gallery" / "spaces" / "code.npy"
-    np.save(codes, np.full_like(np.load(codes), np.nan))
+    nan = np.full_like(np.load(copy / "arrays" / "gallery" / "spaces" / "code.npy"), np.nan)
+    codes = _replace_codes(copy, nan, finite=True)
+    with pytest.raises(StoreError, match=f"{codes}: holds NaN or infinity"):
+        load_bundle(copy)
+    _replace_codes(copy, nan, finite=False)  # allowed by the store, refused by the gallery
     with pytest.raises(StoreError, match="not a complete bundle .*NaN or infinity"):
+        load_bundle(copy)
+
+
+def test_a_bundle_whose_codes_were_rewritten_is_reported_damaged(
+    bundle: Path, tmp_path: Path
+) -> None:
+    from retrieval.core import load_bundle
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    codes = _replace_codes(
+        copy, np.zeros_like(np.load(bundle / "arrays/gallery/spaces/code.npy")), None
+    )
+    with pytest.raises(StoreError, match=f"{codes}: damaged: .*SHA-256"):
         load_bundle(copy)

@@ -7,10 +7,18 @@ A stored object is a folder::
                     (``mapper/0/coef`` -> ``arrays/mapper/0/coef.npy``)
 
 Only JSON and ``.npy`` files (read with ``allow_pickle=False``) are ever loaded, so opening
-a folder that someone sent you never runs code. Objects that know how to store themselves
-implement :class:`Stateful`: ``get_state()`` returns ``(meta, arrays)`` and
-``from_state(meta, arrays)`` rebuilds the object; composite objects nest their parts'
-meta under a key and prefix their parts' array names (see :func:`nest` and :func:`part`).
+a folder that someone sent you never runs code. The manifest records each array's shape,
+dtype, SHA-256 of its data and, for floats, whether it holds NaN or infinity; loading checks
+each ``.npy`` header against the file's size and that record before reading, then the
+checksum, and refuses NaN or infinity the record does not allow (folders written before
+arrays had records are checked for what they hold: sizes and finite floats). A damaged
+file ends in one :class:`StoreError` naming it. A folder whose replacement was cut off
+between its two renames is read from its previous version (``.NAME.old``).
+
+Objects that know how to store themselves implement :class:`Stateful`: ``get_state()``
+returns ``(meta, arrays)`` and ``from_state(meta, arrays)`` rebuilds the object; composite
+objects nest their parts' meta under a key and prefix their parts' array names (see
+:func:`nest` and :func:`part`).
 
 Example
 -------
@@ -25,7 +33,9 @@ Example
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -35,19 +45,22 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 
-from retrieval.errors import RetrievalError
-from retrieval.fileio import atomic_directory
+from retrieval.errors import DataFormatError
+from retrieval.fileio import atomic_directory, recover_directory
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 ARRAYS = "arrays"
+MAX_MANIFEST_BYTES = 128 * 2**20  # far above any real manifest (a million paths is ~80 MB)
+MAX_DEPTH = 100  # nesting of the manifest's JSON; real ones nest a few levels
+_CHUNK = 16 * 2**20
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 Meta = dict[str, Any]
 Arrays = dict[str, np.ndarray]
 
 
-class StoreError(RetrievalError):
+class StoreError(DataFormatError):
     """A stored folder is missing, damaged, of another kind or of another format version."""
 
 
@@ -88,85 +101,270 @@ def save(
     *,
     extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write ``path/`` atomically: the manifest, every array, and ``extra(staging)``'s files."""
+    """Write ``path/`` atomically: the manifest (with each array's shape, dtype, SHA-256 and,
+    for floats, whether it is all finite), every array, and ``extra(staging)``'s files."""
     path = Path(path)
     reserved = {"kind", "format_version", "arrays"} & set(meta)
     if reserved:
         raise ValueError(f"meta may not use the manifest's own keys {sorted(reserved)}")
+    values: Arrays = {}
     for name, value in arrays.items():
         if not _NAME.match(name) or ".." in name.split("/"):
             raise ValueError(f"array name {name!r} must be letters, digits, '_', '.', '-' and '/'")
-        if np.asarray(value).dtype == object:
+        values[name] = np.asarray(value)
+        if values[name].dtype.hasobject:
             raise TypeError(f"array {name!r} holds Python objects; only numeric arrays are stored")
     manifest = {"kind": kind, "format_version": FORMAT_VERSION, **meta}
-    manifest["arrays"] = sorted(arrays)
-    text = json.dumps(manifest, indent=1, allow_nan=False)
+    json.dumps(manifest, allow_nan=False)  # fail before writing anything
     with atomic_directory(path) as staging:
-        for name, value in arrays.items():
+        records: dict[str, dict[str, Any]] = {}
+        for name in sorted(values):
             target = staging / ARRAYS / f"{name}.npy"
             target.parent.mkdir(parents=True, exist_ok=True)
-            np.save(target, np.asarray(value), allow_pickle=False)
+            np.save(target, values[name], allow_pickle=False)
+            records[name] = _record(target, values[name])
         if extra is not None:
             extra(staging)
+        manifest["arrays"] = records
+        text = json.dumps(manifest, indent=1, allow_nan=False)
         (staging / MANIFEST).write_text(text, encoding="utf-8")
     return path
 
 
+def _record(file: Path, value: np.ndarray) -> dict[str, Any]:
+    """What the manifest records of the array just written to ``file``."""
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        _read_header(handle, file)
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    record: dict[str, Any] = {
+        "shape": list(value.shape),
+        "dtype": value.dtype.str,
+        "sha256": digest.hexdigest(),
+    }
+    if value.dtype.kind in "fc":
+        record["finite"] = bool(np.isfinite(value).all())
+    return record
+
+
 def read_manifest(path: str | os.PathLike[str], kind: str) -> Meta:
     """The manifest of ``path/``, checked for ``kind`` and the format version."""
-    path = Path(path)
+    return _open(Path(path), kind)[1]
+
+
+def _open(path: Path, kind: str) -> tuple[Path, Meta]:
+    """The folder that holds ``path``'s data (see :func:`recover_directory`) and its manifest."""
+    path = recover_directory(path)
     manifest_path = path / MANIFEST
     if not path.is_dir():
-        raise StoreError(f"{path}: no such folder")
+        raise StoreError("no such folder", path=path)
     if not manifest_path.is_file():
         older = _older_format(path)
         if older:
             raise StoreError(
-                f"{path}: {older} written by an older version of retrieval (format 1); "
-                f"this version reads format {FORMAT_VERSION}: rebuild it with this version"
+                f"{older} written by an older version of retrieval (format 1); "
+                f"this version reads format {FORMAT_VERSION}: rebuild it with this version",
+                path=path,
             )
-        raise StoreError(f"{path}: not a stored {kind} (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreError(f"{manifest_path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise StoreError(f"{manifest_path}: expected a JSON object")
+        raise StoreError(f"not a stored {kind} (no {MANIFEST})", path=path)
+    manifest = _parse_manifest(manifest_path)
     found = manifest.get("kind")
     if found != kind:
-        raise StoreError(f"{manifest_path}: holds a {found!r}, expected a {kind!r}")
+        raise StoreError(f"holds a {found!r}, expected a {kind!r}", path=manifest_path)
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise StoreError(
-            f"{manifest_path}: format version {version!r}; this version of retrieval reads "
-            f"format {FORMAT_VERSION}: rebuild it, or use the version that wrote it"
+            f"format version {version!r}; this version of retrieval reads "
+            f"format {FORMAT_VERSION}: rebuild it, or use the version that wrote it",
+            path=manifest_path,
         )
+    return path, manifest
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_manifest(file: Path) -> Meta:
+    """``file``'s JSON object, refused when too large, too deeply nested or holding NaN."""
+    try:
+        with open(file, "rb") as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise StoreError(f"not readable ({exc.strerror or exc})", path=file) from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise StoreError(
+            f"more than {MAX_MANIFEST_BYTES // 2**20} MB, larger than any manifest this "
+            "package writes: refused",
+            path=file,
+        )
+    try:
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise StoreError(f"JSON nested more than {MAX_DEPTH} levels deep", path=file) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StoreError(f"not valid JSON ({_brief(exc)})", path=file) from None
+    if not isinstance(manifest, dict):
+        raise StoreError("expected a JSON object", path=file)
+    if _deeper_than(manifest, MAX_DEPTH):
+        raise StoreError(f"JSON nested more than {MAX_DEPTH} levels deep", path=file)
     return manifest
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether the JSON ``value`` nests lists and objects more than ``limit`` levels deep."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _brief(exc: BaseException) -> str:
+    """``exc``'s message on one short line."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def load(path: str | os.PathLike[str], kind: str, *, mmap: bool = False) -> Stored:
-    """Read a folder written by :func:`save`; never unpickles (``allow_pickle=False``)."""
-    path = Path(path)
-    manifest = read_manifest(path, kind)
-    names = manifest.pop("arrays", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise StoreError(f"{path / MANIFEST}: 'arrays' must be a list of names")
-    arrays = {name: _read_array(path, name, mmap) for name in names}
+    """Read a folder written by :func:`save`; never unpickles (``allow_pickle=False``).
+
+    Every array is checked against its ``.npy`` header, the file's size and the manifest's
+    record (shape, dtype, SHA-256, finite floats). With ``mmap`` the arrays are mapped
+    read-only and only the header, size and record of shape and dtype are checked (the
+    checksum and the finite check would read every byte).
+    """
+    folder, manifest = _open(Path(path), kind)
+    records = _array_records(manifest.pop("arrays", []), folder / MANIFEST)
+    arrays = {name: _read_array(folder, name, record, mmap) for name, record in records.items()}
     manifest.pop("kind")
     manifest.pop("format_version")
-    return Stored(path, manifest, arrays)
+    return Stored(folder, manifest, arrays)
 
 
-def _read_array(folder: Path, name: str, mmap: bool) -> np.ndarray:
+def _array_records(entries: Any, manifest: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's ``arrays``: a list of names (older folders) or name -> record."""
+    if isinstance(entries, list) and all(isinstance(n, str) for n in entries):
+        return {name: {} for name in entries}
+    if not isinstance(entries, dict):
+        raise StoreError("'arrays' must be a list of names or an object of records", path=manifest)
+    for name, record in entries.items():
+        if not isinstance(record, dict) or not _valid_record(record):
+            raise StoreError(
+                f"the record of array {name!r} must be an object of 'shape' (a list of counts), "
+                "'dtype' and 'sha256' (strings) and 'finite' (true or false)",
+                path=manifest,
+            )
+    return entries
+
+
+def _valid_record(record: dict[str, Any]) -> bool:
+    shape = record.get("shape", [])
+    return (
+        isinstance(shape, list)
+        and all(type(n) is int and n >= 0 for n in shape)
+        and isinstance(record.get("dtype", ""), str)
+        and isinstance(record.get("sha256", ""), str)
+        and isinstance(record.get("finite", True), bool)
+    )
+
+
+def _read_header(handle: Any, file: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from the ``.npy`` header; ``handle`` is left at the data."""
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(handle)
+        else:
+            raise StoreError(f"a .npy file of format {version}, expected 1.0 or 2.0", path=file)
+    except StoreError:
+        raise
+    except (ValueError, SyntaxError, RecursionError, MemoryError, EOFError, TypeError) as exc:
+        raise StoreError(f"not a readable array ({_brief(exc)})", path=file) from None
+    if dtype.hasobject:
+        raise StoreError(
+            "holds Python objects (which only a pickle can hold); only numeric arrays are read",
+            path=file,
+        )
+    return tuple(shape), bool(fortran), dtype
+
+
+def _read_array(folder: Path, name: str, record: Mapping[str, Any], mmap: bool) -> np.ndarray:
     if not _NAME.match(name) or ".." in name.split("/"):
-        raise StoreError(f"{folder / MANIFEST}: bad array name {name!r}")
+        raise StoreError(f"bad array name {name!r}", path=folder / MANIFEST)
     file = folder / ARRAYS / f"{name}.npy"
     if not file.is_file():
-        raise StoreError(f"{file}: missing (the folder is incomplete)")
+        raise StoreError("missing (the folder is incomplete)", path=file)
     try:
-        return np.load(file, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except (ValueError, OSError, EOFError) as exc:
-        raise StoreError(f"{file}: not a readable array ({exc})") from None
+        with open(file, "rb") as handle:
+            shape, fortran, dtype = _read_header(handle, file)
+            _check_header(file, shape, dtype, record)
+            offset = handle.tell()
+            count = math.prod(shape)
+            expected = count * dtype.itemsize
+            found = os.fstat(handle.fileno()).st_size - offset
+            if found != expected:
+                raise StoreError(
+                    f"damaged: its header says {count} values of {dtype.str} (shape {shape}, "
+                    f"{expected} bytes), but it holds {found} bytes of data",
+                    path=file,
+                )
+            if mmap:
+                return (
+                    np.load(file, mmap_mode="r", allow_pickle=False)
+                    if expected
+                    else np.empty(shape, dtype)
+                )
+            buffer = bytearray(expected)
+            if handle.readinto(buffer) != expected:
+                raise StoreError("damaged: it ended before its data", path=file)
+    except OSError as exc:
+        raise StoreError(f"not a readable array ({exc.strerror or exc})", path=file) from None
+    _check_checksum(file, buffer, record)
+    if dtype.itemsize == 0:
+        array = np.empty(shape, dtype)
+    else:
+        flat = np.frombuffer(buffer, dtype=dtype, count=count)
+        array = flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
+    allowed = record.get("finite", True) is False
+    if dtype.kind in "fc" and not allowed and not np.isfinite(array).all():
+        raise StoreError(
+            "holds NaN or infinity, which its manifest does not record as allowed", path=file
+        )
+    return array
+
+
+def _check_header(
+    file: Path, shape: tuple[int, ...], dtype: np.dtype, record: Mapping[str, Any]
+) -> None:
+    """The header's shape and dtype against what the manifest records, where it records them."""
+    wanted_shape = record.get("shape")
+    wanted_dtype = record.get("dtype")
+    if (wanted_shape is not None and tuple(wanted_shape) != shape) or (
+        wanted_dtype is not None and wanted_dtype != dtype.str
+    ):
+        raise StoreError(
+            f"damaged: holds shape {list(shape)} of {dtype.str}; its manifest records shape "
+            f"{wanted_shape} of {wanted_dtype}",
+            path=file,
+        )
+
+
+def _check_checksum(file: Path, data: bytearray, record: Mapping[str, Any]) -> None:
+    """``data`` against the SHA-256 the manifest records, where it records one."""
+    wanted = record.get("sha256")
+    if wanted is not None and hashlib.sha256(data).hexdigest() != wanted.lower():
+        raise StoreError(
+            f"damaged: its data do not match the SHA-256 recorded in {MANIFEST}", path=file
+        )
 
 
 def _older_format(path: Path) -> str:
