@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 
 from retrieval import workflows
 from retrieval.config import RunConfig
-from retrieval.core import Trainer
+from retrieval.core import TrainedModel, Trainer
 from retrieval.data import load_competition
-from retrieval.errors import DataFormatError
+from retrieval.errors import DataFormatError, DataWarning
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 
-@pytest.mark.filterwarnings("ignore")
-def test_a_submission_that_fails_validation_keeps_the_previous_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(scope="module")
+def model() -> TrainedModel:
+    """A quick ridge model of the demo's train part."""
     config = RunConfig.from_dict(
         {
             "image": {"use_autoencoder": False, "whiten": False},
@@ -26,7 +27,15 @@ def test_a_submission_that_fails_validation_keeps_the_previous_file(
             "mappers": [{"kind": "ridge", "space": "features"}],
         }
     )
-    model = Trainer(config).fit(load_competition(DEMO, "train"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Trainer(config).fit(load_competition(DEMO, "train"))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_submission_that_fails_validation_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: TrainedModel
+) -> None:
     test = load_competition(DEMO, "test")
     out = tmp_path / "submission.csv"
     good = workflows.make_submission(model, test, out)
@@ -42,3 +51,49 @@ def test_a_submission_that_fails_validation_keeps_the_previous_file(
         workflows.make_submission(model, test, out)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["submission.csv"]  # no leftovers
+
+
+def copy_demo_test(root: Path) -> Path:
+    for folder in ("descriptions_test", "tags_test", "images_test", "features_test"):
+        shutil.copytree(DEMO / folder, root / folder)
+    return root
+
+
+def test_feature_rows_without_an_image_never_reach_the_submission(
+    tmp_path: Path, model: TrainedModel
+) -> None:
+    """10,000 extra feature rows naming images that do not exist: the gallery is the 140
+    images that do, and the submission names only them."""
+    root = copy_demo_test(tmp_path / "comp")
+    for csv in sorted((root / "features_test").glob("*.csv")):
+        width = csv.read_text().split("\n", 1)[0].count(",")
+        row = ",".join(["0.5"] * width)
+        with csv.open("a") as handle:
+            handle.writelines(f"images_test/{i}.jpg,{row}\n" for i in range(1000, 11000))
+    with pytest.warns(DataWarning, match="10000 of 10140 rows name an image that is not in"):
+        test = load_competition(root, "test")
+    assert len(test.ids) == 140
+    result = workflows.make_submission(
+        model, test, tmp_path / "s.csv", answers=DEMO / "answers_test.csv"
+    )
+    named = {i for ranking in result.check.rankings for i in ranking}
+    assert named <= {str(i) for i in range(140)}
+    assert result.score is not None and result.score.gallery_size == 140
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_test_id_kaggle_cannot_take_is_refused_not_written(
+    tmp_path: Path, model: TrainedModel
+) -> None:
+    root = copy_demo_test(tmp_path / "comp")
+    for image in (root / "images_test").glob("*.jpg"):  # every id "abc<k>": each row names one
+        image.rename(image.with_name(f"abc{image.name}"))
+    for csv in (root / "features_test").glob("*.csv"):
+        csv.write_text(csv.read_text().replace("images_test/", "images_test/abc"))
+    test = load_competition(root, "test")
+    out = tmp_path / "s.csv"
+    with pytest.raises(
+        DataFormatError, match=r"image id 'abc\d+' \(ranked for description 0\.txt\)"
+    ):
+        workflows.make_submission(model, test, out)
+    assert not out.exists()

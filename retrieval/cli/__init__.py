@@ -24,12 +24,14 @@ from retrieval.cli import (
     cmd_features,
     cmd_index,
     cmd_report,
+    cmd_score,
     cmd_search,
     cmd_serve,
     cmd_submissions,
     cmd_submit,
     cmd_summary,
     cmd_train,
+    cmd_validate,
 )
 from retrieval.cli._quiet import NativeNoiseFilter, one_line_warnings
 from retrieval.errors import RetrievalError
@@ -45,6 +47,8 @@ COMMANDS = (
     cmd_index,
     cmd_serve,
     cmd_submit,
+    cmd_validate,
+    cmd_score,
     cmd_submissions,
     cmd_demo,
 )

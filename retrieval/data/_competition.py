@@ -75,6 +75,7 @@ def load_competition(
     features: Iterable[FeatureKind] | Literal["auto"] | None = "auto",
     answers: str | os.PathLike[str] | None = None,
     on_error: OnError = "warn",
+    missing_images: Literal["drop", "keep"] = "drop",
 ) -> Dataset:
     """Read one part (``"train"`` or ``"test"``) of the competition layout under ``root``.
 
@@ -92,6 +93,12 @@ def load_competition(
     on_error:
         ``"warn"`` skips recoverable problems with a :class:`~retrieval.errors.DataWarning`
         (they are kept in ``Dataset.notes``); ``"raise"`` makes them errors.
+    missing_images:
+        What to do with feature rows whose image file is not in ``images_<split>/`` (checked
+        only when that folder holds at least one ``.jpg``): ``"drop"`` (the default) leaves
+        them out of the part, so a test gallery never holds an image that does not exist;
+        ``"keep"`` keeps them. Either way a warning names the feature file and says how many
+        (feature files with the same such rows share one warning).
 
     What is fatal and what is skipped
     ---------------------------------
@@ -100,8 +107,10 @@ def load_competition(
     missing, a malformed answer file, and a part with no usable item.
     Skipped with a warning: a malformed feature row, a repeated id, a tag line without
     ``:``, a description line that is not UTF-8 (decoded with replacement characters),
-    an empty description (kept, empty), a missing tag file (no tags), and, in the train
-    part, an id that lacks its image or features (dropped from the part).
+    an empty description (kept, empty), a missing tag file (no tags), feature rows whose
+    image file is missing from a non-empty ``images_<split>/`` (a warning naming the feature
+    file and the count; dropped unless ``missing_images="keep"``), and, in the train part,
+    an id that lacks its image or features (dropped from the part).
 
     Examples
     --------
@@ -109,6 +118,8 @@ def load_competition(
     >>> print(ds.summary())                                  # doctest: +SKIP
     """
     root = Path(root)
+    if missing_images not in ("drop", "keep"):
+        raise ValueError(f"missing_images must be 'drop' or 'keep', got {missing_images!r}")
     problems = ProblemLog(on_error)
     if not root.is_dir():
         raise DataFormatError("competition folder not found", path=root)
@@ -128,6 +139,7 @@ def load_competition(
             path=root,
         )
 
+    imageless: set[str] = set()  # feature rows whose image file does not exist
     if features_by_kind:
         feature_id_sets = [set(ids) for ids, _ in features_by_kind.values()]
         image_ids = set.intersection(*feature_id_sets)
@@ -137,6 +149,12 @@ def load_competition(
                     f"image {missing} has no {kind} row; image dropped",
                     path=feature_csv_path(root, split, kind),
                 )
+        if image_files:  # an empty images folder is taken as pictures not provided
+            imageless = _report_imageless(
+                root, split, features_by_kind, image_files, missing_images, problems
+            )
+            if missing_images == "drop":
+                image_ids -= imageless
     else:
         if not image_files:
             raise DataFormatError(
@@ -146,7 +164,7 @@ def load_competition(
 
     paired = split == "train" and answers is None
     if paired:
-        for missing in _sort_ids(set(description_files) - image_ids):
+        for missing in _sort_ids(set(description_files) - image_ids - imageless):
             what = "features" if features_by_kind else "image"
             problems.report(
                 f"description {missing} has no {what}; item dropped",
@@ -156,7 +174,13 @@ def load_competition(
             problems.report(f"image {extra} has no description; item dropped", path=desc_dir)
         image_ids &= set(description_files)
     if not image_ids:
-        raise DataFormatError(f"no usable item in the {split} part", path=root)
+        hint = (
+            f" (every feature row names an image missing from images_{split}/; "
+            "missing_images='keep' uses the features without them)"
+            if imageless and missing_images == "drop"
+            else ""
+        )
+        raise DataFormatError(f"no usable item in the {split} part{hint}", path=root)
 
     ids = _sort_ids(image_ids)
     description_ids = ids if paired else _sort_ids(description_files)
@@ -221,6 +245,38 @@ def _load_features(
                     path=feature_csv_path(root, split, kind),
                 )
     return loaded
+
+
+def _report_imageless(
+    root: Path,
+    split: str,
+    features_by_kind: dict[str, tuple[list[str], np.ndarray]],
+    image_files: dict[str, Path],
+    missing_images: str,
+    problems: ProblemLog,
+) -> set[str]:
+    """Warn about feature rows whose image file is missing, once for the feature files that
+    share the same such rows (naming the first, counting the others); return their ids."""
+    action = "rows dropped" if missing_images == "drop" else "rows kept (missing_images='keep')"
+    groups: dict[frozenset[str], list[tuple[str, int]]] = {}
+    for kind, (ids, _) in features_by_kind.items():
+        lacking = frozenset(i for i in ids if i not in image_files)
+        if lacking:
+            groups.setdefault(lacking, []).append((kind, len(ids)))
+    for lacking, files in groups.items():
+        (kind, rows), others = files[0], files[1:]
+        also = (
+            f"; the same rows of {len(others)} other feature files too "
+            f"({', '.join(feature_csv_path(root, split, k).name for k, _ in others)})"
+            if others
+            else ""
+        )
+        problems.report(
+            f"{len(lacking)} of {rows} rows name an image that is not in images_{split}/ "
+            f"({_examples(list(lacking), '.jpg')}); {action}{also}",
+            path=feature_csv_path(root, split, kind),
+        )
+    return set().union(*groups)
 
 
 def _align(feature_ids: list[str], matrix: np.ndarray, ids: list[str]) -> np.ndarray:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -8,12 +9,14 @@ from retrieval.data import (
     SUBMISSION_HEADER as HEADER,
 )
 from retrieval.data import (
+    Dataset,
     check_submission,
     read_answers,
     score_submission,
     validate_submission,
     write_submission,
 )
+from retrieval.data._submission import is_kaggle_id, require_kaggle_ids
 from retrieval.errors import DataFormatError
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -173,3 +176,126 @@ def test_answers_with_missing_rows_are_not_blamed_on_the_submission(tmp_path: Pa
         r"0 answered descriptions are not submitted",
     ):
         score_submission(path, answers)
+
+
+# Kaggle's ids are ASCII digits: written "<id>.jpg" for images and "<id>.txt" for descriptions.
+NOT_IMAGE_IDS = [
+    "-1.jpg",
+    "+6.jpg",
+    "\uff16.jpg",  # full-width six
+    "\u0666.jpg",  # Arabic-Indic six
+    "1e2.jpg",
+    "1.jpg.jpg",
+    "1.5.jpg",
+    ".jpg",
+    "abc.jpg",
+]
+
+
+def row_with(first_image: str, description: str = "0.txt") -> str:
+    return f"{description}," + " ".join([first_image, *(f"{j}.jpg" for j in range(1, 20))])
+
+
+@pytest.mark.parametrize("token", NOT_IMAGE_IDS)
+def test_image_ids_are_ascii_digits_without_known_ids(tmp_path: Path, token: str) -> None:
+    path = write(tmp_path, [HEADER, row_with(token)])
+    check = check_submission(path)
+    assert not check.ok
+    assert any(
+        ":2: image ids must look like '<id>.jpg'" in p and repr(token) in p for p in check.problems
+    )
+
+
+@pytest.mark.parametrize("first", ["\u0660.txt", "-0.txt", "0.txt.txt", "\uff10.txt", "x.txt"])
+def test_description_ids_are_ascii_digits_without_known_ids(tmp_path: Path, first: str) -> None:
+    path = write(tmp_path, [HEADER, row_with("0.jpg", first)])
+    check = check_submission(path)
+    assert any(":2: expected '<id>.txt,<20 ids>'" in p for p in check.problems), check.problems
+
+
+def test_leading_zeros_are_still_digits(tmp_path: Path) -> None:
+    assert check_submission(write(tmp_path, [HEADER, row_with("00.jpg", "007.txt")])).ok
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "1e2", "\u0666", "1.jpg", ""])
+def test_the_writer_refuses_an_image_id_it_cannot_write_naming_it_and_the_file(
+    tmp_path: Path, bad: str
+) -> None:
+    out = tmp_path / "s.csv"
+    with pytest.raises(DataFormatError, match=rf"s\.csv: image id {re.escape(repr(bad))} "):
+        write_submission(out, ["0"], [[bad, *IMAGES[1:20]]])
+    assert not out.exists()
+
+
+def test_the_writer_refuses_a_description_id_it_cannot_write(tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    with pytest.raises(DataFormatError, match=r"s\.csv: description id '0\.txt' cannot"):
+        write_submission(out, ["0.txt"], [IMAGES[:20]])
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("image_id", ["7", "0012", "abc", "-1", "+6", "\uff16", "1e2", "1.jpg"])
+def test_writer_validator_and_scorer_agree_on_every_id(tmp_path: Path, image_id: str) -> None:
+    """An id the writer writes is one the validator accepts and the scorer scores; an id the
+    writer refuses, written by hand, is rejected by both."""
+    ranking = [image_id, *(str(j) for j in range(100, 119))]
+    answers = tmp_path / "answers.csv"
+    answers.write_text("Description_ID,Image_ID\n0.txt,100.jpg\n")
+    out = tmp_path / "s.csv"
+    try:
+        write_submission(out, ["0"], [ranking])
+        written = True
+    except DataFormatError:
+        written = False
+        write(tmp_path, [HEADER, "0.txt," + " ".join(f"{i}.jpg" for i in ranking)])
+        out = tmp_path / "submission.csv"
+    assert written == is_kaggle_id(image_id) == check_submission(out).ok
+    if written:
+        assert score_submission(out, answers).map_at_20 == pytest.approx(1 / 2)
+    else:
+        with pytest.raises(DataFormatError, match="problems"):
+            score_submission(out, answers)
+
+
+def test_the_scorer_refuses_what_the_id_checking_validator_refuses(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.csv"
+    answers.write_text("Description_ID,Image_ID\n0.txt,1.jpg\n")
+    path = write(tmp_path, [HEADER, row_with("-1.jpg")])
+    with pytest.raises(DataFormatError, match=r"submission\.csv:2: image ids must look like"):
+        score_submission(path, answers)
+    gallery = [str(j) for j in range(20)]
+    unknown = write(tmp_path, [HEADER, row_with("99.jpg")])
+    with pytest.raises(DataFormatError, match=r"unknown image ids \['99\.jpg'\]"):
+        score_submission(unknown, answers, image_ids=gallery)
+
+
+def test_the_scorer_refuses_answer_ids_that_are_not_kaggles(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.csv"
+    answers.write_text("Description_ID,Image_ID\n0.txt,abc.jpg\n")
+    path = write(tmp_path, [HEADER, row_with("0.jpg")])
+    with pytest.raises(DataFormatError, match=r"answers\.csv: 1 answers are not Kaggle's"):
+        score_submission(path, answers)
+
+
+def test_with_the_gallery_the_score_states_its_size(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.csv"
+    answers.write_text("Description_ID,Image_ID\n0.txt,3.jpg\n")
+    path = write(tmp_path, [HEADER, row_with("0.jpg")])
+    assert score_submission(path, answers).gallery_size == 1
+    score = score_submission(path, answers, image_ids=[str(j) for j in range(2000)])
+    assert score.gallery_size == 2000 and "2000-image gallery" in str(score)
+    assert score.map_at_20 == pytest.approx(1 / 4)
+
+
+def test_a_test_part_with_an_id_kaggle_cannot_take_is_refused_naming_its_file() -> None:
+    part = Dataset(
+        ids=["7", "abc"],
+        image_paths=[Path("images_test/7.jpg"), Path("images_test/abc.jpg")],
+        tags=[[], []],
+        description_ids=["0"],
+        descriptions=[["A cat."]],
+    )
+    with pytest.raises(DataFormatError, match=r"^images_test/abc\.jpg: image id 'abc' is not"):
+        require_kaggle_ids(part)
+    part.ids[1] = "8"
+    require_kaggle_ids(part)
