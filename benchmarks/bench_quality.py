@@ -155,8 +155,15 @@ def _learned(cca_reg: float = 1.0, epochs: int = 10, **params) -> dict:
 def default_values() -> dict:
     """``RunConfig()`` written out (so that the cache key changes whenever the default does)."""
     values = RunConfig().to_dict()
-    keys = ("image", "text", "mappers", "fusion", "concepts", "transfer", "hubness")
+    keys = ("image", "text", "mappers", "fusion", "concepts", "transfer", "hubness", "query_set")
     return {**NO_TAGS, **{key: values[key] for key in keys}}
+
+
+def with_default_query_set(values: dict) -> dict:
+    """``values`` with the default's query-set normalisation when the default has it on, so
+    that every peer ranks a test set as the default does (and its cache key says so)."""
+    settings = RunConfig().to_dict()["query_set"]
+    return {**values, "query_set": settings} if settings["enabled"] else values
 
 
 OURS: dict[str, list[dict]] = {
@@ -208,13 +215,14 @@ def with_tags(values: dict) -> dict:
 
 
 def config_of(values: dict, name: str) -> RunConfig:
-    """The run config of a study entry: without a ``concepts``, ``transfer`` or ``hubness``
-    table, no concept bridge, no text transfer and no hubness correction (the classical peers
-    match text to image features alone)."""
+    """The run config of a study entry: without a ``concepts``, ``transfer``, ``hubness`` or
+    ``query_set`` table, no concept bridge, no text transfer, no hubness correction and no
+    query-set normalisation (the classical peers match text to image features alone)."""
     off = {
         "concepts": {"enabled": False},
         "transfer": {"enabled": False},
         "hubness": {"enabled": False},
+        "query_set": {"enabled": False},
     }
     return RunConfig.from_dict({**off, **values, "name": name})
 
@@ -252,7 +260,7 @@ def test_ranks(values: dict, train, test) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
     model = Trainer(config_of(values, "test")).fit(train)
     seconds = time.perf_counter() - start
-    scores = Searcher(model, model.gallery_from_dataset(test)).scores(test.texts())
+    scores = Searcher(model, model.gallery_from_dataset(test)).scores(test.texts(), as_a_set=True)
     return ranks_from_scores(scores, test.relevant), seconds
 
 
@@ -287,6 +295,7 @@ def study(
             # with tags, the member chosen without them: the tags' own weights are then
             # chosen at training time on held-out train items, for every family alike
             grid = [with_tags(chosen_without_tags[family])] if tags else grid
+            grid = [with_default_query_set(values) for values in grid]
             scores = [cache.cv(root, values, train, folds) for values in grid]
             best = grid[int(np.argmax(scores))]
             chosen_without_tags.setdefault(family, best)

@@ -33,7 +33,7 @@ def test_ranks(config: RunConfig) -> np.ndarray:
     """Train on the whole train part; the rank of each test description's true image."""
     model = Trainer(config).fit(train)
     searcher = Searcher(model, model.gallery_from_dataset(test))
-    return ranks_from_scores(searcher.scores(test.texts()), test.relevant)
+    return ranks_from_scores(searcher.scores(test.texts(), as_a_set=True), test.relevant)
 
 
 default_ranks = test_ranks(RunConfig())

@@ -339,6 +339,31 @@ class HubnessConfig:
 
 
 @dataclass
+class QuerySetConfig:
+    """Query-set normalisation for rankings of a whole set of descriptions at once (see
+    :mod:`retrieval.models.query_set`): each score is multiplied by the picture's softmax over
+    the set's queries, so a picture that every description likes is shared out among them.
+
+    ``temperatures`` lists the candidates, in standard deviations of the scores (``0``: off).
+    With ``fusion.select = "holdout"`` the one with the best MAP@20 on the held-out items is
+    chosen (the held-out descriptions are the set there); otherwise the first is used. It
+    changes ``retrieval evaluate``, ``retrieval submit`` and the reports (rankings of a whole
+    test part), never a single search.
+    """
+
+    enabled: bool = True
+    temperatures: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
+
+    def __post_init__(self) -> None:
+        self.temperatures = tuple(float(t) for t in self.temperatures)
+        if not self.temperatures or min(self.temperatures) < 0:
+            raise ConfigError(
+                "'query_set.temperatures' must list numbers of 0 or more, "
+                f"got {list(self.temperatures)}"
+            )
+
+
+@dataclass
 class FusionConfig:
     """How the weights of the mappers and of the tag score are set.
 
@@ -419,6 +444,7 @@ class RunConfig:
     concepts: ConceptConfig = field(default_factory=ConceptConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     hubness: HubnessConfig = field(default_factory=HubnessConfig)
+    query_set: QuerySetConfig = field(default_factory=QuerySetConfig)
     fusion: FusionConfig = field(default_factory=_default_fusion)
     index: IndexConfig = field(default_factory=IndexConfig)
 

@@ -15,8 +15,11 @@ with its weight, and with the concept bridge (features with ImageNet logits) the
 standardised concept score with its own (the gallery's ``concepts`` space holds each image's
 concept vector). With a hubness correction each member's similarity is first lowered by its
 picture's penalty (the gallery's ``hubness`` space: see :mod:`retrieval.models.hubness`). A
-model with one mapper and no tags returns that mapper's cosine similarities unchanged. With tag indicators (``tag_side``), the ``features`` image space is
-each image's standardised features followed by its weighted tag indicators.
+model with one mapper and no tags returns that mapper's cosine similarities unchanged. With
+tag indicators (``tag_side``), the ``features`` image space is each image's standardised
+features followed by its weighted tag indicators. A ranking of a whole set of descriptions
+at once is then normalised over the set's queries at the temperature ``query_set`` (``0``:
+not; see :mod:`retrieval.models.query_set`).
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class TrainedModel:
     transfer: TextTransfer | None = None
     transfer_weight: float = 0.0
     hubness: HubnessCorrection | None = None
+    query_set: float = 0.0
     features: dict[str, Any] = field(default_factory=dict)
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
@@ -341,6 +345,7 @@ class TrainedModel:
             "concepts": concepts,
             "transfer": transfer,
             "hubness": hubness,
+            "query_set": self.query_set,
         }
         return meta, arrays
 
@@ -393,6 +398,7 @@ class TrainedModel:
             transfer=transfer,
             transfer_weight=transfer_weight,
             hubness=hubness,
+            query_set=float(meta.get("query_set", 0.0)),
             features=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )

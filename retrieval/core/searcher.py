@@ -29,6 +29,7 @@ from retrieval.core.model import CONCEPTS, HUBNESS, TrainedModel, z_sample
 from retrieval.index import make_index
 from retrieval.metrics import top_k
 from retrieval.models.mappers import unit_rows
+from retrieval.models.query_set import dual_softmax
 from retrieval.models.tags import tag_scores
 
 
@@ -103,13 +104,21 @@ class Searcher:
             )
         return self.model.fuse(components, weights, reference)
 
-    def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Similarity of every description with every gallery image, (n_texts, n_gallery)."""
-        return self._fused(self.model.text_features(texts))
+    def scores(self, texts: Sequence[str], *, as_a_set: bool = False) -> np.ndarray:
+        """Similarity of every description with every gallery image, (n_texts, n_gallery).
+
+        ``as_a_set``: the descriptions are ranked together (a test part), so the model's
+        query-set normalisation applies, when it has one (``model.query_set``).
+        """
+        scores = self._fused(self.model.text_features(texts))
+        if as_a_set and self.model.query_set > 0:
+            scores = dual_softmax(scores, self.model.query_set)
+        return scores
 
     def rank(self, texts: Sequence[str], k: int | None = None) -> np.ndarray:
-        """For each description, gallery positions from best to worst (the first ``k`` if given)."""
-        scores = self.scores(texts)
+        """For each description of a set ranked together, gallery positions from best to
+        worst (the first ``k`` if given)."""
+        scores = self.scores(texts, as_a_set=True)
         return top_k(scores, k or scores.shape[1])
 
     # ------------------------------------------------------------------ queries
@@ -136,19 +145,27 @@ class Searcher:
             return f"no word of {text[:80]!r} is known to the model; the results do not reflect it"
         return None
 
-    def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
-        """The ``k`` gallery images closest to a code (cosine in code space)."""
+    def code_scores(self, code: np.ndarray) -> np.ndarray:
+        """Cosine of a code with every gallery image's code, ``(n_gallery,)``."""
         code = unit_rows(np.asarray(code, np.float32).reshape(1, -1))
-        codes = unit_rows(self.gallery.codes)
-        return self._hits((code @ codes.T)[0], k)
+        return (code @ unit_rows(self.gallery.codes).T)[0]
 
-    def search_image(self, image: Any, k: int = 20, *, weights_file: Any = None) -> list[SearchHit]:
-        """The ``k`` gallery images closest to an example picture (a path or a PIL image).
+    def image_scores(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
+        """Cosine of an example picture (a path or a PIL image) with every gallery image, in
+        code space, ``(n_gallery,)``.
 
         The picture is encoded by the network that made the model's training features;
         ``weights_file`` is needed only when that network's weights were a file.
         """
-        return self.search_code(self.model.encode_images([image], weights_file=weights_file)[0], k)
+        return self.code_scores(self.model.encode_images([image], weights_file=weights_file)[0])
+
+    def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
+        """The ``k`` gallery images closest to a code (cosine in code space)."""
+        return self._hits(self.code_scores(code), k)
+
+    def search_image(self, image: Any, k: int = 20, *, weights_file: Any = None) -> list[SearchHit]:
+        """The ``k`` gallery images closest to an example picture (see :meth:`image_scores`)."""
+        return self._hits(self.image_scores(image, weights_file=weights_file), k)
 
     def rank_texts(
         self, image: Any, texts: Sequence[str], *, weights_file: Any = None

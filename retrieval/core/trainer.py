@@ -27,6 +27,7 @@ from retrieval.models.concepts import ConceptBridge, imagenet_class_names
 from retrieval.models.hubness import HubnessCorrection
 from retrieval.models.image_code import ImageCoder
 from retrieval.models.kinds import make_mapper
+from retrieval.models.query_set import dual_softmax
 from retrieval.models.tags import TagIndicators, TagModel, TagRidge, tag_scores
 from retrieval.models.transfer import TextTransfer
 from retrieval.text import glove_columns, make_encoder, text_matrix
@@ -90,10 +91,11 @@ class Trainer:
         joint_candidates = self._joint_candidates(use_tags)
         joint_weight = joint_candidates[0]
         several = len(config.mappers) > 1 or use_tags or bridge is not None or transfer is not None
-        several = several or config.hubness.enabled
+        several = several or config.hubness.enabled or len(self._query_set_candidates()) > 1
         hub_choice = (config.hubness.neighbours[0], config.hubness.strengths[0])
+        query_set = self._query_set_candidates()[0]
         if config.fusion.select == "holdout" and several:
-            weights, hub_choice = self._select_weights(
+            weights, hub_choice, query_set = self._select_weights(
                 X,
                 spaces,
                 tags if use_tags else None,
@@ -154,6 +156,7 @@ class Trainer:
             transfer=transfer,
             transfer_weight=transfer_weight,
             hubness=hubness,
+            query_set=query_set,
             features=dict(dataset.record_of(self.config.data.features)),
             history=history,
         )
@@ -178,6 +181,11 @@ class Trainer:
         bridge = ConceptBridge(settings.temperature, settings.side_weight)
         return bridge.fit(labels, *layer, text_columns=(start, stop))
 
+    def _query_set_candidates(self) -> tuple[float, ...]:
+        """The query-set temperatures worth trying (``(0.0,)`` when it is off)."""
+        settings = self.config.query_set
+        return settings.temperatures if settings.enabled else (0.0,)
+
     def _joint_candidates(self, use_tags: bool) -> tuple[float, ...]:
         """The weights of the tag indicators in the features space worth trying (``0``: none)."""
         uses_features = any(m.space == "features" for m in self.config.mappers)
@@ -193,11 +201,12 @@ class Trainer:
         concepts: tuple[ConceptBridge, np.ndarray] | None = None,
         transfer: TextTransfer | None = None,
         transfer_rows: np.ndarray | None = None,
-    ) -> tuple[tuple[list[float], float, float, float, float], tuple[int, float]]:
+    ) -> tuple[tuple[list[float], float, float, float, float], tuple[int, float], float]:
         """Fusion weights (the members', the tag score's, the concept score's, the text
         transfer's) and the weight of the tags in the features space, with the best MAP@20
         on a held-out part of the training items; then, with those, the hubness correction's
-        neighbours and strength (the first candidates when the correction is off)."""
+        neighbours and strength (the first candidates when the correction is off), and the
+        query-set temperature (0 when it is off)."""
         config = self.config
         fusion = config.fusion
         order = np.random.default_rng(config.seed).permutation(X.shape[0])
@@ -264,7 +273,8 @@ class Trainer:
                 m.unit_gallery_keys(held_val[c.space])
                 for m, c in zip(mappers, config.mappers, strict=True)
             ]
-            hub_value = -np.inf  # among the candidates only: without 0, a correction is kept
+            hub_value, best_corrected = -np.inf, components
+            # among the candidates only: without 0, a correction is kept
             for k in config.hubness.neighbours:
                 hub = HubnessCorrection(bank_keys, k, 1.0)
                 penalties = hub.penalties(gallery_keys)
@@ -273,10 +283,21 @@ class Trainer:
                     corrected = [hub.corrected(c, penalties, i) for i, c in enumerate(components)]
                     candidate = fused_quality(corrected + extra_components, weights)
                     if candidate > hub_value + 1e-12:
-                        hub_choice, hub_value = (k, strength), candidate
+                        hub_choice, hub_value, best_corrected = (k, strength), candidate, corrected
             self._say(
                 f"hubness correction: {hub_choice[0]} nearest, strength {hub_choice[1]:g} "
                 f"(MAP@20 {value:.4f} without, {hub_value:.4f} with)"
+            )
+            components = best_corrected
+        query_set = self._query_set_candidates()[0]
+        if config.query_set.enabled:
+            fused = fused_scores(components + extra_components, weights)
+            values = {t: _quality(dual_softmax(fused, t)) for t in self._query_set_candidates()}
+            query_set = max(values, key=values.__getitem__)  # ties: the first candidate
+            self._say(
+                "query-set normalisation: "
+                + ", ".join(f"temperature {t:g}: {v:.4f}" for t, v in values.items())
+                + f"; {query_set:g} kept"
             )
         n = len(config.mappers)
         member_weights = list(weights[:n])
@@ -285,7 +306,7 @@ class Trainer:
         concept_weight = next(extra) if concepts is not None else 0.0
         transfer_weight = next(extra) if transfer is not None else 0.0
         fusion_weights = (member_weights, tag_weight, concept_weight, transfer_weight, joint_weight)
-        return fusion_weights, hub_choice
+        return fusion_weights, hub_choice, query_set
 
 
 def bank_rows(n: int, size: int, seed: int) -> np.ndarray:
@@ -306,12 +327,23 @@ def fused_quality(components: Sequence[np.ndarray], weights: Sequence[float]) ->
     return _weighted_quality(standardized, weights)
 
 
+def fused_scores(components: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """The weighted sum of the standardised score matrices (as the model fuses them)."""
+    standardized = [standardize_rows(np.asarray(c, dtype=np.float64)) for c in components]
+    return sum(w * s for w, s in zip(weights, standardized, strict=True))
+
+
+def _quality(scores: np.ndarray) -> float:
+    """MAP@20 of a square score matrix of paired items (row ``i``'s match is column ``i``)."""
+    return map_at_k(ranks_from_scores(scores, np.arange(len(scores))), 20)
+
+
 def _weighted_quality(standardized: Sequence[np.ndarray], weights: Sequence[float]) -> float:
     """MAP@20 of the weighted sum of standardised score matrices (-1 when every weight is 0)."""
     total = sum(w * s for w, s in zip(weights, standardized, strict=True) if w)
     if isinstance(total, int):
         return -1.0
-    return map_at_k(ranks_from_scores(total, np.arange(len(total))), 20)
+    return _quality(total)
 
 
 def choose_weights(components: Sequence[np.ndarray], grid: Sequence[float]) -> list[float]:

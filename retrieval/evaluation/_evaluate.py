@@ -32,7 +32,7 @@ def evaluate(model: TrainedModel, dataset: Dataset) -> Evaluation:
             f"{dataset.name or 'dataset'}: the true image of each description is unknown"
         )
     gallery = model.gallery_from_dataset(dataset)
-    scores = Searcher(model, gallery).scores(dataset.texts())
+    scores = Searcher(model, gallery).scores(dataset.texts(), as_a_set=True)
     ranks = ranks_from_scores(scores, dataset.relevant)
     return Evaluation(len(gallery), ranks, top_k(scores, TOP_K), retrieval_report(ranks))
 

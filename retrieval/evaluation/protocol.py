@@ -51,7 +51,9 @@ def fold_indices(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
 def held_out_ranks(config: RunConfig, train: Dataset, held_out: Dataset) -> np.ndarray:
     """Train ``config`` on ``train`` and rank ``held_out``'s images for each of its descriptions."""
     model = Trainer(config).fit(train)
-    scores = Searcher(model, model.gallery_from_dataset(held_out)).scores(held_out.texts())
+    scores = Searcher(model, model.gallery_from_dataset(held_out)).scores(
+        held_out.texts(), as_a_set=True
+    )
     return ranks_from_scores(scores, held_out.relevant)
 
 

@@ -45,17 +45,25 @@ class ClipSearcher:
             raise ValueError("the query is empty")
         return self._hits(self.scores([text])[0], k)
 
-    def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
-        """The ``k`` gallery pictures closest to an embedding (cosine)."""
+    def code_scores(self, code: np.ndarray) -> np.ndarray:
+        """Cosine of an embedding with every gallery picture, ``(n_gallery,)``."""
         code = np.asarray(code, np.float32).reshape(-1)
         code = code / max(float(np.linalg.norm(code)), 1e-12)
-        return self._hits(self.gallery.codes @ code, k)
+        return self.gallery.codes @ code
+
+    def image_scores(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
+        """Cosine of an example picture (a path or a PIL image) with every gallery picture."""
+        if weights_file is not None:
+            raise ValueError("--weights-file is for ResNet-50 bundles; a CLIP library needs none")
+        return self.code_scores(self.encoder.encode_images([image])[0])
+
+    def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
+        """The ``k`` gallery pictures closest to an embedding (cosine)."""
+        return self._hits(self.code_scores(code), k)
 
     def search_image(self, image: Any, k: int = 20, *, weights_file: Any = None) -> list[SearchHit]:
         """The ``k`` gallery pictures closest to an example picture (a path or a PIL image)."""
-        if weights_file is not None:
-            raise ValueError("--weights-file is for ResNet-50 bundles; a CLIP library needs none")
-        return self.search_code(self.encoder.encode_images([image])[0], k)
+        return self._hits(self.image_scores(image, weights_file=weights_file), k)
 
     def query_note(self, text: str) -> str | None:
         """A warning when the query is longer than CLIP reads (its end is ignored), else ``None``."""

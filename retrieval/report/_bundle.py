@@ -23,7 +23,7 @@ def run_from_model(model: TrainedModel, dataset: Dataset, *, name: str | None = 
         gallery_paths=list(gallery.paths),
         query_texts=dataset.texts(),
         relevant=dataset.relevant,
-        scores=Searcher(model, gallery).scores(dataset.texts()),
+        scores=Searcher(model, gallery).scores(dataset.texts(), as_a_set=True),
         codes=gallery.codes,
         history=model.history or None,
         config=model.config.to_dict(),
