@@ -16,6 +16,8 @@ EXAMPLE = """examples:
   retrieval search "a red apple" --library ~/work-library
   retrieval search "a dog on a beach" --library ~/clip-library   # a CLIP library (index --model clip:...)
   retrieval search --image photo.jpg --library ~/clip-library
+  retrieval search "a dog" --image beach.jpg --subtract "indoors" --library ~/clip-library
+  retrieval search "a red apple" --subtract green.jpg --bundle runs/demo/bundle
   retrieval search --bundle runs/demo/bundle          # interactive: type queries, 'exit' to stop"""
 
 
@@ -27,8 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Print score<TAB>path lines for the best-matching images, best first. Without a "
             "query, read queries from stdin: a prompt on a terminal; piped, one "
-            "query<TAB>rank<TAB>score<TAB>path row per result. A text query and --image "
-            "cannot be combined."
+            "query<TAB>rank<TAB>score<TAB>path row per result. A query of several terms (a "
+            "text with --image, --add, --subtract) scores each term against the whole gallery, "
+            "standardises its scores there (mean 0, standard deviation 1) and sums them, "
+            "subtracted terms with a minus: its scores are sums of such z-scores, not the "
+            "cosines of a single text or image query."
         ),
         example=EXAMPLE,
     )
@@ -41,7 +46,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="search a library made by `retrieval index` (default, without --bundle: the per-user library)",
     )
     parser.add_argument("--k", type=positive, default=20, help="how many results (default 20)")
-    parser.add_argument("--image", type=Path, help="query by this example image instead of text")
+    parser.add_argument(
+        "--image", type=Path, help="query by this example image (with a text: both, added)"
+    )
+    parser.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="TERM",
+        help="add a text, or an example image (a path ending .jpg, .png, ...), to the query; repeatable",
+    )
+    parser.add_argument(
+        "--subtract",
+        action="append",
+        default=[],
+        metavar="TERM",
+        help="take a text or an example image away from the query (pictures like it sink); repeatable",
+    )
     add_weights_file(parser)
     parser.add_argument("--paths-only", action="store_true", help="print paths only, one per line")
     parser.set_defaults(run=run)
@@ -79,16 +100,32 @@ def _print_hits(hits, paths_only: bool) -> None:
     sys.stdout.flush()
 
 
+def _terms(args: argparse.Namespace) -> list:
+    """The query's terms: the text, ``--image``, each ``--add`` and each ``--subtract``."""
+    from retrieval.core import QueryTerm as term_type
+
+    terms = []
+    if args.query is not None and args.query.strip():
+        terms.append(term_type(text=args.query))
+    if args.image is not None:
+        terms.append(term_type(image=args.image))
+    terms += [term_type.parse(term) for term in args.add]
+    terms += [term_type.parse(term, -1.0) for term in args.subtract]
+    return terms
+
+
 def run(args: argparse.Namespace) -> int:
-    from retrieval.core import Searcher, load_bundle
+    from retrieval.core import Searcher, check_terms, load_bundle, search_combined
 
     # the arguments first, before anything is loaded or built
-    if args.image is not None and args.query is not None:
-        raise ValueError("give a text query or --image, not both")
-    if args.image is not None and not args.image.is_file():
-        raise FileNotFoundError(f"{args.image}: no such image file")
     if args.query is not None and not args.query.strip():
         raise ValueError("the query is empty")
+    if args.image is not None and not args.image.is_file():
+        raise FileNotFoundError(f"{args.image}: no such image file")
+    terms = _terms(args)
+    combined = len(terms) > 1 or bool(args.add or args.subtract)
+    if combined:
+        check_terms(terms)
     if args.bundle is None:
         from retrieval.cli._options import library_or_default
 
@@ -99,6 +136,13 @@ def run(args: argparse.Namespace) -> int:
         searcher = PictureLibrary(args.library).searcher()
     else:
         searcher = Searcher(*load_bundle(args.bundle))
+    if combined:
+        for term in terms:
+            if term.text is not None:
+                _warn_unknown(searcher, term.text)
+        hits = search_combined(searcher, terms, args.k, weights_file=args.weights_file)
+        _print_hits(hits, args.paths_only)
+        return 0
     if args.image is not None:
         _print_hits(
             searcher.search_image(args.image, args.k, weights_file=args.weights_file),

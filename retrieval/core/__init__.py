@@ -3,6 +3,7 @@
 - :class:`TrainedModel`: text encoder, image branch, mappers, tag model; NumPy scoring.
 - :class:`Trainer`: a :class:`~retrieval.config.RunConfig` and paired data -> a ``TrainedModel``.
 - :class:`Gallery`: the images searched; :class:`Searcher` searches one with a model.
+- :func:`search_combined`: texts and example pictures added to or taken from one query.
 - :func:`save_bundle` / :func:`load_bundle`: a model and its default gallery on disk.
 
 Example
@@ -13,6 +14,7 @@ Example
 """
 
 from retrieval.core.bundle import load_bundle, save_bundle
+from retrieval.core.combined import QueryTerm, check_terms, combined_scores, search_combined
 from retrieval.core.gallery import CODE, Gallery
 from retrieval.core.model import Member, TrainedModel
 from retrieval.core.searcher import Searcher, SearchHit
@@ -22,11 +24,15 @@ __all__ = [
     "CODE",
     "Gallery",
     "Member",
+    "QueryTerm",
     "SearchHit",
     "Searcher",
     "TrainedModel",
     "Trainer",
+    "check_terms",
     "choose_weights",
+    "combined_scores",
     "load_bundle",
     "save_bundle",
+    "search_combined",
 ]

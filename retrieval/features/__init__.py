@@ -16,7 +16,12 @@ from retrieval.features._extract import (
     extract_array,
     extract_features,
 )
-from retrieval.features._images import BadImageError, load_picture, to_rgb_on_white
+from retrieval.features._images import (
+    IMAGE_SUFFIXES,
+    BadImageError,
+    load_picture,
+    to_rgb_on_white,
+)
 from retrieval.features._model import (
     ResNet50Features,
     WeightsUnavailableError,
@@ -27,6 +32,7 @@ from retrieval.features._model import (
 from retrieval.features.networks import NETWORKS, extraction_settings, logit_layer, network_record
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "BadImageError",
     "ExtractionResult",
     "NETWORKS",

@@ -16,6 +16,8 @@ from retrieval.errors import RetrievalError
 INPUT_SIZE = 224
 RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 MAX_PIXELS = 64_000_000  # larger than any camera picture; a "decompression bomb" beyond
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+"""The file name endings read as pictures (lower case): a folder's crawl, a query term."""
 
 
 class BadImageError(RetrievalError):

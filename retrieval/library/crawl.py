@@ -26,7 +26,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+from retrieval.features import IMAGE_SUFFIXES
+
+DEFAULT_EXTENSIONS = IMAGE_SUFFIXES
 SCHEMA_VERSION = 1
 
 

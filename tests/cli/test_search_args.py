@@ -17,7 +17,12 @@ from retrieval.cli import main
             ["search", "--image", "/nonexistent/photo.jpg"],
             "/nonexistent/photo.jpg: no such image file",
         ),
-        (["search", "a cat", "--image", "/nonexistent/photo.jpg"], "not both"),
+        (
+            ["search", "a cat", "--add", "/nonexistent/beach.png"],
+            "/nonexistent/beach.png: no such image file (a term of the query)",
+        ),
+        (["search", "--subtract", "indoors"], "subtracted terms only"),
+        (["search", "a cat", "--add", "  "], "a text query term is empty"),
     ],
 )
 def test_bad_arguments_fail_before_the_bundle_is_read(

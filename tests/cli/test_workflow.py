@@ -135,9 +135,7 @@ def test_interactive_search_until_exit(run_dir: Path) -> None:
     assert "I0000" not in result.stderr and "absl" not in result.stderr
 
 
-def test_unknown_words_are_flagged_and_text_with_image_refused(
-    run_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unknown_words_are_flagged(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle = str(run_dir / "bundle")
     assert main(["search", "xqzzt blorf", "--bundle", bundle, "--k", "2"]) == 0
     captured = capsys.readouterr()
@@ -147,9 +145,30 @@ def test_unknown_words_are_flagged_and_text_with_image_refused(
     assert main(["search", "fire", "--bundle", bundle, "--k", "2"]) == 0
     err = capsys.readouterr().err
     assert "every word of 'fire' is a stop word (fire)" in err and "known" not in err
-    image = str(DEMO / "images_test" / "0.jpg")
-    assert main(["search", "a cow", "--image", image, "--bundle", bundle]) == 1
-    assert "give a text query or --image, not both" in capsys.readouterr().err
+
+
+def _paths(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return capsys.readouterr().out.split()
+
+
+def test_a_combined_query_adds_and_subtracts_texts_and_images(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = ["--bundle", str(run_dir / "bundle"), "--paths-only", "--k", "561"]
+    assert main(["search", "a red apple", *bundle]) == 0
+    apple = _paths(capsys)
+    example = apple[0]
+    # an image term far outweighing the text: the example picture itself comes first
+    assert main(["search", "a red apple", "--add", example, "--add", example, *bundle]) == 0
+    assert _paths(capsys)[0] == example
+    # the text with its best picture subtracted: that picture sinks out of the top
+    assert main(["search", "a red apple", "--subtract", example, *bundle]) == 0
+    without = _paths(capsys)
+    assert sorted(without) == sorted(apple) and without.index(example) > apple.index(example)
+    # a text and --image together are one query of two terms, scored as sums of z-scores
+    assert main(["search", "a red apple", "--image", example, "--k", "3", *bundle[:2]]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert rows[0][1] == example and float(rows[0][0]) > float(rows[2][0]) > 0
 
 
 def test_submit_writes_a_valid_scored_file(
