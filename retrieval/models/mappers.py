@@ -46,6 +46,7 @@ from retrieval.config import (
     ReverseRidgeParams,
     RidgeParams,
 )
+from retrieval.metrics import map_at_k, ranks_from_scores
 from retrieval.store import Arrays, Meta
 
 _RIDGE, _REVERSE, _KERNEL, _PLS, _CCA = (
@@ -178,6 +179,16 @@ class Mapper(BaseEstimator):
     def similarity(self, X: Any, Y: Any) -> np.ndarray:
         """Cosine similarity of every text with every image, (n_texts, n_images)."""
         return self.unit_query_keys(X) @ self.unit_gallery_keys(Y).T
+
+    def score(self, X: Any, Y: Any) -> float:
+        """MAP@20 (1/r, the competition's form) of ranking the rows of ``Y`` for each row of
+        ``X``, row ``i`` of ``Y`` being the image that text ``i`` describes: the score that
+        scikit-learn's model selection maximises (``GridSearchCV(RidgeMapper(), ...)``)."""
+        scores = self.similarity(X, Y)
+        if scores.shape[0] != scores.shape[1]:
+            raise ValueError(f"X has {scores.shape[0]} rows but Y has {scores.shape[1]}")
+        ranks = ranks_from_scores(scores, np.arange(scores.shape[0]))
+        return map_at_k(ranks)
 
     def _check_pairs(self, X: Any, Y: Any) -> tuple[Any, np.ndarray]:
         self._validate_params()

@@ -205,3 +205,20 @@ def test_the_centred_gram_of_sparse_rows_with_frequent_columns_is_exact():
     centred = X.toarray() - X.toarray().mean(axis=0)
     np.testing.assert_allclose(gram, centred @ centred.T, atol=1e-9)
     np.testing.assert_allclose(mean, X.toarray().mean(axis=0))
+
+
+def test_mappers_score_map_at_20_so_grid_search_can_choose_them() -> None:
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 12)).astype("float32")
+    Y = X @ rng.normal(size=(12, 6)).astype("float32") + 0.3 * rng.normal(size=(120, 6))
+    mapper = RidgeMapper(alpha=0.1).fit(X, Y)
+    assert 0.5 < mapper.score(X, Y) <= 1.0
+    shuffled = mapper.score(X, Y[rng.permutation(120)])
+    assert shuffled < mapper.score(X, Y) / 2  # the pairs matter, not the rows alone
+    with pytest.raises(ValueError, match="X has 3 rows but Y has 4"):
+        mapper.score(X[:3], Y[:4])
+    search = GridSearchCV(RidgeMapper(), {"alpha": [0.01, 1e5]}, cv=KFold(3)).fit(X, Y)
+    assert search.best_params_ == {"alpha": 0.01}  # a huge penalty flattens the mapping
+    assert search.best_score_ > search.cv_results_["mean_test_score"].min()
