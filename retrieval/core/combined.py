@@ -60,13 +60,6 @@ class QueryTerm:
             return cls(image=Path(stripped), weight=float(weight))
         return cls(text=term, weight=float(weight))
 
-    def describe(self) -> str:
-        """``+ "a dog"`` or ``- beach.jpg``, as the term reads in a query."""
-        sign = "+" if self.weight > 0 else "-"
-        scale = "" if abs(self.weight) == 1 else f"{abs(self.weight):g} * "
-        what = repr(self.text) if self.text is not None else str(self.image)
-        return f"{sign} {scale}{what}"
-
 
 def check_terms(terms: Sequence[QueryTerm]) -> None:
     """Refuse an empty query, one of subtractions only, and image terms whose file is missing

@@ -8,12 +8,10 @@ import pytest
 from retrieval.config import ConfigError, RunConfig
 from retrieval.core import Searcher, Trainer, load_bundle, save_bundle
 from retrieval.core.model import HUBNESS
-from retrieval.data import load_competition, train_val_split
 from retrieval.models import hubness as hubness_module
 from retrieval.models.hubness import HubnessCorrection, mean_top_similarity
 from retrieval.store import load, save
-
-DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+from tests.models.demo_runs import RIDGE, SMALL_CCA, demo_split, small_run
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -76,17 +74,10 @@ def test_bad_settings_are_refused_by_name(table: dict, needle: str) -> None:
 
 @pytest.mark.slow
 def test_the_trainer_chooses_a_correction_and_single_queries_get_it_too(tmp_path: Path) -> None:
-    fit_part, held_out = train_val_split(load_competition(DEMO, "train"), val_size=0.2, seed=0)
-    config = RunConfig.from_dict(
-        {
-            "data": {"features": "efficientnet_lite0"},
-            "image": {"use_autoencoder": False},
-            "mappers": [{"kind": "cca", "space": "features", "params": {"n_components": 32}}],
-            "tags": {"enabled": False},
-            "concepts": {"enabled": False},
-            # only strengths above 0: a correction is always kept
-            "hubness": {"enabled": True, "bank": 150, "neighbours": [5], "strengths": [0.5]},
-        }
+    fit_part, held_out = demo_split()
+    # only strengths above 0: a correction is always kept
+    config = small_run(
+        SMALL_CCA, hubness={"enabled": True, "bank": 150, "neighbours": [5], "strengths": [0.5]}
     )
     model = Trainer(config).fit(fit_part)
     assert model.hubness is not None
@@ -112,7 +103,7 @@ def test_the_trainer_chooses_a_correction_and_single_queries_get_it_too(tmp_path
 
 @pytest.mark.slow
 def test_strength_zero_wins_when_the_correction_does_not_help(monkeypatch) -> None:
-    fit_part, _ = train_val_split(load_competition(DEMO, "train"), val_size=0.2, seed=0)
+    fit_part, _ = demo_split()
     # a correction that only hurts on the held-out items: every penalty pushes the true match
     # down, so the trainer keeps strength 0 and stores no correction
     monkeypatch.setattr(
@@ -120,14 +111,5 @@ def test_strength_zero_wins_when_the_correction_does_not_help(monkeypatch) -> No
         "corrected",
         lambda self, scores, penalties, member: scores - self.strength * np.eye(len(scores)),
     )
-    config = RunConfig.from_dict(
-        {
-            "data": {"features": "efficientnet_lite0"},
-            "image": {"use_autoencoder": False},
-            "mappers": [{"kind": "ridge", "space": "features"}],
-            "tags": {"enabled": False},
-            "concepts": {"enabled": False},
-            "hubness": {"enabled": True, "neighbours": [5], "strengths": [0.0, 5.0]},
-        }
-    )
+    config = small_run(RIDGE, hubness={"enabled": True, "neighbours": [5], "strengths": [0.0, 5.0]})
     assert Trainer(config).fit(fit_part).hubness is None

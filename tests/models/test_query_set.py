@@ -7,12 +7,10 @@ import pytest
 
 from retrieval.config import ConfigError, RunConfig
 from retrieval.core import Searcher, Trainer, load_bundle, save_bundle
-from retrieval.data import load_competition, train_val_split
 from retrieval.evaluation import evaluate
 from retrieval.metrics import ranks_from_scores
 from retrieval.models.query_set import dual_softmax
-
-DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+from tests.models.demo_runs import RIDGE, SMALL_CCA, demo_split, small_run
 
 
 def test_a_hub_that_every_query_likes_is_shared_out() -> None:
@@ -57,17 +55,9 @@ def test_bad_temperatures_are_refused_by_name(table: dict) -> None:
 
 @pytest.mark.slow
 def test_the_trainer_chooses_a_temperature_that_set_rankings_use(tmp_path: Path) -> None:
-    fit_part, held_out = train_val_split(load_competition(DEMO, "train"), val_size=0.2, seed=0)
-    config = RunConfig.from_dict(
-        {
-            "data": {"features": "efficientnet_lite0"},
-            "image": {"use_autoencoder": False},
-            "mappers": [{"kind": "cca", "space": "features", "params": {"n_components": 32}}],
-            "tags": {"enabled": False},
-            "concepts": {"enabled": False},
-            "query_set": {"enabled": True, "temperatures": [0.5]},  # one candidate: kept
-        }
-    )
+    fit_part, held_out = demo_split()
+    # one candidate: kept
+    config = small_run(SMALL_CCA, query_set={"enabled": True, "temperatures": [0.5]})
     model = Trainer(config).fit(fit_part)
     assert model.query_set == 0.5
     searcher = Searcher(model, model.gallery_from_dataset(held_out))
@@ -93,21 +83,12 @@ def test_the_trainer_chooses_a_temperature_that_set_rankings_use(tmp_path: Path)
 def test_off_wins_when_the_normalisation_does_not_help(monkeypatch) -> None:
     from retrieval.core import trainer as trainer_module
 
-    fit_part, _ = train_val_split(load_competition(DEMO, "train"), val_size=0.2, seed=0)
+    fit_part, _ = demo_split()
     # a normalisation that only hurts on the held-out items: it pushes every true match down
     monkeypatch.setattr(
         trainer_module,
         "dual_softmax",
         lambda scores, t: scores - t * 10 * np.eye(len(scores)) if t else scores,
     )
-    config = RunConfig.from_dict(
-        {
-            "data": {"features": "efficientnet_lite0"},
-            "image": {"use_autoencoder": False},
-            "mappers": [{"kind": "ridge", "space": "features"}],
-            "tags": {"enabled": False},
-            "concepts": {"enabled": False},
-            "query_set": {"enabled": True},
-        }
-    )
+    config = small_run(RIDGE, query_set={"enabled": True})
     assert Trainer(config).fit(fit_part).query_set == 0.0
