@@ -157,7 +157,11 @@ class Searcher:
         The picture is encoded by the network that made the model's training features;
         ``weights_file`` is needed only when that network's weights were a file.
         """
-        return self.code_scores(self.model.encode_images([image], weights_file=weights_file)[0])
+        return self.code_scores(self.image_code(image, weights_file=weights_file))
+
+    def image_code(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
+        """An example picture's code, the query that :meth:`code_scores` scores."""
+        return self.model.encode_images([image], weights_file=weights_file)[0]
 
     def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
         """The ``k`` gallery images closest to a code (cosine in code space)."""

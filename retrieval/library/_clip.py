@@ -53,9 +53,13 @@ class ClipSearcher:
 
     def image_scores(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
         """Cosine of an example picture (a path or a PIL image) with every gallery picture."""
+        return self.code_scores(self.image_code(image, weights_file=weights_file))
+
+    def image_code(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
+        """An example picture's embedding, the query that :meth:`code_scores` scores."""
         if weights_file is not None:
             raise ValueError("--weights-file is for ResNet-50 bundles; a CLIP library needs none")
-        return self.code_scores(self.encoder.encode_images([image])[0])
+        return self.encoder.encode_images([image])[0]
 
     def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
         """The ``k`` gallery pictures closest to an embedding (cosine)."""

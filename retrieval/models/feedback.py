@@ -9,7 +9,8 @@ weights compare like with like:
   already ranks every yes above every no, dropped when it ranks them the wrong way round;
 - **Rocchio** (``rocchio_weight``, 1.0): cosine, in the centred code space, to the mean of the
   yes-voted codes minus ``negative_weight`` (0.5) times the cosine to the mean of the
-  no-voted ones; it works from the first vote of either kind;
+  no-voted ones; it works from the first vote of either kind (with no votes alone, its
+  weight is multiplied by ``negative_weight`` too, the push's share beside a yes);
 - **SVM** (``svm_weight``, 0.5): the decision value of an RBF-kernel SVM trained on the voted
   codes, once there is a yes and a no, with balanced class weights. Its kernel width comes
   from the spread of the whole gallery (scikit-learn's ``"scale"`` rule applied to the
@@ -144,7 +145,7 @@ class RelevanceFeedback:
             (weight, signal)
             for weight, signal in (
                 (self.text_weight * self.text_agreement(), self.initial_scores),
-                (self.rocchio_weight, self.rocchio_scores()),
+                (self.rocchio_weight * self._rocchio_share(), self.rocchio_scores()),
                 (self.svm_weight, self.svm_scores()),
             )
             if signal is not None and weight != 0
@@ -154,6 +155,16 @@ class RelevanceFeedback:
                 return self.initial_scores.copy()
             return np.zeros(len(self.codes))
         return sum(weight * zscore(signal) for weight, signal in parts)
+
+    def _rocchio_share(self) -> float:
+        """``negative_weight`` when every vote is a no, else 1.
+
+        z-scoring a Rocchio term made of no votes alone would scale the push away back up to
+        a full signal, as strong as the query itself: two no votes on near neighbours of an
+        example picture would bury the picture. Scaled, the push keeps the share it has
+        beside a yes.
+        """
+        return self.negative_weight if self.votes_ and not self.voted(True) else 1.0
 
     def text_agreement(self) -> float:
         """How far the votes back the text scores: ``2 * AUC`` of the text over (yes, no) pairs.

@@ -20,6 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from retrieval.core import SearchHit
 from retrieval.library import DEFAULT_EXTENSIONS
+from retrieval.metrics import top_k
 from retrieval.models.feedback import RelevanceFeedback
 from retrieval.web._limits import BodyLimit, SecurityHeaders
 
@@ -31,6 +32,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 MAX_QUERY_CHARS = 1000
 MAX_VOTES = 1000
+MAX_ANCHOR_DIM = 4096  # longer than any code or embedding the models make
 MAX_JSON_BYTES = 256 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -45,7 +47,13 @@ class SearchBackend(Protocol):
 
     def search_text(self, text: str, k: int) -> list[SearchHit]: ...
 
-    def search_image(self, image: Image.Image, k: int) -> list[SearchHit]: ...
+    def image_code(self, image: Image.Image) -> np.ndarray:
+        """An example picture's code: the query of an image search and its refinement."""
+        ...
+
+    def code_scores(self, code: np.ndarray) -> np.ndarray:
+        """A code's similarity with every picture, ``(n,)``."""
+        ...
 
     def text_scores(self, text: str) -> np.ndarray: ...
 
@@ -65,6 +73,11 @@ class Results(BaseModel):
     note: str | None = Field(
         None, description="a warning about the query, e.g. that no word of it is known"
     )
+    anchor: list[float] | None = Field(
+        None,
+        description="for an image query, the example picture's code: send it back as "
+        "/api/feedback's anchor so that a refinement starts from the picture",
+    )
 
 
 class FeedbackRequest(BaseModel):
@@ -72,6 +85,12 @@ class FeedbackRequest(BaseModel):
         "",
         max_length=MAX_QUERY_CHARS,
         description="the text query the session started from (may be empty)",
+    )
+    anchor: list[float] | None = Field(
+        None,
+        max_length=MAX_ANCHOR_DIM,
+        description="the example picture's code an image search returned (its `anchor`), "
+        "when the session started from a picture",
     )
     votes: dict[int, bool] = Field(
         default_factory=dict, max_length=MAX_VOTES, description="picture id -> relevant?"
@@ -179,8 +198,14 @@ def create_app(
         data = await file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
             raise HTTPException(413, f"the upload is larger than {max_upload_bytes} bytes")
-        hits = await run_in_threadpool(lambda: gallery.search_image(_decode_upload(data), k))
-        return Results(query=file.filename or "image", results=[result(h) for h in hits])
+        code = await run_in_threadpool(lambda: gallery.image_code(_decode_upload(data)))
+        scores = np.asarray(gallery.code_scores(code))
+        order = top_k(scores[None], k)[0]
+        return Results(
+            query=file.filename or "image",
+            results=[_hit(int(i), scores[i]) for i in order],
+            anchor=[float(x) for x in np.asarray(code).ravel()],
+        )
 
     @app.get(
         "/images/{index}",
@@ -222,7 +247,17 @@ def create_app(
         bad = [i for i in request.votes if not 0 <= i < n]
         if bad:
             raise HTTPException(422, f"picture ids outside the gallery of {n}: {bad[:5]}")
-        initial = gallery.text_scores(request.query) if request.query.strip() else None
+        if request.anchor is not None and request.query.strip():
+            raise HTTPException(422, "a session starts from a text query or an anchor, not both")
+        if request.anchor is not None:
+            dim = int(np.asarray(gallery.codes).shape[1])
+            if len(request.anchor) != dim:
+                raise HTTPException(
+                    422, f"the anchor has {len(request.anchor)} numbers; this gallery's codes {dim}"
+                )
+            initial = np.asarray(gallery.code_scores(np.asarray(request.anchor, np.float32)))
+        else:
+            initial = gallery.text_scores(request.query) if request.query.strip() else None
         session = RelevanceFeedback(gallery.codes, initial_scores=initial)
         session.vote_many(list(request.votes), list(request.votes.values()))
         scores = session.scores()

@@ -36,8 +36,11 @@ class SearcherBackend:
     def search_text(self, text: str, k: int) -> list[SearchHit]:
         return self.searcher.search(text, k)
 
-    def search_image(self, image: Image.Image, k: int) -> list[SearchHit]:
-        return self.searcher.search_image(image, k, weights_file=self.weights_file)
+    def image_code(self, image: Image.Image) -> np.ndarray:
+        return np.asarray(self.searcher.image_code(image, weights_file=self.weights_file))
+
+    def code_scores(self, code: np.ndarray) -> np.ndarray:
+        return self.searcher.code_scores(code)
 
     def query_note(self, text: str) -> str | None:
         return self.searcher.query_note(text)

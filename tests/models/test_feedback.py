@@ -109,6 +109,19 @@ def test_signals_drop_out_when_missing() -> None:
     np.testing.assert_array_equal(zscore(np.ones(5)), np.zeros(5))
 
 
+def test_no_votes_alone_push_with_their_share_not_a_full_signal() -> None:
+    codes, _ = clusters()
+    text = np.random.default_rng(1).normal(size=200)
+    session = RelevanceFeedback(codes, initial_scores=text, negative_weight=0.25)
+    session.vote_many([3, 4], [False, False])
+    expected = zscore(text) + 0.25 * zscore(session.rocchio_scores())
+    np.testing.assert_allclose(session.scores(), expected)
+    session.vote(150, True)  # beside a yes the push is already inside the Rocchio term
+    text_part = session.text_agreement() * zscore(text)
+    expected = text_part + zscore(session.rocchio_scores()) + 0.5 * zscore(session.svm_scores())
+    np.testing.assert_allclose(session.scores(), expected)
+
+
 def test_single_yes_ranks_its_neighbours_first() -> None:
     codes, labels = clusters()
     session = RelevanceFeedback(codes)

@@ -43,8 +43,11 @@ class CaptionGallery:
     def search_text(self, text: str, k: int) -> list[SearchHit]:
         return self._top(self.text_scores(text), k)
 
-    def search_image(self, image: Image.Image, k: int) -> list[SearchHit]:
-        return self._top(self.codes @ self._thumb(image), k)
+    def image_code(self, image: Image.Image) -> np.ndarray:
+        return self._thumb(image)
+
+    def code_scores(self, code: np.ndarray) -> np.ndarray:
+        return self.codes @ code
 
 
 @pytest.fixture(scope="session")

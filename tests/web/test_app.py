@@ -48,6 +48,27 @@ def test_image_search_returns_the_same_picture_first(client: TestClient) -> None
     assert response.json()["results"][0]["id"] == 7
 
 
+def test_refining_an_image_search_starts_from_the_example_picture(client: TestClient) -> None:
+    data = (DEMO / "images_train" / "7.jpg").read_bytes()
+    found = client.post(
+        "/api/search/image", params={"k": 10}, files={"file": ("7.jpg", data, "image/jpeg")}
+    ).json()
+    ids = [r["id"] for r in found["results"]]
+    assert ids[0] == 7 and len(found["anchor"]) == 64
+    votes = {ids[8]: False, ids[9]: False}  # votes alone would put a stranger first
+    refined = client.post("/api/feedback", json={"anchor": found["anchor"], "votes": votes})
+    assert refined.status_code == 200
+    assert refined.json()["ranking"][0]["id"] == 7  # the example picture stays the anchor
+    without = client.post("/api/feedback", json={"votes": votes}).json()["ranking"]
+    assert without[0]["id"] != 7
+    short = client.post("/api/feedback", json={"anchor": [0.0] * 3, "votes": votes})
+    assert short.status_code == 422 and "3 numbers" in short.json()["detail"]
+    both = client.post(
+        "/api/feedback", json={"anchor": found["anchor"], "query": "x", "votes": votes}
+    )
+    assert both.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "message"),
     [
@@ -179,13 +200,13 @@ def test_an_image_query_runs_off_the_event_loop(demo_gallery: CaptionGallery) ->
     seen: list[bool] = []
 
     class Watching(CaptionGallery):
-        def search_image(self, image, k):  # noqa: ANN001, ANN202
+        def image_code(self, image):  # noqa: ANN001, ANN202
             try:
                 asyncio.get_running_loop()
                 seen.append(True)  # on the loop: every other request waits
             except RuntimeError:
                 seen.append(False)
-            return super().search_image(image, k)
+            return super().image_code(image)
 
     gallery = Watching.__new__(Watching)
     gallery.__dict__.update(demo_gallery.__dict__)
