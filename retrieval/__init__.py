@@ -11,8 +11,9 @@ TensorFlow nor Keras:
 - :func:`load_bundle` / :func:`save_bundle`: a trained model and its gallery on disk;
 - :class:`PictureLibrary`: an incremental index of your own folders of pictures.
 
-TensorFlow's C++ start-up notes are silenced (``TF_CPP_MIN_LOG_LEVEL=2``) unless the
-variable is already set, in Python and Jupyter sessions as in the CLI.
+``TF_CPP_MIN_LOG_LEVEL`` is set to 2 unless it is set already (TensorFlow's CPU-instruction
+notice goes); the native runtime's first lines, written before its log level is read, still
+reach stderr, where the CLI filters them.
 
 Example
 -------

@@ -47,7 +47,7 @@ def test_main_api_names_are_the_sub_packages_objects() -> None:
         retrieval.Trainr  # noqa: B018
 
 
-def test_tensorflow_start_up_notes_are_silenced_unless_asked_for() -> None:
+def test_tensorflow_log_level_is_set_unless_the_user_set_it() -> None:
     code = "import os, retrieval; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
     assert run_python(code) == "2"
     assert run_python(code, TF_CPP_MIN_LOG_LEVEL="0") == "0"

@@ -107,7 +107,7 @@ def library_or_default(store: Path | None, *, must_exist: bool) -> Path:
             f"no --bundle or --library given, and the default library {folder} holds nothing yet; "
             "index a folder first: retrieval index FOLDER --bundle BUNDLE (or --model clip:PRESET)"
         )
-    announce(f"library: {folder} (the default; --library/--store to choose another)")
+    announce(f"library: {folder} (the default; --library to choose another)")
     return folder
 
 

@@ -11,9 +11,9 @@ EXAMPLE = """examples:
   retrieval index ~/Pictures --bundle runs/demo/bundle    # the per-user library; the bundle is remembered
   retrieval index                                         # re-crawl: only new or changed files are extracted
   retrieval search "a red apple"                          # search the per-user library
-  retrieval index ~/Work/photos --bundle runs/demo/bundle --store ~/work-library
-  retrieval index ~/Pictures --model clip:clip_vit_base_patch32 --store ~/clip-library   # zero-shot CLIP
-  retrieval index ~/Pictures --model clip:~/models/clip_vit_base_patch32 --store ~/clip-library  # offline
+  retrieval index ~/Work/photos --bundle runs/demo/bundle --library ~/work-library
+  retrieval index ~/Pictures --model clip:clip_vit_base_patch32 --library ~/clip-library   # zero-shot CLIP
+  retrieval index ~/Pictures --model clip:~/models/clip_vit_base_patch32 --library ~/clip-library  # offline
 
 The per-user library lives in $XDG_DATA_HOME/retrieval/library (~/.local/share/retrieval/library).
 Pictures are encoded with the network the bundle's training features came from, or, with
@@ -36,10 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "folders", nargs="*", type=Path, help="folders to add (the library remembers earlier ones)"
     )
     parser.add_argument(
+        "--library",
         "--store",
+        dest="store",
         type=Path,
-        help="where the library lives (default: the per-user library, "
-        "$XDG_DATA_HOME/retrieval/library)",
+        help="where the library lives, as search and serve's --library (default: the per-user "
+        "library, $XDG_DATA_HOME/retrieval/library); --store is the same option",
     )
     encoder = parser.add_mutually_exclusive_group()
     encoder.add_argument(

@@ -64,9 +64,14 @@ class LibraryUpdate:
 
     def __str__(self) -> str:
         copies = sum(len(v) for v in self.duplicates.values())
+        duplicates = (
+            f"{copies} duplicate {'file' if copies == 1 else 'files'} (the content is indexed once)"
+            if copies
+            else "no duplicate files"
+        )
         return (
             f"{self.indexed} pictures indexed ({self.added} new, {self.changed} changed, {self.removed} removed, "
-            f"{self.unchanged} unchanged; {self.extracted} extracted); {copies} duplicate files reported once; "
+            f"{self.unchanged} unchanged; {self.extracted} extracted); {duplicates}; "
             f"{len(self.skipped)} skipped"
         )
 
@@ -142,7 +147,7 @@ class PictureLibrary:
         if manifest["features"] is not None and manifest["features"] != trained.features:
             raise ValueError(
                 f"{self.store}: the library's pictures were encoded with {manifest['features']}, "
-                f"the bundle {bundle} with {trained.features}; use a new --store for this bundle"
+                f"the bundle {bundle} with {trained.features}; use a new --library for this bundle"
             )
         if is_clip_record(trained.features):  # a bundle trained on CLIP embeddings
             clip = clip_encoder(trained.features["preset"])
@@ -175,7 +180,7 @@ class PictureLibrary:
         if bundle is not None and stored is not None:
             raise ValueError(
                 f"{self.store}: the library's pictures were embedded by CLIP ({stored['preset']}); "
-                f"pictures coded with the bundle {bundle} cannot join them; use a new --store"
+                f"pictures coded with the bundle {bundle} cannot join them; use a new --library"
             )
         if model is None:
             return None if stored is None else ClipEncoder(stored["preset"])
@@ -183,20 +188,20 @@ class PictureLibrary:
         if manifest["bundle"] is not None:
             raise ValueError(
                 f"{self.store}: the library's pictures were coded with the bundle "
-                f"{manifest['bundle']}; CLIP pictures cannot join them; use a new --store for "
+                f"{manifest['bundle']}; CLIP pictures cannot join them; use a new --library for "
                 f"--model {model}"
             )
         preset = resolve_preset(preset)
         if stored is not None and stored["preset"] != preset:
             raise ValueError(
                 f"{self.store}: the library's pictures were embedded by CLIP {stored['preset']}, "
-                f"not {preset}; use a new --store for this preset"
+                f"not {preset}; use a new --library for this preset"
             )
         encoder = ClipEncoder(preset)
         if stored is not None and stored != encoder.record:
             raise ValueError(
                 f"{self.store}: the library's pictures were embedded as {stored}, the preset "
-                f"{preset} now makes {encoder.record}; use a new --store"
+                f"{preset} now makes {encoder.record}; use a new --library"
             )
         return encoder
 
@@ -244,7 +249,7 @@ class PictureLibrary:
         """A searcher over the indexed pictures: with the library's bundle, or with CLIP."""
         if not self.index_path.is_dir():
             raise ValueError(
-                f"{self.store}: nothing indexed yet; run `retrieval index FOLDER --store {self.store}`"
+                f"{self.store}: nothing indexed yet; run `retrieval index FOLDER --library {self.store}`"
             )
         stored = store.load(self.index_path, KIND)
         paths = stored.meta["paths"]

@@ -104,18 +104,18 @@ def test_clip_and_bundle_pictures_never_mix(
 ) -> None:
     clip_store = str(tmp_path / "clip-store")
     model = f"clip:{clip_preset}"
-    assert main(["index", str(photos), "--model", model, "--store", clip_store]) == 0
+    assert main(["index", str(photos), "--model", model, "--library", clip_store]) == 0
     capsys.readouterr()
     bundle = str(tmp_path / "some-bundle")
     assert main(["index", "--bundle", bundle, "--store", clip_store]) == 1
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1
-    assert "were embedded by CLIP" in err and "cannot join them; use a new --store" in err
+    assert "were embedded by CLIP" in err and "cannot join them; use a new --library" in err
 
     other = tmp_path / "other-clip"
     shutil.copytree(clip_preset, other)
-    assert main(["index", "--model", f"clip:{other}", "--store", clip_store]) == 1
-    assert f"not {other}; use a new --store" in capsys.readouterr().err
+    assert main(["index", "--model", f"clip:{other}", "--library", clip_store]) == 1
+    assert f"not {other}; use a new --library" in capsys.readouterr().err
 
     bundle_store = tmp_path / "bundle-store"  # a library coded with a bundle, as it is stored
     meta = {"roots": [str(photos)], "bundle": bundle, "features": {"model": "resnet50"}}

@@ -9,7 +9,7 @@ from retrieval.cli import main
 from retrieval.config import RunConfig
 from retrieval.core import Trainer, save_bundle
 from retrieval.data import load_competition
-from retrieval.library import PictureLibrary
+from retrieval.library import LibraryUpdate, PictureLibrary
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
@@ -131,7 +131,7 @@ def test_cli_names_every_skipped_file_and_follows_links_inside(
     (photos / "again").symlink_to(photos / "trip", target_is_directory=True)
     (photos / "gone.jpg").symlink_to(photos / "deleted.jpg")
     store = str(tmp_path / "store")
-    assert main(["index", str(photos), "--bundle", str(bundle), "--store", store]) == 0
+    assert main(["index", str(photos), "--bundle", str(bundle), "--library", store]) == 0
     out = capsys.readouterr()
     assert f"skipping {photos / 'gone.jpg'}: dangling link" in out.err
     link = photos / "outside.jpg"
@@ -140,6 +140,7 @@ def test_cli_names_every_skipped_file_and_follows_links_inside(
     assert "outside.jpg: corrupt" not in out.err and "3 skipped" in out.out
     assert f"{photos / 'again' / 'p1.jpg'} also at {photos / 'trip' / 'p1.jpg'}" in out.err
     assert "6 pictures indexed" in out.out
+    assert "5 duplicate files (the content is indexed once)" in out.out
 
 
 def test_the_per_user_library_is_the_default_and_remembers_its_bundle(
@@ -167,3 +168,9 @@ def test_the_per_user_library_is_the_default_and_remembers_its_bundle(
     out = capsys.readouterr()
     assert f"library: {default} (the default" in out.err
     assert all(Path(p).is_relative_to(photos) for p in out.out.split())
+
+
+def test_the_summary_says_no_duplicates_rather_than_zero_of_them() -> None:
+    assert "no duplicate files; 0 skipped" in str(LibraryUpdate(indexed=3))
+    one = LibraryUpdate(indexed=3, duplicates={"a.jpg": ["b.jpg"]})
+    assert "1 duplicate file (the content is indexed once)" in str(one)
