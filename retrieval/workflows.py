@@ -94,12 +94,16 @@ def train(
 ) -> TrainResult:
     """Train on ``root``'s train part (the config's root by default), or on ``data`` (paired, with
     features), minus the held-out split (unless ``full``), evaluate on that split, and save
-    ``out/bundle`` (default ``runs/<name>``), ``out/history.json`` and ``out/metrics.json``."""
+    ``out/bundle`` (default ``runs/<name>``), ``out/history.json`` and ``out/metrics.json``.
+
+    The bundle's gallery holds every picture of the train part, the held-out ones included:
+    they are kept out of training, not out of search."""
     if root is not None:
         config.data.root = str(root)
     out = Path(out) if out is not None else Path("runs") / config.name
     if data is None:
         data = load_competition(config.data.root, "train")
+    everything = data
     held_out = None
     if not full:
         data, held_out = train_val_split(
@@ -111,7 +115,13 @@ def train(
             file=sys.stderr,
         )
     model = Trainer(config, verbose=verbose).fit(data)
-    gallery = model.gallery_from_dataset(data)
+    gallery = model.gallery_from_dataset(everything)
+    if verbose and held_out is not None:
+        print(
+            f"the bundle searches all {len(everything)} pictures, the {len(held_out)} "
+            "held out of training included",
+            file=sys.stderr,
+        )
     result = TrainResult(model, gallery, held_out, None)
     result.files["bundle"] = save_bundle(out / "bundle", model, gallery)
     result.files["history"] = _write_json(out / "history.json", model.history)
