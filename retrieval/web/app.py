@@ -198,8 +198,12 @@ def create_app(
         data = await file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
             raise HTTPException(413, f"the upload is larger than {max_upload_bytes} bytes")
-        code = await run_in_threadpool(lambda: gallery.image_code(_decode_upload(data)))
-        scores = np.asarray(gallery.code_scores(code))
+
+        def code_and_scores() -> tuple[np.ndarray, np.ndarray]:
+            code = gallery.image_code(_decode_upload(data))
+            return code, np.asarray(gallery.code_scores(code))
+
+        code, scores = await run_in_threadpool(code_and_scores)  # both off the event loop
         order = top_k(scores[None], k)[0]
         return Results(
             query=file.filename or "image",

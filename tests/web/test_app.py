@@ -199,14 +199,21 @@ def test_an_image_query_runs_off_the_event_loop(demo_gallery: CaptionGallery) ->
 
     seen: list[bool] = []
 
+    def on_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+            return True  # on the loop: every other request waits
+        except RuntimeError:
+            return False
+
     class Watching(CaptionGallery):
         def image_code(self, image):  # noqa: ANN001, ANN202
-            try:
-                asyncio.get_running_loop()
-                seen.append(True)  # on the loop: every other request waits
-            except RuntimeError:
-                seen.append(False)
+            seen.append(on_loop())
             return super().image_code(image)
+
+        def code_scores(self, code):  # noqa: ANN001, ANN202
+            seen.append(on_loop())  # scoring a large gallery is work too
+            return super().code_scores(code)
 
     gallery = Watching.__new__(Watching)
     gallery.__dict__.update(demo_gallery.__dict__)
@@ -214,4 +221,4 @@ def test_an_image_query_runs_off_the_event_loop(demo_gallery: CaptionGallery) ->
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32), "red").save(buffer, format="PNG")
     answer = client.post("/api/search/image", files={"file": ("red.png", buffer.getvalue())})
-    assert answer.status_code == 200 and seen == [False]
+    assert answer.status_code == 200 and seen == [False, False]
