@@ -58,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.config import DEFAULT_MAPPING, RunConfig
+from retrieval.config import NeuralParams, RunConfig
 from retrieval.core import Searcher, Trainer
 from retrieval.data import Dataset, load_competition
 from retrieval.evaluation.protocol import (
@@ -142,9 +142,16 @@ def seed_values() -> dict:
     return {key: value for key, value in values.items() if key not in ("name", "seed")}
 
 
+# The default learned mapping's settings that the study's candidates vary, written out in
+# each candidate (so that their cache keys stay what they were when first computed).
+LEARNED = ("init", "cca_reg", "cca_components", "batch_size", "learning_rate", "epochs")
+
+
 def _learned(cca_reg: float = 1.0, epochs: int = 10, **params) -> dict:
     """The learned mapping started at CCA, in the features space (power 0.5)."""
-    settings = {**DEFAULT_MAPPING, "cca_reg": cca_reg, "epochs": epochs, **params}
+    defaults = NeuralParams()
+    settings = {name: getattr(defaults, name) for name in LEARNED}
+    settings.update(cca_reg=cca_reg, epochs=epochs, **params)
     return {
         **NO_TAGS,
         "image": {**PEER_IMAGE, "power": 0.5},
@@ -174,11 +181,19 @@ OURS: dict[str, list[dict]] = {
     "default (configs/default.toml)": [default_values()],
 }
 DEFAULT_FAMILY = "default (configs/default.toml)"
+# the learned mapping started at ridge, as it was first studied (3 epochs, batch 512, rate 1e-4)
+RIDGE_START = {
+    "init": "ridge",
+    "cca_components": 128,
+    "epochs": 3,
+    "batch_size": 512,
+    "learning_rate": 1e-4,
+}
 FORMER_DEFAULT = {
     **NO_TAGS,
     "image": {"power": 0.25},
     "mappers": [
-        {"kind": "neural", "params": {"ridge_alpha": 1.0}},
+        {"kind": "neural", "params": {**RIDGE_START, "ridge_alpha": 1.0}},
         {"kind": "reverse_ridge", "space": "features", "params": {"alpha": 300.0}},
     ],
 }
@@ -186,7 +201,7 @@ DEFAULT_CANDIDATES: dict[str, dict] = {
     "learned mapping into the code only (started at ridge)": {
         **NO_TAGS,
         "image": {"power": 0.25},
-        "mappers": [{"kind": "neural", "params": {"init": "ridge"}}],
+        "mappers": [{"kind": "neural", "params": {**RIDGE_START, "init": "ridge"}}],
     },
     "learned mapping into the code + reverse ridge (the former default)": FORMER_DEFAULT,
     "learned mapping started at CCA, refined 3 epochs (batch 512, rate 1e-4)": _learned(

@@ -38,6 +38,11 @@ def sparse_if_mostly_zero(X: Any, density: float = DENSITY) -> Any:
     return X
 
 
+def dense_float32(X: Any) -> np.ndarray:
+    """``X`` (sparse or dense) as a dense float32 array."""
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
+
+
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, as float32 (all-zero rows stay zero)."""
     matrix = np.asarray(matrix, dtype=np.float32)

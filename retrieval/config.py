@@ -1,9 +1,11 @@
 """Run configuration: small dataclasses, one per concern, loadable from a TOML file.
 
-Every section is a dataclass with defaults; a TOML file only states what differs. These
-dataclasses are the one place where defaults live: the estimators take their defaults
-from them and are built from them. Unknown keys and values of the wrong type are errors
-that name the file and the key.
+Every section is a dataclass whose defaults are the default run's (``RunConfig()``, the same as
+``configs/default.toml``); a TOML file only states what differs, and a table that names some
+keys of a section keeps the defaults of the others. These dataclasses are the one place where
+defaults live: each mapper's parameter dataclass (:data:`MAPPER_PARAMS`) is also its
+estimator's signature (:func:`~retrieval.parameters.estimator_init`). Unknown keys, values of
+the wrong type and values out of range are errors that name the file and the key.
 
 A run maps text into an image space with one or more *mappers* (``[[mappers]]`` tables);
 their scores are standardised per query and summed with weights, together with the tag
@@ -25,9 +27,10 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from retrieval.errors import ConfigError
+from retrieval.parameters import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, Range, problem
 
 ImageSpace = Literal["code", "features"]
 
@@ -59,17 +62,21 @@ class ImageConfig:
     """
 
     use_autoencoder: bool = True
-    power: float = 0.5
+    power: Annotated[float, POSITIVE] = 0.5
     whiten: bool = True
-    whiten_shrink: float = 1.0
-    code_dim: int = 100
-    hidden: tuple[int, ...] = ()
-    epochs: int = 3
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    validation_fraction: float = 0.1
-    patience: int = 3
+    whiten_shrink: Annotated[float, NON_NEGATIVE] = 1.0
+    code_dim: Annotated[int, AT_LEAST_ONE] = 100
+    hidden: tuple[Annotated[int, AT_LEAST_ONE], ...] = ()
+    epochs: Annotated[int, NON_NEGATIVE] = 3
+    batch_size: Annotated[int, AT_LEAST_ONE] = 256
+    learning_rate: Annotated[float, POSITIVE] = 1e-3
+    validation_fraction: Annotated[float, FRACTION] = 0.1
+    patience: Annotated[int, NON_NEGATIVE] = 3
     pca_init: bool = True
+
+
+EncoderName = Literal["tfidf", "tfidf_neighbours", "word2vec", "glove"]
+"""The text encoders by name (:func:`~retrieval.text.make_encoder` builds each)."""
 
 
 @dataclass
@@ -86,7 +93,7 @@ class TextConfig:
     verbs only) or ``"none"``.
     """
 
-    encoders: tuple[str, ...] = ("tfidf", "glove")
+    encoders: tuple[EncoderName, ...] = ("tfidf", "glove")
     weights: tuple[float, ...] = ()
     max_features: int = 20000
     min_df: int = 1
@@ -100,76 +107,83 @@ class TextConfig:
     neighbour_similarity: float = 0.5
     stop_words: Literal["english", "function", "none"] = "english"
 
+    def __post_init__(self) -> None:
+        known = typing.get_args(EncoderName)
+        unknown = [name for name in self.encoders if name not in known]
+        if unknown or not self.encoders:
+            raise ConfigError(
+                f"'text.encoders' must list one or more of {list(known)}, got {list(self.encoders)}"
+            )
+
 
 @dataclass
 class RidgeParams:
     """Ridge regression from text features to the image space (the course's baseline)."""
 
-    alpha: float = 1.0
+    alpha: Annotated[float, POSITIVE] = 1.0
 
 
 @dataclass
 class ReverseRidgeParams:
     """Ridge regression from the image space to text features; ranked in text space."""
 
-    alpha: float = 100.0
+    alpha: Annotated[float, POSITIVE] = 100.0
 
 
 @dataclass
 class KernelRidgeParams:
     """Kernel ridge regression with an RBF kernel on unit-length text features."""
 
-    alpha: float = 1.0
-    gamma: float = 1.0
+    alpha: Annotated[float, POSITIVE] = 1.0
+    gamma: Annotated[float, POSITIVE] = 1.0
 
 
 @dataclass
 class PLSParams:
     """Partial least squares with ``n_components`` latent directions."""
 
-    n_components: int = 64
-    max_iter: int = 500
+    n_components: Annotated[int, AT_LEAST_ONE] = 64
+    max_iter: Annotated[int, AT_LEAST_ONE] = 500
 
 
 @dataclass
 class CCAParams:
     """Regularised canonical correlation analysis; ``reg`` shrinks each side's covariance."""
 
-    reg: float = 1.0
-    n_components: int = 128
+    reg: Annotated[float, POSITIVE] = 1.0
+    n_components: Annotated[int, AT_LEAST_ONE] = 128
 
 
 @dataclass
 class NeuralParams:
-    """The learned Keras mapping from text features into the image space.
+    """The learned Keras mapping from text features into the image space
+    (:class:`~retrieval.models.neural.NeuralMapper`, whose docstring describes each field).
 
-    ``init = "ridge"`` starts a linear network (``hidden = []``) from the ridge regression
-    solution with penalty ``ridge_alpha`` (closed form), which the loss then refines for
-    ``epochs`` epochs; ``"random"`` starts from Keras' initialisation. ``"cca"`` first fits a
-    regularised CCA (``cca_reg``, ``cca_components``): images are keyed by its image-side
-    projection, and the text network starts at its text-side projection and is refined;
-    ``train_images = true`` refines the image-side projection too, jointly (two towers).
+    The defaults are the default run's: a regularised CCA between the text features and the
+    image side gives the start (images are keyed by its image-side projection), and the
+    linear text network is refined from its text-side projection for 10 epochs with the
+    contrastive loss.
     """
 
-    init: Literal["ridge", "random", "cca"] = "ridge"
-    ridge_alpha: float = 1.0
-    cca_reg: float = 1.0
-    cca_components: int = 128
+    init: Literal["ridge", "random", "cca"] = "cca"
+    ridge_alpha: Annotated[float, POSITIVE] = 1.0
+    cca_reg: Annotated[float, POSITIVE] = 1.0
+    cca_components: Annotated[int, AT_LEAST_ONE] = 256
     train_images: bool = False
     loss: Literal["rmse", "triplet", "contrastive"] = "contrastive"
-    hidden: tuple[int, ...] = ()
-    dropout: float = 0.0
-    input_dropout: float = 0.0
-    epochs: int = 3
-    batch_size: int = 512
-    learning_rate: float = 1e-4
-    weight_decay: float = 1e-4
-    margin: float = 0.2
+    hidden: tuple[Annotated[int, AT_LEAST_ONE], ...] = ()
+    dropout: Annotated[float, FRACTION] = 0.0
+    input_dropout: Annotated[float, FRACTION] = 0.0
+    epochs: Annotated[int, NON_NEGATIVE] = 10
+    batch_size: Annotated[int, Range(2)] = 256
+    learning_rate: Annotated[float, POSITIVE] = 6e-4
+    weight_decay: Annotated[float, NON_NEGATIVE] = 1e-4
+    margin: Annotated[float, NON_NEGATIVE] = 0.2
     hard_negatives: bool = True
-    temperature: float = 0.1
-    target_temperature: float = 0.0
-    validation_fraction: float = 0.0
-    patience: int = 5
+    temperature: Annotated[float, POSITIVE] = 0.1
+    target_temperature: Annotated[float, NON_NEGATIVE] = 0.0
+    validation_fraction: Annotated[float, FRACTION] = 0.0
+    patience: Annotated[int, NON_NEGATIVE] = 5
     standardize: bool = False
 
 
@@ -193,12 +207,14 @@ class MapperConfig:
     parameters (see :data:`MAPPER_PARAMS`); missing ones take their defaults.
     """
 
-    kind: Literal["ridge", "reverse_ridge", "kernel_ridge", "pls", "cca", "neural"] = "neural"
+    kind: str = "neural"
     space: ImageSpace = "code"
     weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.kind not in MAPPER_PARAMS:
+            raise ConfigError(f"'kind' must be one of {list(MAPPER_PARAMS)}, got {self.kind!r}")
         self.params = dataclasses.asdict(
             _build(MAPPER_PARAMS[self.kind], self.params, "params.", None)
         )
@@ -232,9 +248,9 @@ class TagConfig:
     """
 
     enabled: bool = True
-    weight: float = 0.5
-    C: float = 10.0
-    min_count: int = 2
+    weight: Annotated[float, NON_NEGATIVE] = 0.5
+    C: Annotated[float, POSITIVE] = 10.0
+    min_count: Annotated[int, AT_LEAST_ONE] = 2
     joint_weights: tuple[float, ...] = (1.0, 3.0)
     predict_missing: bool = False
     predict_alpha: float = 100.0
@@ -376,27 +392,21 @@ class FusionConfig:
     ``holdout_items`` caps the items this choice uses (a seeded sample; ``0``: all), and
     with ``holdout_refine = false`` a learned mapper is fitted there without its refinement
     (its CCA or ridge start, see :meth:`~retrieval.models.mappers.Mapper.without_refinement`).
-    Both only make the choice cheaper; the final fit is the same. The built-in default
-    (``RunConfig()``) uses 5,000 items without refinement; a ``[fusion]`` table that leaves
-    them out keeps every item and refines.
+    Both only make the choice cheaper; the final fit is the same. The default uses at most
+    5,000 items, without refinement.
     """
 
     select: Literal["fixed", "holdout"] = "holdout"
     holdout: float = 0.2
     grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
-    holdout_items: int = 0
-    holdout_refine: bool = True
+    holdout_items: int = 5000
+    holdout_refine: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.holdout < 1:
             raise ConfigError(f"'fusion.holdout' must be between 0 and 1, got {self.holdout}")
         if self.holdout_items < 0:
             raise ConfigError(f"'fusion.holdout_items' must be 0 or more, got {self.holdout_items}")
-
-
-def _default_fusion() -> FusionConfig:
-    """The default run's fusion: weights chosen on at most 5,000 items, without refinement."""
-    return FusionConfig(holdout_items=5000, holdout_refine=False)
 
 
 @dataclass
@@ -415,19 +425,9 @@ class IndexConfig:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-DEFAULT_MAPPING: dict[str, Any] = {
-    "init": "cca",
-    "cca_reg": 1.0,
-    "cca_components": 256,
-    "batch_size": 256,
-    "learning_rate": 6e-4,
-    "epochs": 10,
-}
-"""The default learned mapping's settings: started at CCA, refined by the contrastive loss."""
-
-
 def _default_mappers() -> list[MapperConfig]:
-    return [MapperConfig(kind="neural", space="features", params=dict(DEFAULT_MAPPING))]
+    """The default run's one mapper: the learned mapping (its defaults) in the features space."""
+    return [MapperConfig(kind="neural", space="features")]
 
 
 @dataclass
@@ -445,7 +445,7 @@ class RunConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     hubness: HubnessConfig = field(default_factory=HubnessConfig)
     query_set: QuerySetConfig = field(default_factory=QuerySetConfig)
-    fusion: FusionConfig = field(default_factory=_default_fusion)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
 
     def __post_init__(self) -> None:
@@ -485,15 +485,16 @@ def _plain(value: Any) -> Any:
 def _build(cls: type, values: Any, prefix: str, source: str | None) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix.rstrip('.')!r} must be a table", path=source)
-    if cls is MapperConfig and values.get("kind", "neural") in MAPPER_PARAMS:
-        params = _build(
-            MAPPER_PARAMS[values.get("kind", "neural")],
-            values.get("params", {}),
-            f"{prefix}params.",
-            source,
-        )
+    if cls is MapperConfig:
+        kind = values.get("kind", "neural")
+        if kind not in MAPPER_PARAMS:
+            raise ConfigError(
+                f"{prefix + 'kind'!r} must be one of {list(MAPPER_PARAMS)}, got {kind!r}",
+                path=source,
+            )
+        params = _build(MAPPER_PARAMS[kind], values.get("params", {}), f"{prefix}params.", source)
         values = {**values, "params": dataclasses.asdict(params)}
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -511,6 +512,12 @@ def _build(cls: type, values: Any, prefix: str, source: str | None) -> Any:
 
 def _check(value: Any, hint: Any, key: str, source: str | None) -> Any:
     origin = typing.get_origin(hint)
+    if origin is Annotated:
+        value = _check(value, typing.get_args(hint)[0], key, source)
+        issue = problem(value, hint)
+        if issue:
+            raise ConfigError(f"{key!r} must be {issue}, got {value!r}", path=source)
+        return value
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, f"{key}.", source)
     if origin is Literal:

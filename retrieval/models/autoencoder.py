@@ -17,18 +17,17 @@ Example
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from retrieval.arrays import standard_scale
 from retrieval.config import ImageConfig
 from retrieval.models._keras_files import load_keras, save_keras
 from retrieval.models.dense_stack import DenseStack
+from retrieval.parameters import Seeded, check_estimator
 
 _IMAGE = ImageConfig()
 
@@ -78,19 +77,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Per-epoch ``loss`` and ``val_loss``.
     """
 
-    _parameter_constraints: dict = {
-        "code_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden": ["array-like"],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "patience": [Interval(Integral, 0, None, closed="left")],
-        "pca_init": ["boolean"],
-        "seed": [Interval(Integral, 0, None, closed="left")],
-        "verbose": ["verbose"],
-    }
-
     def __init__(
         self,
         code_dim: int = _IMAGE.code_dim,
@@ -114,6 +100,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.pca_init = pca_init
         self.seed = seed
         self.verbose = verbose
+
+    def _validate_params(self) -> None:
+        check_estimator(self, ImageConfig, Seeded)
 
     @classmethod
     def from_config(cls, config: ImageConfig, *, seed: int = 0) -> Autoencoder:

@@ -30,15 +30,13 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from retrieval.arrays import sparse_if_mostly_zero, unit_rows
+from retrieval.arrays import dense_float32, sparse_if_mostly_zero, unit_rows
 from retrieval.config import (
     CCAParams,
     KernelRidgeParams,
@@ -47,19 +45,8 @@ from retrieval.config import (
     RidgeParams,
 )
 from retrieval.metrics import map_at_k, ranks_from_scores
+from retrieval.parameters import check_estimator, estimator_init
 from retrieval.store import Arrays, Meta
-
-_RIDGE, _REVERSE, _KERNEL, _PLS, _CCA = (
-    RidgeParams(),
-    ReverseRidgeParams(),
-    KernelRidgeParams(),
-    PLSParams(),
-    CCAParams(),
-)
-
-
-def _dense(X: Any) -> np.ndarray:
-    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
 
 
 def _centred_gram(X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -148,9 +135,23 @@ def ridge_solution(X: Any, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.
 
 
 class Mapper(BaseEstimator):
-    """The interface every mapper implements (see the module docstring)."""
+    """The interface every mapper implements (see the module docstring).
+
+    A subclass names its hyperparameters once, as the fields of the dataclasses in
+    ``parameters``: they become its ``__init__``'s keyword parameters, with their defaults,
+    and ``fit`` checks them against the fields' types and ranges.
+    """
 
     kind: ClassVar[str] = ""
+    parameters: ClassVar[tuple[type, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "parameters" in cls.__dict__:
+            cls.__init__ = estimator_init(*cls.parameters)  # type: ignore[method-assign]
+
+    def _validate_params(self) -> None:
+        check_estimator(self, *self.parameters)
 
     def fit(self, X: Any, Y: Any) -> Mapper:
         raise NotImplementedError
@@ -262,10 +263,7 @@ class RidgeMapper(_Affine):
     """
 
     kind = "ridge"
-    _parameter_constraints: ClassVar[dict] = {"alpha": [Interval(Real, 0, None, closed="neither")]}
-
-    def __init__(self, alpha: float = _RIDGE.alpha) -> None:
-        self.alpha = alpha
+    parameters = (RidgeParams,)
 
     def fit(self, X: Any, Y: Any) -> RidgeMapper:
         X, Y = self._check_pairs(X, Y)
@@ -280,16 +278,7 @@ class PLSMapper(_Affine):
     """
 
     kind = "pls"
-    _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-    }
-
-    def __init__(
-        self, n_components: int = _PLS.n_components, max_iter: int = _PLS.max_iter
-    ) -> None:
-        self.n_components = n_components
-        self.max_iter = max_iter
+    parameters = (PLSParams,)
 
     def fit(self, X: Any, Y: Any) -> PLSMapper:
         import warnings
@@ -297,7 +286,7 @@ class PLSMapper(_Affine):
         from sklearn.cross_decomposition import PLSRegression
 
         X, Y = self._check_pairs(X, Y)
-        X = _dense(X)
+        X = dense_float32(X)
         k = max(1, min(self.n_components, X.shape[0] - 1, X.shape[1], Y.shape[1]))
         model = PLSRegression(n_components=k, max_iter=self.max_iter, scale=False)
         with warnings.catch_warnings():
@@ -320,14 +309,7 @@ class KernelRidgeMapper(Mapper):
 
     kind = "kernel_ridge"
     _STATE = ("X_fit_", "dual_coef_")
-    _parameter_constraints: ClassVar[dict] = {
-        "alpha": [Interval(Real, 0, None, closed="neither")],
-        "gamma": [Interval(Real, 0, None, closed="neither")],
-    }
-
-    def __init__(self, alpha: float = _KERNEL.alpha, gamma: float = _KERNEL.gamma) -> None:
-        self.alpha = alpha
-        self.gamma = gamma
+    parameters = (KernelRidgeParams,)
 
     def _kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
         distances = (
@@ -337,7 +319,7 @@ class KernelRidgeMapper(Mapper):
 
     def fit(self, X: Any, Y: Any) -> KernelRidgeMapper:
         X, Y = self._check_pairs(X, Y)
-        self.X_fit_ = unit_rows(_dense(X))
+        self.X_fit_ = unit_rows(dense_float32(X))
         gram = self._kernel(self.X_fit_, self.X_fit_).astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.alpha
         mean = Y.mean(axis=0)
@@ -346,7 +328,7 @@ class KernelRidgeMapper(Mapper):
         return self
 
     def query_keys(self, X: Any) -> np.ndarray:
-        X = unit_rows(_dense(self._texts(X)))
+        X = unit_rows(dense_float32(self._texts(X)))
         return (self._kernel(X, self.X_fit_) @ self.dual_coef_).astype(np.float32)
 
     def gallery_keys(self, Y: Any) -> np.ndarray:
@@ -375,10 +357,7 @@ class ReverseRidgeMapper(Mapper):
 
     kind = "reverse_ridge"
     _STATE = ("coef_", "intercept_")
-    _parameter_constraints: ClassVar[dict] = {"alpha": [Interval(Real, 0, None, closed="neither")]}
-
-    def __init__(self, alpha: float = _REVERSE.alpha) -> None:
-        self.alpha = alpha
+    parameters = (ReverseRidgeParams,)
 
     def fit(self, X: Any, Y: Any) -> ReverseRidgeMapper:
         X, Y = self._check_pairs(X, Y)
@@ -434,14 +413,7 @@ class CCAMapper(Mapper):
 
     kind = "cca"
     _STATE = ("x_mean_", "x_weights_", "y_mean_", "y_weights_")
-    _parameter_constraints: ClassVar[dict] = {
-        "reg": [Interval(Real, 0, None, closed="neither")],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-    }
-
-    def __init__(self, reg: float = _CCA.reg, n_components: int = _CCA.n_components) -> None:
-        self.reg = reg
-        self.n_components = n_components
+    parameters = (CCAParams,)
 
     def fit(self, X: Any, Y: Any) -> CCAMapper:
         # Written so that the wide text side is never decomposed: with Cxx, Cyy the

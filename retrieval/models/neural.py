@@ -20,27 +20,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from retrieval.arrays import sparse_if_mostly_zero
+from retrieval.arrays import dense_float32, sparse_if_mostly_zero
 from retrieval.config import NeuralParams
 from retrieval.models._keras_files import save_keras
 from retrieval.models.dense_stack import DenseStack
 from retrieval.models.mappers import (
     CCAMapper,
     Mapper,
-    _dense,
     ridge_solution,
 )
+from retrieval.parameters import Seeded
 from retrieval.store import Arrays, Meta, nest, part
-
-_NEURAL = NeuralParams()
 
 
 class NeuralMapper(Mapper):
@@ -90,78 +86,7 @@ class NeuralMapper(Mapper):
     """
 
     kind = "neural"
-    _parameter_constraints: ClassVar[dict] = {
-        "init": [StrOptions({"ridge", "random", "cca"})],
-        "ridge_alpha": [Interval(Real, 0, None, closed="neither")],
-        "cca_reg": [Interval(Real, 0, None, closed="neither")],
-        "cca_components": [Interval(Integral, 1, None, closed="left")],
-        "train_images": ["boolean"],
-        "loss": [StrOptions({"rmse", "triplet", "contrastive"})],
-        "hidden": ["array-like"],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "input_dropout": [Interval(Real, 0, 1, closed="left")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "margin": [Interval(Real, 0, None, closed="left")],
-        "hard_negatives": ["boolean"],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
-        "target_temperature": [Interval(Real, 0, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "patience": [Interval(Integral, 0, None, closed="left")],
-        "standardize": ["boolean"],
-        "seed": [Interval(Integral, 0, None, closed="left")],
-        "verbose": ["verbose"],
-    }
-
-    def __init__(
-        self,
-        init: str = _NEURAL.init,
-        ridge_alpha: float = _NEURAL.ridge_alpha,
-        cca_reg: float = _NEURAL.cca_reg,
-        cca_components: int = _NEURAL.cca_components,
-        train_images: bool = _NEURAL.train_images,
-        loss: str = _NEURAL.loss,
-        hidden: tuple[int, ...] = _NEURAL.hidden,
-        dropout: float = _NEURAL.dropout,
-        input_dropout: float = _NEURAL.input_dropout,
-        epochs: int = _NEURAL.epochs,
-        batch_size: int = _NEURAL.batch_size,
-        learning_rate: float = _NEURAL.learning_rate,
-        weight_decay: float = _NEURAL.weight_decay,
-        margin: float = _NEURAL.margin,
-        hard_negatives: bool = _NEURAL.hard_negatives,
-        temperature: float = _NEURAL.temperature,
-        target_temperature: float = _NEURAL.target_temperature,
-        validation_fraction: float = _NEURAL.validation_fraction,
-        patience: int = _NEURAL.patience,
-        standardize: bool = _NEURAL.standardize,
-        seed: int = 0,
-        verbose: int = 0,
-    ) -> None:
-        self.init = init
-        self.ridge_alpha = ridge_alpha
-        self.cca_reg = cca_reg
-        self.cca_components = cca_components
-        self.train_images = train_images
-        self.loss = loss
-        self.hidden = hidden
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.margin = margin
-        self.hard_negatives = hard_negatives
-        self.temperature = temperature
-        self.target_temperature = target_temperature
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.standardize = standardize
-        self.seed = seed
-        self.verbose = verbose
+    parameters = (NeuralParams, Seeded)
 
     def _build(self, X: np.ndarray, out_dim: int, image_dim: int | None = None):
         """The text network, and the model to train: the same, or with ``image_dim`` a
@@ -234,7 +159,11 @@ class NeuralMapper(Mapper):
             else:
                 Y = self.gallery_keys(Y)
         # a sparse input layer takes TF-IDF rows as they are; dropout and standardising need dense rows
-        X = sparse_if_mostly_zero(X) if not (self.input_dropout or self.standardize) else _dense(X)
+        X = (
+            sparse_if_mostly_zero(X)
+            if not (self.input_dropout or self.standardize)
+            else dense_float32(X)
+        )
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         order = np.arange(X.shape[0])
@@ -297,7 +226,7 @@ class NeuralMapper(Mapper):
         return self.__class__(**{**self.get_params(), "epochs": 0})
 
     def query_keys(self, X: Any) -> np.ndarray:
-        X = _dense(self._texts(X))
+        X = dense_float32(self._texts(X))
         return self.stack_(X)
 
     def gallery_keys(self, Y: Any) -> np.ndarray:

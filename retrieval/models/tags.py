@@ -28,22 +28,36 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from numbers import Integral, Real
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from retrieval.config import TagConfig
 from retrieval.models.mappers import unit_rows
+from retrieval.parameters import AT_LEAST_ONE, NON_NEGATIVE, check_estimator
 from retrieval.store import Arrays, Meta
 
 _TAGS = TagConfig()
+
+
+@dataclass
+class _Solver:
+    """The range of :class:`TagModel`'s solver setting (its other parameters are TagConfig's)."""
+
+    max_iter: Annotated[int, AT_LEAST_ONE]
+
+
+@dataclass
+class _SideWeight:
+    """The range of :class:`TagIndicators`' parameter."""
+
+    weight: Annotated[float, NON_NEGATIVE]
 
 
 class TagModel(BaseEstimator):
@@ -63,16 +77,13 @@ class TagModel(BaseEstimator):
         Which tags are constant, and every tag's training frequency.
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        "C": [Interval(Real, 0, None, closed="neither")],
-        "min_count": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-    }
-
     def __init__(self, C: float = _TAGS.C, min_count: int = _TAGS.min_count, max_iter: int = 1000):
         self.C = C
         self.min_count = min_count
         self.max_iter = max_iter
+
+    def _validate_params(self) -> None:
+        check_estimator(self, TagConfig, _Solver)
 
     def fit(self, X: Any, tags: Sequence[Sequence[Any]]) -> TagModel:
         self._validate_params()
@@ -266,10 +277,11 @@ class TagIndicators(BaseEstimator):
     [[0.0, 0.0]]
     """
 
-    _parameter_constraints: ClassVar[dict] = {"weight": [Interval(Real, 0, None, closed="left")]}
-
     def __init__(self, weight: float = 1.0) -> None:
         self.weight = weight
+
+    def _validate_params(self) -> None:
+        check_estimator(self, _SideWeight)
 
     def fit(self, tags: Sequence[Sequence[Any]]) -> TagIndicators:
         self._validate_params()

@@ -71,10 +71,8 @@ def make_encoder(
                     **vocabulary,
                 )
             )
-        else:
-            raise ValueError(
-                f"unknown text encoder {name!r}; expected tfidf, tfidf_neighbours, word2vec or glove"
-            )
+        else:  # TextConfig admits only the names above
+            raise AssertionError(f"no construction for text encoder {name!r}")
     if len(encoders) == 1 and not config.weights:
         return encoders[0]
     return ConcatEncoder(encoders, list(config.weights) or None)

@@ -128,8 +128,17 @@ def test_concat_and_make_encoder(texts):
     assert X.dtype == np.float32 and X.shape == (3, enc.dim)
     assert enc.dim == enc.encoders_[0].dim + 8
     assert isinstance(make_encoder("tfidf"), TfidfEncoder)
-    with pytest.raises(ValueError, match="unknown text encoder"):
+    with pytest.raises(ValueError, match="'text.encoders' must list one or more of"):
         make_encoder("bert")
+
+
+def test_every_encoder_name_the_config_admits_is_built() -> None:
+    import typing
+
+    from retrieval.config import EncoderName
+
+    for name in typing.get_args(EncoderName):
+        assert make_encoder(name).get_params() is not None
 
 
 @pytest.mark.parametrize("names", [["tfidf"], ["word2vec"], ["tfidf", "word2vec"], ["glove"]])
