@@ -11,7 +11,8 @@ TensorFlow nor Keras:
 - :func:`load_bundle` / :func:`save_bundle`: a trained model and its gallery on disk;
 - :class:`PictureLibrary`: an incremental index of your own folders of pictures.
 
-``TF_CPP_MIN_LOG_LEVEL`` is set to 2 unless it is set already (TensorFlow's CPU-instruction
+The package's messages (files skipped, training steps) go to stderr through the
+``"retrieval"`` logger (:mod:`retrieval.logs`). ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 unless it is set already (TensorFlow's CPU-instruction
 notice goes); the native runtime's first lines, written before its log level is read, still
 reach stderr, where the CLI filters them.
 
@@ -34,7 +35,10 @@ import importlib
 import os
 from typing import Any
 
+from retrieval.logs import to_stderr
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+to_stderr()
 
 __version__ = "0.2.0"
 

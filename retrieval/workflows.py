@@ -17,9 +17,10 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ from retrieval.features import write_competition_features
 from retrieval.fileio import atomic_write
 from retrieval.metrics import TOP_K
 from retrieval.report import report_for_model, run_from_model, write_report
+
+_log = logging.getLogger(__name__)
 
 
 def _write_json(path: Path, value: object) -> Path:
@@ -98,8 +101,8 @@ def train(
 
     The bundle's gallery holds every picture of the train part, the held-out ones included:
     they are kept out of training, not out of search."""
-    if root is not None:
-        config.data.root = str(root)
+    if root is not None:  # a copy: the caller's config stays as it was
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=str(root)))
     out = Path(out) if out is not None else Path("runs") / config.name
     if data is None:
         data = load_competition(config.data.root, "train")
@@ -110,17 +113,16 @@ def train(
             data, val_size=config.data.val_size, seed=config.data.split_seed
         )
     if verbose:
-        print(
-            f"training {config.name!r} on {len(data)} items of {data.name or config.data.root}",
-            file=sys.stderr,
+        _log.info(
+            "training %r on %d items of %s", config.name, len(data), data.name or config.data.root
         )
     model = Trainer(config, verbose=verbose).fit(data)
     gallery = model.gallery_from_dataset(everything)
     if verbose and held_out is not None:
-        print(
-            f"the bundle searches all {len(everything)} pictures, the {len(held_out)} "
-            "held out of training included",
-            file=sys.stderr,
+        _log.info(
+            "the bundle searches all %d pictures, the %d held out of training included",
+            len(everything),
+            len(held_out),
         )
     result = TrainResult(model, gallery, held_out, None)
     result.files["bundle"] = save_bundle(out / "bundle", model, gallery)
@@ -254,12 +256,10 @@ def ensure_features(root: Path, kind: str = DEMO_FEATURES) -> None:
         # CLIP features are made on request (`retrieval features --model clip`)
         missing = [k for k in RESNET50_DIMS if not feature_csv_path(root, split, k).is_file()]
         if missing:
-            print(
-                f"extracting {split} features (random ResNet-50 weights, offline)", file=sys.stderr
-            )
+            _log.info("extracting %s features (random ResNet-50 weights, offline)", split)
             write_competition_features(root, split, weights=None, fc1000=True, float_format="%.3g")
         if kind in LITE_KINDS and not feature_csv_path(root, split, kind).is_file():
-            print(f"extracting {split} features ({kind}, ImageNet weights)", file=sys.stderr)
+            _log.info("extracting %s features (%s, ImageNet weights)", split, kind)
             write_competition_features(root, split, model=kind)
         print(f"{split}: {feature_csv_path(root, split, kind if kind in LITE_KINDS else 'pool5')}")
 

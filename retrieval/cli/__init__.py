@@ -12,9 +12,12 @@ $ retrieval summary data/demo --split train
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import sysconfig
 from collections.abc import Sequence
+from pathlib import Path
 
 from retrieval import __version__
 from retrieval.cli import (
@@ -35,6 +38,31 @@ from retrieval.cli import (
 )
 from retrieval.cli._quiet import NativeNoiseFilter, one_line_warnings
 from retrieval.errors import RetrievalError
+from retrieval.logs import to_stderr
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+_STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
+_USER_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def raised_here(exc: BaseException) -> bool:
+    """Whether the package itself raised ``exc``: a refusal of bad input, worth one line.
+
+    That is so for the package's own errors, for a path the user gave that cannot be opened,
+    and when the innermost frame outside the standard library (``json``, ``pathlib``...) is in
+    ``retrieval/``. An error from deep inside another library is a bug, whose traceback the
+    user should see."""
+    if isinstance(exc, (RetrievalError, *_USER_PATH_ERRORS)):
+        return True
+    innermost = None
+    tb = exc.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename).resolve()
+        if not path.is_relative_to(_STDLIB) or "site-packages" in path.parts:
+            innermost = path
+        tb = tb.tb_next
+    return innermost is not None and innermost.is_relative_to(_PACKAGE)
+
 
 COMMANDS = (
     cmd_summary,
@@ -72,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     one_line_warnings()
+    to_stderr(logging.INFO)  # the package's messages, as bare lines on stderr
     quiet = None
     if not os.environ.get("RETRIEVAL_VERBOSE"):  # RETRIEVAL_VERBOSE=1 shows native notes
         try:
@@ -88,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("retrieval: interrupted", file=sys.stderr)
         return 130
-    except (RetrievalError, FileNotFoundError, ValueError) as exc:
+    except (RetrievalError, OSError, ValueError) as exc:
+        if not raised_here(exc):
+            raise  # not a refusal of the input: a bug, shown with its traceback
         print(f"retrieval {args.command}: error: {exc}", file=sys.stderr)
         return 1
     finally:

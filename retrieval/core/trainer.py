@@ -11,7 +11,7 @@ Example
 from __future__ import annotations
 
 import itertools
-import sys
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +32,8 @@ from retrieval.models.tags import TagIndicators, TagModel, TagRidge, tag_scores
 from retrieval.models.transfer import TextTransfer
 from retrieval.text import glove_columns, make_encoder, text_matrix
 
+_log = logging.getLogger(__name__)
+
 
 class Trainer:
     """Fits every part a config describes; ``verbose`` reports each step on stderr.
@@ -49,10 +51,10 @@ class Trainer:
         self._started = time.perf_counter()  # reset by each fit
 
     def _say(self, message: str) -> None:
-        """``message`` on stderr, after the seconds since ``fit`` began (when verbose)."""
-        if self.verbose:
-            elapsed = time.perf_counter() - self._started
-            print(f"[{elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
+        """``message``, after the seconds since ``fit`` began, logged at ``INFO`` when verbose
+        (else ``DEBUG``)."""
+        elapsed = time.perf_counter() - self._started
+        _log.log(logging.INFO if self.verbose else logging.DEBUG, "[%6.1f s] %s", elapsed, message)
 
     def fit(self, dataset: Dataset) -> TrainedModel:
         """Learn every part from paired data (description ``i`` describes image ``i``)."""

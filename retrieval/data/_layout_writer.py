@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pool
@@ -18,6 +18,8 @@ from retrieval.data._competition import write_answers
 from retrieval.data._dataset import Tag
 from retrieval.data._submission import write_submission
 from retrieval.progress import progress_bar
+
+_log = logging.getLogger(__name__)
 
 IMAGE_SIZE = 224
 
@@ -92,7 +94,7 @@ def write_competition_layout(
     kept = []
     for item, (jpeg, reason) in zip(items, encoded, strict=True):
         if jpeg is None:
-            print(f"skipping {item.path}: {reason}", file=sys.stderr)
+            _log.warning("skipping %s: %s", item.path, reason)
         else:
             kept.append((item, jpeg))
 

@@ -14,9 +14,9 @@ if the workers cannot start, decoding falls back to threads with a warning.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
-import sys
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.features._images import INPUT_SIZE, BadImageError, load_picture
+
+_log = logging.getLogger(__name__)
 
 _SLOTS: np.ndarray | None = None  # the slot buffer as a worker process maps it
 
@@ -164,10 +166,10 @@ class SlotDecoder:
     def _fall_back(self, exc: BaseException) -> None:
         if self.kind != "process":
             return
-        print(
-            f"decoding in threads: worker processes failed ({exc}); a script that extracts "
+        _log.warning(
+            "decoding in threads: worker processes failed (%s); a script that extracts "
             'features needs `if __name__ == "__main__":` around its top level',
-            file=sys.stderr,
+            exc,
         )
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.kind = "thread"

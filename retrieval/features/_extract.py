@@ -21,9 +21,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import queue
-import sys
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -37,6 +37,8 @@ from retrieval.features._images import load_picture
 from retrieval.features._model import ResNet50Features
 from retrieval.fileio import save_npy
 from retrieval.progress import progress_bar
+
+_log = logging.getLogger(__name__)
 
 POOL5_DIM = 2048
 FC1000_DIM = 1000
@@ -157,7 +159,7 @@ class FeatureCache:
             problem = f"unreadable or truncated ({exc})"
         if problem is None:
             return True
-        print(f"ignoring damaged cache file {path}: {problem}", file=sys.stderr)
+        _log.warning("ignoring damaged cache file %s: %s", path, problem)
         self._damaged.add(shard)
         self.index = {k: v for k, v in self.index.items() if v[0] != shard}
         for name in (f"{shard}.pool5.npy", f"{shard}.fc1000.npy"):
@@ -462,7 +464,7 @@ def extract_features(
         pool5_rows.discard()
         raise
     for path, reason in failures:
-        print(f"skipping {path}: {reason}", file=sys.stderr)
+        _log.warning("skipping %s: %s", path, reason)
     keep = np.array([p not in decoded_bad for p in kept], dtype=bool)
     ok = [p for p in kept if p not in decoded_bad]
     pool5_all = pool5_rows.finish(keep)

@@ -25,8 +25,8 @@ Example
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,8 @@ from retrieval.features.clip import (
 )
 from retrieval.library._clip import ClipSearcher
 from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog
+
+_log = logging.getLogger(__name__)
 
 KIND = "retrieval.library"
 
@@ -229,7 +231,7 @@ class PictureLibrary:
             report.duplicates = changes.duplicates
             report.skipped = [(str(p), r) for p, r in changes.skipped]
             for path, reason in report.skipped:  # extraction names the files it skips itself
-                print(f"skipping {path}: {reason}", file=sys.stderr)
+                _log.warning("skipping %s: %s", path, reason)
             unique = catalog.unique_files()
             result = encode(unique)
             report.extracted = len(unique) - result.reused - len(result.failures)
