@@ -2,7 +2,8 @@
 
 - :class:`TrainedModel`: text encoder, image branch, mappers, tag model; NumPy scoring.
 - :class:`Trainer`: a :class:`~retrieval.config.RunConfig` and paired data -> a ``TrainedModel``.
-- :class:`Gallery`: the images searched; :class:`Searcher` searches one with a model.
+- :class:`Gallery`: the images searched; :class:`Searcher` searches one with a model (a
+  :class:`GallerySearcher`, the protocol that every searcher follows).
 - :func:`search_combined`: texts and example pictures added to or taken from one query.
 - :func:`save_bundle` / :func:`load_bundle`: a model and its default gallery on disk.
 
@@ -17,7 +18,7 @@ from retrieval.core.bundle import load_bundle, save_bundle
 from retrieval.core.combined import QueryTerm, check_terms, combined_scores, search_combined
 from retrieval.core.gallery import CODE, Gallery
 from retrieval.core.model import Member, TrainedModel
-from retrieval.core.searcher import Searcher, SearchHit
+from retrieval.core.searcher import GallerySearcher, Searcher, SearchHit
 from retrieval.core.trainer import Trainer, choose_weights
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Member",
     "QueryTerm",
     "SearchHit",
+    "GallerySearcher",
     "Searcher",
     "TrainedModel",
     "Trainer",

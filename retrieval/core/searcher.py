@@ -42,7 +42,70 @@ class SearchHit(NamedTuple):
     score: float
 
 
-class Searcher:
+class GallerySearcher:
+    """What every searcher of one gallery answers, whatever embeds its queries: a trained
+    model (:class:`Searcher`) or CLIP (:class:`~retrieval.library.ClipSearcher`).
+
+    A subclass gives :meth:`scores` (texts against the gallery) and :meth:`image_code` (an
+    example picture in the space of the gallery's codes); text, code and example-image search,
+    and the hits, are shared.
+    """
+
+    gallery: Gallery
+
+    def scores(self, texts: Sequence[str], *, as_a_set: bool = False) -> np.ndarray:
+        """Similarity of every description with every gallery picture, (n_texts, n_gallery)."""
+        raise NotImplementedError
+
+    def image_code(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
+        """An example picture's code, the query that :meth:`code_scores` scores."""
+        raise NotImplementedError
+
+    def query_note(self, text: str) -> str | None:
+        """A warning about a query the searcher cannot read in full, else ``None``."""
+        return None
+
+    def search(self, text: str, k: int = 20) -> list[SearchHit]:
+        """The ``k`` gallery pictures that best match ``text``."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the query is empty")
+        return self._text_hits(text, k)
+
+    def _text_hits(self, text: str, k: int) -> list[SearchHit]:
+        return self._hits(self.scores([text])[0], k)
+
+    @cached_property
+    def _unit_codes(self) -> np.ndarray:
+        return unit_rows(self.gallery.codes)
+
+    def code_scores(self, code: np.ndarray) -> np.ndarray:
+        """Cosine of a code with every gallery picture's code, ``(n_gallery,)``."""
+        code = unit_rows(np.asarray(code, np.float32).reshape(1, -1))
+        return (code @ self._unit_codes.T)[0]
+
+    def image_scores(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
+        """Cosine of an example picture (a path or a PIL image) with every gallery picture, in
+        the codes' space, ``(n_gallery,)``."""
+        return self.code_scores(self.image_code(image, weights_file=weights_file))
+
+    def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
+        """The ``k`` gallery pictures closest to a code (cosine)."""
+        return self._hits(self.code_scores(code), k)
+
+    def search_image(self, image: Any, k: int = 20, *, weights_file: Any = None) -> list[SearchHit]:
+        """The ``k`` gallery pictures closest to an example picture (see :meth:`image_scores`)."""
+        return self._hits(self.image_scores(image, weights_file=weights_file), k)
+
+    def _hits(self, scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[SearchHit]:
+        best = top_k(scores[None], k)[0]
+        positions = best if rows is None else rows[best]
+        return [
+            SearchHit(int(i), self.gallery.ids[i], self.gallery.paths[i], float(scores[j]))
+            for j, i in zip(best, positions, strict=True)
+        ]
+
+
+class Searcher(GallerySearcher):
     """Searches ``gallery`` with ``model``; ``index`` (default: the model's config) picks candidates."""
 
     def __init__(
@@ -122,10 +185,7 @@ class Searcher:
         return top_k(scores, k or scores.shape[1])
 
     # ------------------------------------------------------------------ queries
-    def search(self, text: str, k: int = 20) -> list[SearchHit]:
-        """The ``k`` gallery images that best match ``text``."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("the query is empty")
+    def _text_hits(self, text: str, k: int) -> list[SearchHit]:
         X = self.model.text_features([text])
         rows = self._candidates(self.model.query_keys(X)[0][0], k)
         return self._hits(self._fused(X, rows)[0], k, rows)
@@ -145,31 +205,10 @@ class Searcher:
             return f"no word of {text[:80]!r} is known to the model; the results do not reflect it"
         return None
 
-    def code_scores(self, code: np.ndarray) -> np.ndarray:
-        """Cosine of a code with every gallery image's code, ``(n_gallery,)``."""
-        code = unit_rows(np.asarray(code, np.float32).reshape(1, -1))
-        return (code @ unit_rows(self.gallery.codes).T)[0]
-
-    def image_scores(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
-        """Cosine of an example picture (a path or a PIL image) with every gallery image, in
-        code space, ``(n_gallery,)``.
-
-        The picture is encoded by the network that made the model's training features;
-        ``weights_file`` is needed only when that network's weights were a file.
-        """
-        return self.code_scores(self.image_code(image, weights_file=weights_file))
-
     def image_code(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
-        """An example picture's code, the query that :meth:`code_scores` scores."""
+        """An example picture's code, encoded by the network that made the model's training
+        features (``weights_file`` only when that network's weights were a file)."""
         return self.model.encode_images([image], weights_file=weights_file)[0]
-
-    def search_code(self, code: np.ndarray, k: int = 20) -> list[SearchHit]:
-        """The ``k`` gallery images closest to a code (cosine in code space)."""
-        return self._hits(self.code_scores(code), k)
-
-    def search_image(self, image: Any, k: int = 20, *, weights_file: Any = None) -> list[SearchHit]:
-        """The ``k`` gallery images closest to an example picture (see :meth:`image_scores`)."""
-        return self._hits(self.image_scores(image, weights_file=weights_file), k)
 
     def rank_texts(
         self, image: Any, texts: Sequence[str], *, weights_file: Any = None
@@ -217,11 +256,3 @@ class Searcher:
             self._indexes[key] = index
         ids, _ = self._indexes[key].search(query_key[None], wanted)
         return np.array([int(i) for i in ids[0]], dtype=np.int64)
-
-    def _hits(self, scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[SearchHit]:
-        best = top_k(scores[None], k)[0]
-        positions = best if rows is None else rows[best]
-        return [
-            SearchHit(int(i), self.gallery.ids[i], self.gallery.paths[i], float(scores[j]))
-            for j, i in zip(best, positions, strict=True)
-        ]

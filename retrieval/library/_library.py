@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import store
-from retrieval.core import CODE, Gallery, Searcher, TrainedModel, load_bundle
+from retrieval.core import CODE, Gallery, GallerySearcher, Searcher, TrainedModel, load_bundle
 from retrieval.features import ExtractionResult, extract_features, extraction_settings
 from retrieval.features.clip import (
     ClipEncoder,
@@ -247,7 +247,7 @@ class PictureLibrary:
         report.indexed = len(paths)
         return report
 
-    def searcher(self) -> Searcher | ClipSearcher:
+    def searcher(self) -> GallerySearcher:
         """A searcher over the indexed pictures: with the library's bundle, or with CLIP."""
         if not self.index_path.is_dir():
             raise ValueError(

@@ -1,4 +1,5 @@
-"""Adapt a :class:`~retrieval.core.Searcher` to what the web page needs."""
+"""Adapt a :class:`~retrieval.core.GallerySearcher` (a trained model's or CLIP's) to what the
+web page needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from retrieval.core import Searcher, SearchHit
+from retrieval.core import GallerySearcher, SearchHit
 
 
 class SearcherBackend:
@@ -22,7 +23,7 @@ class SearcherBackend:
 
     def __init__(
         self,
-        searcher: Searcher,
+        searcher: GallerySearcher,
         *,
         weights_file: str | os.PathLike[str] | None = None,
         roots: list[Path] | None = None,

@@ -254,7 +254,11 @@ def test_without_the_autoencoder_text_maps_straight_to_the_standardised_features
 @pytest.mark.parametrize(
     ("fusion", "selection_fit", "message"),
     [
-        ({}, (359, 2), "fitting on 359 items, choosing on 90"),
+        (
+            {"holdout_items": 0, "holdout_refine": True},
+            (359, 2),
+            "fitting on 359 items, choosing on 90",
+        ),
         (
             {"holdout_items": 100, "holdout_refine": False},
             (80, 0),

@@ -10,6 +10,7 @@ import pytest
 
 from retrieval import store
 from retrieval.cli import main
+from retrieval.core import GallerySearcher
 from retrieval.features.clip import ClipEncoder
 from retrieval.library import ClipSearcher, PictureLibrary
 from retrieval.library._library import KIND
@@ -78,7 +79,14 @@ def test_a_clip_library_round_trips_and_serves(
     ]
 
     searcher = PictureLibrary(tmp_path / "store").searcher()  # loaded back from the folder
-    assert isinstance(searcher, ClipSearcher)
+    assert isinstance(searcher, ClipSearcher) and isinstance(searcher, GallerySearcher)
+    # the shared protocol: an example picture finds itself, by code or by picture
+    picture_code = searcher.image_code(searcher.gallery.paths[2])
+    assert searcher.search_code(picture_code, 1)[0].index == 2
+    assert searcher.search_image(searcher.gallery.paths[2], 1)[0].index == 2
+    assert searcher.scores(["a dog", "a cat"], as_a_set=True).shape == (2, 5)
+    with pytest.raises(ValueError, match="the query is empty"):
+        searcher.search("  ")
     fresh = searcher.encoder.encode_images(searcher.gallery.paths)
     np.testing.assert_allclose(searcher.gallery.codes, fresh, atol=1e-5)
 
