@@ -47,16 +47,17 @@ def make_index(backend: str = "exact", **params: Any) -> VectorIndex:
 def load_index(path: str | os.PathLike[str]) -> VectorIndex:
     """Read an index folder written by ``save`` (plain data: nothing is unpickled)."""
     stored = store.load(path, KIND)
-    meta = stored.meta
+    state = store.state_of(stored)
+    if "backend" in state:  # folders written before the state protocol: the same fields
+        state = {**state, "kind": state["backend"]}
     try:
-        index = make_index(meta["backend"], **meta["params"])
-        index.ids_, index.dim_ = [str(i) for i in meta["ids"]], meta["dim"]
-        index._restore(Path(path), stored.arrays)
+        if state["kind"] not in BACKENDS:
+            raise KeyError(f"unknown backend {state['kind']!r}")
+        return BACKENDS[state["kind"]].from_state(state, stored.arrays, folder=Path(path))
     except (KeyError, TypeError) as exc:
         raise store.StoreError(
             f"{Path(path) / store.MANIFEST}: not a complete index ({exc})"
         ) from None
-    return index
 
 
 __all__ = [

@@ -99,16 +99,28 @@ class VectorIndex(ABC):
     def params(self) -> dict[str, Any]:
         return {"metric": self.metric}
 
+    def get_state(self) -> tuple[store.Meta, store.Arrays]:
+        """The index as plain data (the :class:`~retrieval.store.Stateful` protocol): its
+        backend, parameters, ids and size, and the backend's arrays. A backend with files of
+        its own format (HNSW's graph) writes them beside these in :meth:`save`."""
+        meta = {"kind": self.backend, "params": self.params(), "ids": self.ids_, "dim": self.dim_}
+        return meta, self._state_arrays()
+
+    @classmethod
+    def from_state(
+        cls, meta: store.Meta, arrays: Mapping[str, np.ndarray], *, folder: Path | None = None
+    ) -> VectorIndex:
+        """The index that :meth:`get_state` described (``folder``: where a backend's own files
+        are, for the backends that have them)."""
+        index = cls(**meta["params"])
+        index.ids_, index.dim_ = [str(i) for i in meta["ids"]], meta["dim"]
+        index._restore(folder if folder is not None else Path("."), arrays)
+        return index
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the index folder atomically (:mod:`retrieval.store`: manifest, arrays, and the
         backend's own files)."""
-        meta = {
-            "backend": self.backend,
-            "params": self.params(),
-            "ids": self.ids_,
-            "dim": self.dim_,
-        }
-        return store.save(path, KIND, meta, self._state_arrays(), extra=self._write_files)
+        return store.save_state(path, KIND, self, extra=self._write_files)
 
     def _known_ids(self) -> set[str]:
         """The set of ids, kept in step with ``ids_`` (which only ever grows)."""

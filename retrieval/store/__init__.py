@@ -16,9 +16,10 @@ file ends in one :class:`StoreError` naming it. A folder whose replacement was c
 between its two renames is read from its previous version (``.NAME.old``).
 
 Objects that know how to store themselves implement :class:`Stateful`: ``get_state()``
-returns ``(meta, arrays)`` and ``from_state(meta, arrays)`` rebuilds the object; composite
-objects nest their parts' meta under a key and prefix their parts' array names (see
-:func:`nest` and :func:`part`).
+returns ``(meta, arrays)``, whose meta names the object's class by its ``"kind"`` tag, and
+``from_state(meta, arrays)`` rebuilds the object; :func:`save_state` and :func:`load_state`
+store one such object as a folder. Composite objects nest their parts' meta under a key and
+prefix their parts' array names (see :func:`nest` and :func:`part`).
 
 Example
 -------
@@ -38,10 +39,10 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -62,6 +63,9 @@ Arrays = dict[str, np.ndarray]
 
 class StoreError(DataFormatError):
     """A stored folder is missing, damaged, of another kind or of another format version."""
+
+
+S = TypeVar("S", bound="Stateful")
 
 
 class Stateful(Protocol):
@@ -378,13 +382,32 @@ def _older_format(path: Path) -> str:
     return ""
 
 
-def iter_names(arrays: Mapping[str, np.ndarray], prefix: str) -> Iterator[str]:
-    """The names of the direct children under ``prefix/`` (``"0"``, ``"1"``, ...)."""
-    seen: set[str] = set()
-    start = prefix + "/"
-    for name in arrays:
-        if name.startswith(start):
-            child = name[len(start) :].split("/", 1)[0]
-            if child not in seen:
-                seen.add(child)
-                yield child
+STATE = "state"
+"""The manifest key under which :func:`save_state` keeps an object's own meta."""
+
+
+def save_state(
+    path: str | os.PathLike[str],
+    kind: str,
+    obj: Stateful,
+    *,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Store ``obj`` (a :class:`Stateful`) as the folder ``path`` of ``kind``: its meta under
+    the manifest's ``"state"`` key, its arrays as they are named."""
+    meta, arrays = obj.get_state()
+    return save(path, kind, {STATE: meta}, arrays, extra=extra)
+
+
+def state_of(stored: Stored) -> Meta:
+    """The object's meta in a folder :func:`save_state` wrote (a folder written before it kept
+    the same fields at the manifest's top level, which are returned then)."""
+    if STATE in stored.meta:
+        return dict(stored.meta[STATE])
+    return {k: v for k, v in stored.meta.items() if k not in ("kind", "format_version", "arrays")}
+
+
+def load_state(path: str | os.PathLike[str], kind: str, cls: type[S]) -> S:
+    """The object of class ``cls`` (a :class:`Stateful`) stored in ``path`` by :func:`save_state`."""
+    stored = load(path, kind)
+    return cls.from_state(state_of(stored), stored.arrays)

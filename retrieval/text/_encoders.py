@@ -164,7 +164,7 @@ class TfidfEncoder(BaseEstimator, TransformerMixin):
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         check_is_fitted(self, "vectorizer_")
         terms = sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
-        meta = {"type": "tfidf", "params": _json_params(self), "terms": terms}
+        meta = {"kind": "tfidf", "params": _json_params(self), "terms": terms}
         return meta, {"idf": np.asarray(self.vectorizer_.idf_, dtype=np.float32)}
 
     @classmethod
@@ -243,7 +243,7 @@ class _WordVectorEncoder(BaseEstimator, TransformerMixin):
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         check_is_fitted(self, "vectors_")
-        meta = {"type": self.kind, "params": _json_params(self), "words": self.words_}
+        meta = {"kind": self.kind, "params": _json_params(self), "words": self.words_}
         return meta, {"vectors": self.vectors_, "idf": self.idf_}
 
     @classmethod
@@ -435,7 +435,7 @@ class ConcatEncoder(BaseEstimator, TransformerMixin):
             metas.append(meta)
             arrays.update(nest(str(i), own))
         weights = None if self.weights is None else [float(w) for w in self.weights]
-        return {"type": "concat", "weights": weights, "parts": metas}, arrays
+        return {"kind": "concat", "weights": weights, "parts": metas}, arrays
 
     @classmethod
     def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> ConcatEncoder:

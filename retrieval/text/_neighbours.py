@@ -266,7 +266,7 @@ class NeighbourTfidfEncoder(BaseEstimator, TransformerMixin):
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         check_is_fitted(self, "terms_")
         meta = {
-            "type": self.kind,
+            "kind": self.kind,
             "params": _json_params(self),
             "terms": self.terms_,
             "unknown_words": self.unknown_words_,

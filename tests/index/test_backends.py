@@ -87,6 +87,26 @@ def test_errors(backend: str, tmp_path: Path) -> None:
     assert index.search(np.eye(1, 4), k=10)[0].shape == (1, 2)  # k capped at the index size
 
 
+def test_an_index_is_stored_by_the_state_protocol_and_the_earlier_layout_still_loads(
+    tmp_path: Path,
+) -> None:
+    from retrieval import store
+    from retrieval.index._base import KIND
+
+    index = make_index("exact")
+    index.add(["a", "b", "c"], np.eye(3, 4))
+    index.save(tmp_path / "now")
+    state = store.load(tmp_path / "now", KIND).meta["state"]
+    assert (state["kind"], state["ids"], state["dim"]) == ("exact", ["a", "b", "c"], 4)
+    # the layout written before: the same fields at the manifest's top level, "backend" the tag
+    meta, arrays = index.get_state()
+    legacy = {"backend": meta["kind"], **{k: v for k, v in meta.items() if k != "kind"}}
+    store.save(tmp_path / "before", KIND, legacy, arrays)
+    for folder in ("now", "before"):
+        ids, _ = load_index(tmp_path / folder).search(np.eye(1, 4, 1), k=1)
+        assert ids.tolist() == [["b"]]
+
+
 def test_unknown_backend_and_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown index backend 'faiss'"):
         make_index("faiss")

@@ -157,6 +157,22 @@ def test_encoders_become_plain_data_and_back(tmp_path, texts, names):
     np.testing.assert_array_equal(again.known_counts(probe), enc.known_counts(probe))
 
 
+def test_encoders_are_tagged_by_kind_like_mappers_and_the_earlier_type_tag_loads(texts):
+    enc = make_encoder(["tfidf", "glove"]).fit(texts)
+    meta, arrays = enc.get_state()
+    assert meta["kind"] == "concat" and [p["kind"] for p in meta["parts"]] == [
+        "tfidf",
+        "pretrained",
+    ]
+
+    def earlier(m: dict) -> dict:  # the layout written before: the tag was "type"
+        m = {("type" if k == "kind" else k): v for k, v in m.items()}
+        return {**m, "parts": [earlier(p) for p in m["parts"]]} if "parts" in m else m
+
+    again = encoder_from_state(earlier(meta), arrays)
+    np.testing.assert_array_equal(again.transform(texts[:4]), enc.transform(texts[:4]))
+
+
 def test_concat_fits_clones_and_leaves_the_given_encoders_alone(texts):
     given = [TfidfEncoder(), TfidfEncoder(ngram_range=(1, 2))]
     enc = ConcatEncoder(given, weights=[1.0, 0.5]).fit(texts)
