@@ -49,6 +49,20 @@ class ConfigError(LocatedError):
     """A run configuration has an unknown key or a value of the wrong type or range."""
 
 
+def refuse_single_string(texts: object, what: str = "descriptions") -> None:
+    """Raise ``TypeError`` when a list of ``what`` was expected and one string came: iterating
+    it would treat each character as a description.
+
+    >>> refuse_single_string(["a red apple"])
+    >>> refuse_single_string("a red apple")
+    Traceback (most recent call last):
+    ...
+    TypeError: expected a list of descriptions, got a single string; wrap it in a list
+    """
+    if isinstance(texts, str):
+        raise TypeError(f"expected a list of {what}, got a single string; wrap it in a list")
+
+
 class DataWarning(UserWarning):
     """A recoverable problem in input data; the item or line was skipped or repaired."""
 

@@ -33,7 +33,7 @@ import numpy as np
 from retrieval.config import RunConfig
 from retrieval.core.gallery import CODE, Gallery
 from retrieval.data import Dataset
-from retrieval.errors import DataFormatError
+from retrieval.errors import DataFormatError, refuse_single_string
 from retrieval.features import extract_array, extraction_settings
 from retrieval.features.clip import clip_encoder, is_clip_record
 from retrieval.models.concepts import ConceptBridge
@@ -119,10 +119,7 @@ class TrainedModel:
     # ------------------------------------------------------------------ encoding
     def text_features(self, texts: Sequence[str]) -> np.ndarray:
         """Descriptions -> text features (a list of strings; a bare string is refused)."""
-        if isinstance(texts, str):
-            raise TypeError(
-                "expected a list of descriptions, got a single string; wrap it in a list"
-            )
+        refuse_single_string(texts)
         return self.text_encoder.transform(list(texts))
 
     def known_words(self, texts: Sequence[str]) -> np.ndarray:

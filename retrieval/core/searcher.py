@@ -23,12 +23,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from retrieval.arrays import unit_rows
 from retrieval.config import IndexConfig
 from retrieval.core.gallery import Gallery
 from retrieval.core.model import CONCEPTS, HUBNESS, TrainedModel, z_sample
+from retrieval.errors import refuse_single_string
 from retrieval.index import make_index
 from retrieval.metrics import top_k
-from retrieval.models.mappers import unit_rows
 from retrieval.models.query_set import dual_softmax
 from retrieval.models.tags import tag_scores
 
@@ -218,10 +219,7 @@ class Searcher(GallerySearcher):
         ``image`` is a path or a PIL image, or a code (for models whose mappers all work in
         the code space).
         """
-        if isinstance(texts, str):
-            raise TypeError(
-                "expected a list of descriptions, got a single string; wrap it in a list"
-            )
+        refuse_single_string(texts)
         if isinstance(image, np.ndarray):
             if "features" in self.model.spaces:
                 raise ValueError(

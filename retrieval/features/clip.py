@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.errors import refuse_single_string
 from retrieval.features._extract import ExtractionResult, extract_features
 from retrieval.features._images import load_picture
 from retrieval.features._model import WeightsUnavailableError
@@ -337,8 +338,7 @@ class ClipEncoder:
 
     def tokenize(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, sequence_length)`` int32 token ids (lower-cased, start and end tokens, padded)."""
-        if isinstance(texts, str):
-            raise TypeError("expected a list of texts, got a single string; wrap it in a list")
+        refuse_single_string(texts, "texts")
         if not len(texts):
             return np.zeros((0, self.sequence_length), np.int32)
         packed = self.preprocessor({"prompts": [str(t) for t in texts], "images": None})

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from retrieval.arrays import standard_scale
+from retrieval.arrays import standard_scale, unit_rows
 from retrieval.config import ImageConfig
 from retrieval.models._keras_files import load_keras, save_keras
 from retrieval.models.dense_stack import DenseStack
@@ -40,7 +40,7 @@ def neighbour_overlap(
     rows = np.random.default_rng(seed).choice(n, min(n, max_items), replace=False)
 
     def neighbours(x: np.ndarray) -> np.ndarray:
-        unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        unit = unit_rows(x)
         similarity = unit[rows] @ unit.T
         similarity[np.arange(len(rows)), rows] = -np.inf
         return np.argpartition(-similarity, k, axis=1)[:, :k]

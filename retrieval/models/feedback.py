@@ -50,6 +50,8 @@ from typing import Literal
 import numpy as np
 from sklearn.svm import SVC
 
+from retrieval.arrays import unit_rows
+
 
 def zscore(values: np.ndarray) -> np.ndarray:
     """``values`` centred and scaled to unit standard deviation (constant values become 0)."""
@@ -116,7 +118,7 @@ class RelevanceFeedback:
         self.seed = seed
         self.votes_: dict[int, bool] = {}
         self.model_: SVC | None = None
-        self.unit_codes_ = _unit(self.codes - self.codes.mean(axis=0))
+        self.unit_codes_ = unit_rows(self.codes - self.codes.mean(axis=0))
 
     def vote(self, item: int, relevant: bool) -> None:
         """Record a yes (``True``) or no (``False``) for gallery item ``item``; a new vote replaces an old one."""
@@ -187,7 +189,7 @@ class RelevanceFeedback:
         for relevant, sign in ((True, 1.0), (False, -self.negative_weight)):
             items = self.voted(relevant)
             if items:
-                centroid = _unit(self.unit_codes_[items].mean(axis=0, keepdims=True))[0]
+                centroid = unit_rows(self.unit_codes_[items].mean(axis=0, keepdims=True))[0]
                 out += sign * (self.unit_codes_ @ centroid)
         return out
 
@@ -246,8 +248,3 @@ class RelevanceFeedback:
                 proposals.append(int(order[bottom]))
                 bottom -= 1
         return proposals
-
-
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)

@@ -38,8 +38,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from retrieval.arrays import unit_rows
 from retrieval.config import TagConfig
-from retrieval.models.mappers import unit_rows
 from retrieval.parameters import AT_LEAST_ONE, NON_NEGATIVE, check_estimator
 from retrieval.store import Arrays, Meta
 

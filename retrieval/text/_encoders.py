@@ -30,9 +30,9 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from retrieval.arrays import DENSITY, mostly_zero, sparse_if_mostly_zero
+from retrieval.arrays import DENSITY, mostly_zero, sparse_if_mostly_zero, unit_rows
 from retrieval.config import TextConfig
-from retrieval.errors import RetrievalError
+from retrieval.errors import RetrievalError, refuse_single_string
 from retrieval.store import nest, part
 from retrieval.text._registry import encoder_from_state, stored_as
 from retrieval.text._tokenize import Tokenizer
@@ -54,8 +54,7 @@ class EmptyTextError(RetrievalError, ValueError):
 
 
 def _as_texts(texts: str | Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("expected a list of descriptions, got a single string; wrap it in a list")
+    refuse_single_string(texts)
     return ["" if t is None else str(t) for t in texts]
 
 
@@ -237,7 +236,7 @@ class _WordVectorEncoder(BaseEstimator, TransformerMixin):
         out = np.asarray(weights @ self.vectors_, dtype=np.float32)
         out /= np.maximum(totals, 1e-30)[:, None]
         if self.normalize:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-30)
+            out = unit_rows(out)
         _check_empty(counts, self.on_empty)
         return out
 
