@@ -22,6 +22,10 @@ For each dataset (competition layout: a train part, and a test part with ``answe
 Every method uses the same text features (the default TF-IDF + GloVe encoders) and the same
 feature CSVs; the peers' grids also choose the power applied to the pooled features.
 
+The families, the default's entries and the candidate defaults are in
+``retrieval.evaluation.candidates``; the cache, the choice on train folds and the test ranks in
+``retrieval.evaluation.study``. This script runs them and writes the tables.
+
 ``--choose-default`` instead cross-validates the candidate defaults (``DEFAULT_CANDIDATES``)
 on the train parts of all datasets and prints which has the best mean cross-validated MAP@20
 relative to the best peer of each dataset: that is how ``configs/default.toml`` is chosen.
@@ -44,13 +48,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
-import itertools
 import json
-import operator
 import sys
-import time
 import tomllib
 import warnings
 from collections.abc import Sequence
@@ -58,80 +58,29 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.config import NeuralParams, RunConfig
-from retrieval.core import Searcher, Trainer
 from retrieval.data import Dataset, load_competition
-from retrieval.evaluation.protocol import (
-    bootstrap_interval,
-    cross_validate,
-    paired_test,
-    reciprocal_ranks,
+from retrieval.evaluation.candidates import (
+    CONCEPTS_ON,
+    DEFAULT_CANDIDATES,
+    DEFAULT_FAMILY,
+    FAMILIES,
+    OURS,
+    PEERS,
+    REFERENCES,
+    default_values,
+    with_default_query_set,
 )
-from retrieval.fileio import atomic_write
-from retrieval.metrics import MAP, MAP_LINEAR, ranks_from_scores, retrieval_report
+from retrieval.evaluation.protocol import bootstrap_interval, paired_test, reciprocal_ranks
+from retrieval.evaluation.study import (
+    ScoreCache,
+    describe,
+    on_features,
+    ranks_on_test,
+    varied,
+    with_tags,
+)
+from retrieval.metrics import MAP, MAP_LINEAR, retrieval_report
 
-PEER_IMAGE = {"use_autoencoder": False, "whiten": False}  # peers work in the features space
-NO_TAGS = {"tags": {"enabled": False}}
-
-
-def _peer(kind: str, power: float, **params) -> dict:
-    return {
-        **NO_TAGS,
-        "image": {**PEER_IMAGE, "power": power},
-        "mappers": [{"kind": kind, "space": "features", "params": params}],
-    }
-
-
-def _grid(make, **axes) -> list[dict]:
-    names = list(axes)
-    return [
-        make(**dict(zip(names, values, strict=True)))
-        for values in itertools.product(*axes.values())
-    ]
-
-
-FAMILIES: dict[str, list[dict]] = {
-    "ridge (the course's baseline)": _grid(
-        lambda power, alpha: _peer("ridge", power, alpha=alpha),
-        power=[1.0, 0.5, 0.25],
-        alpha=[0.3, 3, 30],
-    ),
-    "reverse ridge": _grid(
-        lambda power, alpha: _peer("reverse_ridge", power, alpha=alpha),
-        power=[0.5, 0.25],
-        alpha=[100, 300, 1000],
-    ),
-    "kernel ridge (RBF)": _grid(
-        lambda alpha, gamma: _peer("kernel_ridge", 0.5, alpha=alpha, gamma=gamma),
-        alpha=[0.1, 0.3],
-        gamma=[0.5, 1.0],
-    ),
-    "PLS": _grid(lambda n: _peer("pls", 0.5, n_components=n), n=[32, 64, 128]),
-    "CCA": _grid(
-        lambda power, reg, n: _peer("cca", power, reg=reg, n_components=n),
-        power=[0.5, 0.25],
-        reg=[0.3, 1.0, 3.0],
-        n=[128, 256],
-    ),
-    "forward + reverse ridge": _grid(
-        lambda forward, reverse: {
-            **NO_TAGS,
-            "image": {**PEER_IMAGE, "power": 0.5},
-            "mappers": [
-                {"kind": "ridge", "space": "features", "params": {"alpha": forward}},
-                {"kind": "reverse_ridge", "space": "features", "params": {"alpha": reverse}},
-            ],
-            "fusion": {"select": "holdout"},
-        },
-        forward=[0.3, 3],
-        reverse=[300, 1000],
-    ),
-}
-PEERS = list(FAMILIES)
-CONCEPTS_ON = {"concepts": {"enabled": True}}
-# not a classical peer: the CCA member that cross-validation chose, with this package's
-# ImageNet concept bridge fused, to show how much of the default's lead is the bridge
-REFERENCES = {"CCA + concept bridge": "CCA"}
 SEED_FAMILY = "the seed write-up's system (configs/seed.toml)"
 
 
@@ -142,158 +91,10 @@ def seed_values() -> dict:
     return {key: value for key, value in values.items() if key not in ("name", "seed")}
 
 
-# The default learned mapping's settings that the study's candidates vary, written out in
-# each candidate (so that their cache keys stay what they were when first computed).
-LEARNED = ("init", "cca_reg", "cca_components", "batch_size", "learning_rate", "epochs")
-
-
-def _learned(cca_reg: float = 1.0, epochs: int = 10, **params) -> dict:
-    """The learned mapping started at CCA, in the features space (power 0.5)."""
-    defaults = NeuralParams()
-    settings = {name: getattr(defaults, name) for name in LEARNED}
-    settings.update(cca_reg=cca_reg, epochs=epochs, **params)
-    return {
-        **NO_TAGS,
-        "image": {**PEER_IMAGE, "power": 0.5},
-        "mappers": [{"kind": "neural", "space": "features", "params": settings}],
-    }
-
-
-def default_values() -> dict:
-    """``RunConfig()`` written out (so that the cache key changes whenever the default does)."""
-    values = RunConfig().to_dict()
-    keys = ("image", "text", "mappers", "fusion", "concepts", "transfer", "hubness", "query_set")
-    return {**NO_TAGS, **{key: values[key] for key in keys}}
-
-
-def with_default_query_set(values: dict) -> dict:
-    """``values`` with the default's query-set normalisation when the default has it on, so
-    that every peer ranks a test set as the default does (and its cache key says so)."""
-    settings = RunConfig().to_dict()["query_set"]
-    return {**values, "query_set": settings} if settings["enabled"] else values
-
-
-OURS: dict[str, list[dict]] = {
-    "default, tuned per dataset": [
-        {**values, **CONCEPTS_ON}
-        for values in _grid(_learned, cca_reg=[0.3, 1.0], epochs=[5, 10, 20])
-    ],
-    "default (configs/default.toml)": [default_values()],
-}
-DEFAULT_FAMILY = "default (configs/default.toml)"
-# the learned mapping started at ridge, as it was first studied (3 epochs, batch 512, rate 1e-4)
-RIDGE_START = {
-    "init": "ridge",
-    "cca_components": 128,
-    "epochs": 3,
-    "batch_size": 512,
-    "learning_rate": 1e-4,
-}
-FORMER_DEFAULT = {
-    **NO_TAGS,
-    "image": {"power": 0.25},
-    "mappers": [
-        {"kind": "neural", "params": {**RIDGE_START, "ridge_alpha": 1.0}},
-        {"kind": "reverse_ridge", "space": "features", "params": {"alpha": 300.0}},
-    ],
-}
-DEFAULT_CANDIDATES: dict[str, dict] = {
-    "learned mapping into the code only (started at ridge)": {
-        **NO_TAGS,
-        "image": {"power": 0.25},
-        "mappers": [{"kind": "neural", "params": {**RIDGE_START, "init": "ridge"}}],
-    },
-    "learned mapping into the code + reverse ridge (the former default)": FORMER_DEFAULT,
-    "learned mapping started at CCA, refined 3 epochs (batch 512, rate 1e-4)": _learned(
-        epochs=3, batch_size=512, learning_rate=1e-4
-    ),
-    "learned mapping started at CCA, refined 10 epochs (batch 128, rate 3e-4)": _learned(
-        batch_size=128, learning_rate=3e-4
-    ),
-    "the same, both towers trained (train_images)": _learned(
-        batch_size=128, learning_rate=3e-4, train_images=True
-    ),
-    "learned mapping started at CCA, refined 10 epochs (batch 256, rate 6e-4: the default)": (
-        _learned()
-    ),
-}
-
-
-def with_tags(values: dict) -> dict:
-    """The same configuration with the default's tags (fusion, and tags beside the image
-    features), their weights chosen on held-out training items. The tag settings are
-    written out, so that the cache key changes whenever the default's do."""
-    tagged = copy.deepcopy(values)
-    tagged["tags"] = {**RunConfig().to_dict()["tags"], "enabled": True}
-    tagged.setdefault("fusion", {})["select"] = "holdout"
-    return tagged
-
-
-def config_of(values: dict, name: str) -> RunConfig:
-    """The run config of a study entry: without a ``concepts``, ``transfer``, ``hubness`` or
-    ``query_set`` table, no concept bridge, no text transfer, no hubness correction and no
-    query-set normalisation (the classical peers match text to image features alone)."""
-    off = {
-        "concepts": {"enabled": False},
-        "transfer": {"enabled": False},
-        "hubness": {"enabled": False},
-        "query_set": {"enabled": False},
-    }
-    return RunConfig.from_dict({**off, **values, "name": name})
-
-
-def on_features(values: dict, kind: str) -> dict:
-    """``values`` reading the ``kind`` feature CSVs (``pool5``, the random-weight ResNet-50,
-    adds nothing, so that its cache entries keep their keys)."""
-    if kind == "pool5":
-        return values
-    return {**values, "data": {**values.get("data", {}), "features": kind}}
-
-
-class Cache:
-    """Cross-validation scores by dataset and config, kept in a JSON file; every config reads
-    the ``features`` kind."""
-
-    def __init__(self, path: Path | None, features: str = "pool5") -> None:
-        self.path = path
-        self.features = features
-        self.data = json.loads(path.read_text()) if path and path.is_file() else {}
-
-    def cv(self, root: str, values: dict, train, folds: int) -> float:
-        values = on_features(values, self.features)
-        key = f"{root}|{folds}|{json.dumps(values, sort_keys=True)}"
-        if key not in self.data:
-            result = cross_validate(config_of(values, "cv"), train, folds=folds)
-            self.data[key] = {"score": result.score, "folds": result.fold_scores}
-            if self.path:  # replaced whole, so an interrupted run never leaves half a file
-                with atomic_write(self.path) as handle:
-                    json.dump(self.data, handle, indent=1)
-        return self.data[key]["score"]
-
-
-def test_ranks(values: dict, train, test) -> tuple[np.ndarray, float]:
-    start = time.perf_counter()
-    model = Trainer(config_of(values, "test")).fit(train)
-    seconds = time.perf_counter() - start
-    scores = Searcher(model, model.gallery_from_dataset(test)).scores(test.texts(), as_a_set=True)
-    return ranks_from_scores(scores, test.relevant), seconds
-
-
-def describe(values: dict) -> str:
-    parts = []
-    for mapper in values.get("mappers", []):
-        params = ", ".join(f"{k} {v}" for k, v in mapper.get("params", {}).items())
-        parts.append(f"{mapper['kind']}({params})")
-    for key in ("power", "whiten_shrink"):
-        if key in values.get("image", {}):
-            parts.append(f"{key} {values['image'][key]}")
-    return "; ".join(parts) or "RunConfig()"
-
-
 def study(
     root: str,
     folds: int,
-    cache: Cache,
+    cache: ScoreCache,
     families: dict[str, list[dict]],
     untagged_only: Sequence[str] = (),
 ) -> list[dict]:
@@ -311,10 +112,9 @@ def study(
             # chosen at training time on held-out train items, for every family alike
             grid = [with_tags(chosen_without_tags[family])] if tags else grid
             grid = [with_default_query_set(values) for values in grid]
-            scores = [cache.cv(root, values, train, folds) for values in grid]
-            best = grid[int(np.argmax(scores))]
+            best, cv = cache.choose(root, grid, train, folds)
             chosen_without_tags.setdefault(family, best)
-            ranks, seconds = test_ranks(on_features(best, cache.features), train, test)
+            ranks, seconds = ranks_on_test(on_features(best, cache.features), train, test)
             name = family + (" + tags" if tags else "")
             rows.append(
                 {
@@ -322,13 +122,13 @@ def study(
                     "tags": tags,
                     "family": family,
                     "chosen": describe(best),
-                    "cv": float(max(scores)),
+                    "cv": cv,
                     "ranks": ranks,
                     "seconds": seconds,
                 }
             )
             print(
-                f"{root}: {name}: CV {max(scores):.4f}, test {reciprocal_ranks(ranks).mean():.4f}",
+                f"{root}: {name}: CV {cv:.4f}, test {reciprocal_ranks(ranks).mean():.4f}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -425,7 +225,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    cache = Cache(args.cache, args.features)
+    cache = ScoreCache(args.cache, args.features)
     folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
     if len(folds) != len(args.datasets):
         parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
@@ -466,7 +266,7 @@ def train_part(root: str) -> Dataset:
     return load_competition(root, "train")
 
 
-def choose_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> None:
+def choose_default(args: argparse.Namespace, folds: list[int], cache: ScoreCache) -> None:
     """Cross-validate each candidate default on every dataset, relative to that dataset's best peer."""
     print("| candidate | " + " | ".join(args.datasets) + " | mean ratio to the best peer |")
     print("| --- | " + " | ".join("---:" for _ in args.datasets) + " | ---: |")
@@ -485,24 +285,20 @@ def choose_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> 
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ratios):.3f} |", flush=True)
 
 
-def vary_default(args: argparse.Namespace, folds: list[int], cache: Cache) -> None:
+def vary_default(args: argparse.Namespace, folds: list[int], cache: ScoreCache) -> None:
     """Cross-validate the default (with tags if ``--tagged``) against itself with one setting
     changed, on every dataset; the first row is the default as it is."""
     key, *raw = args.vary
-    *path, name = [int(part) if part.isdigit() else part for part in key.split(".")]
     base = with_tags(default_values()) if args.tagged else default_values()
     try:
-        parent = functools.reduce(operator.getitem, path, base)
-        parent[name]  # noqa: B018 (the setting must exist)
-    except (KeyError, IndexError, TypeError):
+        varied(base, key, None)
+    except KeyError:
         raise SystemExit(f"--vary {key}: not a setting of the default") from None
     print(f"| {key} | " + " | ".join(args.datasets) + " | mean ratio to the default |")
     print("| --- | " + " | ".join("---:" for _ in args.datasets) + " | ---: |")
     reference = {}
     for label, value in [("default", None), *((text, json.loads(text)) for text in raw)]:
-        values = copy.deepcopy(base)
-        if value is not None:
-            functools.reduce(operator.getitem, path, values)[name] = value
+        values = base if value is None else varied(base, key, value)
         cells, ratios = [], []
         for root, k in zip(args.datasets, folds, strict=True):
             score = cache.cv(root, values, train_part(root), k)

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retrieval.config import RunConfig
-from retrieval.core import Searcher, Trainer
+from retrieval.core import Trainer
 from retrieval.data import Dataset
-from retrieval.metrics import TOP_K, ranks_from_scores
+from retrieval.evaluation._evaluate import evaluate
+from retrieval.metrics import TOP_K
 
 
 def reciprocal_ranks(ranks: np.ndarray, k: int = TOP_K) -> np.ndarray:
@@ -50,11 +51,7 @@ def fold_indices(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
 
 def held_out_ranks(config: RunConfig, train: Dataset, held_out: Dataset) -> np.ndarray:
     """Train ``config`` on ``train`` and rank ``held_out``'s images for each of its descriptions."""
-    model = Trainer(config).fit(train)
-    scores = Searcher(model, model.gallery_from_dataset(held_out)).scores(
-        held_out.texts(), as_a_set=True
-    )
-    return ranks_from_scores(scores, held_out.relevant)
+    return evaluate(Trainer(config).fit(train), held_out).ranks
 
 
 @dataclass

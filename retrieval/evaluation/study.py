@@ -1,0 +1,144 @@
+"""The quality study's machinery: cross-validated scores kept in a cache, the choice of each
+family's member on train folds, and its ranks on a test part.
+
+The protocol (:mod:`retrieval.evaluation.protocol`) cross-validates one configuration; this
+module runs many of them, as plain values (:mod:`retrieval.evaluation.candidates`), without
+ever scoring one twice: each score is kept in a JSON file under the dataset, the folds and the
+values, so an interrupted study resumes where it stopped.
+
+Example
+-------
+>>> config = study_config({"mappers": [{"kind": "ridge"}]}, "cv")
+>>> config.concepts.enabled, config.query_set.enabled, config.mappers[0].kind
+(False, False, 'ridge')
+>>> on_features({"tags": {"enabled": False}}, "efficientnet_lite0")["data"]
+{'features': 'efficientnet_lite0'}
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.config import RunConfig
+from retrieval.core import Trainer
+from retrieval.data import Dataset
+from retrieval.evaluation._evaluate import evaluate
+from retrieval.evaluation.protocol import cross_validate
+from retrieval.fileio import atomic_write
+
+
+def with_tags(values: dict) -> dict:
+    """The same configuration with the default's tags (fusion, and tags beside the image
+    features), their weights chosen on held-out training items. The tag settings are
+    written out, so that the cache key changes whenever the default's do."""
+    tagged = copy.deepcopy(values)
+    tagged["tags"] = {**RunConfig().to_dict()["tags"], "enabled": True}
+    tagged.setdefault("fusion", {})["select"] = "holdout"
+    return tagged
+
+
+def study_config(values: dict, name: str) -> RunConfig:
+    """The run config of a study entry: without a ``concepts``, ``transfer``, ``hubness`` or
+    ``query_set`` table, no concept bridge, no text transfer, no hubness correction and no
+    query-set normalisation (the classical peers match text to image features alone)."""
+    off = {
+        "concepts": {"enabled": False},
+        "transfer": {"enabled": False},
+        "hubness": {"enabled": False},
+        "query_set": {"enabled": False},
+    }
+    return RunConfig.from_dict({**off, **values, "name": name})
+
+
+def on_features(values: dict, kind: str) -> dict:
+    """``values`` reading the ``kind`` feature CSVs (``pool5``, the random-weight ResNet-50,
+    adds nothing, so that its cache entries keep their keys)."""
+    if kind == "pool5":
+        return values
+    return {**values, "data": {**values.get("data", {}), "features": kind}}
+
+
+class ScoreCache:
+    """Cross-validation scores by dataset and config, kept in a JSON file; every config reads
+    the ``features`` kind."""
+
+    def __init__(self, path: Path | None, features: str = "pool5") -> None:
+        """Scores read from ``path`` (JSON; ``None``: kept in memory only), for configurations
+        that read the ``features`` kind of feature CSVs."""
+        self.path = path
+        self.features = features
+        self.data = json.loads(path.read_text()) if path and path.is_file() else {}
+
+    def cv(self, root: str, values: dict, train: Dataset, folds: int) -> float:
+        """The ``folds``-fold cross-validated MAP@20 of ``values`` on ``train`` (the train part
+        of the dataset at ``root``), computed once and kept."""
+        values = on_features(values, self.features)
+        key = f"{root}|{folds}|{json.dumps(values, sort_keys=True)}"
+        if key not in self.data:
+            result = cross_validate(study_config(values, "cv"), train, folds=folds)
+            self.data[key] = {"score": result.score, "folds": result.fold_scores}
+            if self.path:  # replaced whole, so an interrupted run never leaves half a file
+                with atomic_write(self.path) as handle:
+                    json.dump(self.data, handle, indent=1)
+        return self.data[key]["score"]
+
+    def choose(
+        self, root: str, grid: Sequence[dict], train: Dataset, folds: int
+    ) -> tuple[dict, float]:
+        """The member of ``grid`` with the best cross-validated score (ties: the first), and
+        that score: a choice made on train folds only."""
+        scores = [self.cv(root, values, train, folds) for values in grid]
+        best = int(np.argmax(scores))
+        return grid[best], float(scores[best])
+
+
+def ranks_on_test(values: dict, train: Dataset, test: Dataset) -> tuple[np.ndarray, float]:
+    """The rank of each test description's image after training ``values`` on the whole train
+    part, and the training time in seconds."""
+    start = time.perf_counter()
+    model = Trainer(study_config(values, "test")).fit(train)
+    seconds = time.perf_counter() - start
+    return evaluate(model, test).ranks, seconds
+
+
+def describe(values: dict) -> str:
+    """A study entry in a few words: each mapper with its parameters, and the image settings
+    that the peers' grids vary.
+
+    >>> describe({"mappers": [{"kind": "cca", "params": {"reg": 1.0}}], "image": {"power": 0.5}})
+    'cca(reg 1.0); power 0.5'
+    """
+    parts = []
+    for mapper in values.get("mappers", []):
+        params = ", ".join(f"{k} {v}" for k, v in mapper.get("params", {}).items())
+        parts.append(f"{mapper['kind']}({params})")
+    for key in ("power", "whiten_shrink"):
+        if key in values.get("image", {}):
+            parts.append(f"{key} {values['image'][key]}")
+    return "; ".join(parts) or "RunConfig()"
+
+
+def varied(values: dict, setting: str, value: object) -> dict:
+    """A copy of ``values`` with the dotted ``setting`` (list items by number, such as
+    ``mappers.0.params.epochs``) set to ``value``; ``KeyError`` if it is not a setting there.
+
+    >>> varied({"mappers": [{"params": {"epochs": 10}}]}, "mappers.0.params.epochs", 3)
+    {'mappers': [{'params': {'epochs': 3}}]}
+    """
+    *path, name = [int(part) if part.isdigit() else part for part in setting.split(".")]
+    out = copy.deepcopy(values)
+    parent = out
+    try:
+        for step in path:
+            parent = parent[step]
+        parent[name]  # noqa: B018 (the setting must exist)
+    except (KeyError, IndexError, TypeError):
+        raise KeyError(f"{setting}: not a setting of these values") from None
+    parent[name] = value
+    return out
