@@ -95,6 +95,32 @@ def z_sample(n: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(0).choice(n, Z_SAMPLE, replace=False))
 
 
+@dataclass(frozen=True)
+class _OptionalPart:
+    """A component a trained model may have, stored under ``name`` (meta and arrays); one
+    with a fusion weight (the attribute ``weight``) keeps its own meta under ``inner`` beside
+    ``"weight"``."""
+
+    name: str
+    cls: Any
+    weight: str | None = None
+    inner: str = "model"
+
+    def wrap(self, own: Meta, model: TrainedModel) -> Meta:
+        return (
+            own if self.weight is None else {"weight": getattr(model, self.weight), self.inner: own}
+        )
+
+    def unwrap(self, stored: Meta, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """The model's fields this part's stored meta and arrays give back."""
+        if self.weight is None:
+            return {self.name: self.cls.from_state(stored, arrays)}
+        return {
+            self.name: self.cls.from_state(stored[self.inner], arrays),
+            self.weight: float(stored["weight"]),
+        }
+
+
 @dataclass
 class TrainedModel:
     """Everything that scores descriptions against images (see the module docstring)."""
@@ -302,33 +328,14 @@ class TrainedModel:
             meta, own = member.mapper.get_state()
             members.append({"space": member.space, "weight": member.weight, "mapper": meta})
             arrays.update(nest(f"mappers/{i}", own))
-        tags = None
-        if self.tags is not None:
-            tag_meta, tag_arrays = self.tags.get_state()
-            tags = {"weight": self.tag_weight, "model": tag_meta}
-            arrays.update(nest("tags", tag_arrays))
-        tag_side = None
-        if self.tag_side is not None:
-            tag_side, side_arrays = self.tag_side.get_state()
-            arrays.update(nest("tag_side", side_arrays))
-        image_tags = None
-        if self.image_tags is not None:
-            image_tags, image_tag_arrays = self.image_tags.get_state()
-            arrays.update(nest("image_tags", image_tag_arrays))
-        concepts = None
-        if self.concepts is not None:
-            concept_meta, concept_arrays = self.concepts.get_state()
-            concepts = {"weight": self.concept_weight, "bridge": concept_meta}
-            arrays.update(nest("concepts", concept_arrays))
-        transfer = None
-        if self.transfer is not None:
-            transfer_meta, transfer_arrays = self.transfer.get_state()
-            transfer = {"weight": self.transfer_weight, "model": transfer_meta}
-            arrays.update(nest("transfer", transfer_arrays))
-        hubness = None
-        if self.hubness is not None:
-            hubness, hubness_arrays = self.hubness.get_state()
-            arrays.update(nest("hubness", hubness_arrays))
+        optional: Meta = {}
+        for part_ in _OPTIONAL_PARTS:
+            component = getattr(self, part_.name)
+            optional[part_.name] = None
+            if component is not None:
+                own_meta, own = component.get_state()
+                optional[part_.name] = part_.wrap(own_meta, self)
+                arrays.update(nest(part_.name, own))
         meta = {
             "config": self.config.to_dict(),
             "features": self.features,
@@ -336,12 +343,7 @@ class TrainedModel:
             "text": encoder_meta,
             "image": coder_meta,
             "mappers": members,
-            "tags": tags,
-            "tag_side": tag_side,
-            "image_tags": image_tags,
-            "concepts": concepts,
-            "transfer": transfer,
-            "hubness": hubness,
+            **optional,
             "query_set": self.query_set,
         }
         return meta, arrays
@@ -358,44 +360,28 @@ class TrainedModel:
             )
             for i, m in enumerate(meta["mappers"])
         ]
-        tags, tag_weight = None, 0.0
-        if meta.get("tags"):
-            tags = TagModel.from_state(meta["tags"]["model"], part("tags", arrays))
-            tag_weight = float(meta["tags"]["weight"])
-        tag_side = None
-        if meta.get("tag_side"):
-            tag_side = TagIndicators.from_state(meta["tag_side"], part("tag_side", arrays))
-        image_tags = None
-        if meta.get("image_tags"):
-            image_tags = TagRidge.from_state(meta["image_tags"], part("image_tags", arrays))
-        concepts, concept_weight = None, 0.0
-        if meta.get("concepts"):
-            concepts = ConceptBridge.from_state(
-                meta["concepts"]["bridge"], part("concepts", arrays)
-            )
-            concept_weight = float(meta["concepts"]["weight"])
-        transfer, transfer_weight = None, 0.0
-        if meta.get("transfer"):
-            transfer = TextTransfer.from_state(meta["transfer"]["model"], part("transfer", arrays))
-            transfer_weight = float(meta["transfer"]["weight"])
-        hubness = None
-        if meta.get("hubness"):
-            hubness = HubnessCorrection.from_state(meta["hubness"], part("hubness", arrays))
+        optional: dict[str, Any] = {}
+        for part_ in _OPTIONAL_PARTS:
+            if meta.get(part_.name):
+                optional.update(part_.unwrap(meta[part_.name], part(part_.name, arrays)))
         return cls(
             config=RunConfig.from_dict(meta["config"], source=source),
             text_encoder=encoder_from_state(meta["text"], part("text", arrays)),
             image_coder=ImageCoder.from_state(meta["image"], part("image", arrays)),
             members=members,
-            tags=tags,
-            tag_weight=tag_weight,
-            tag_side=tag_side,
-            image_tags=image_tags,
-            concepts=concepts,
-            concept_weight=concept_weight,
-            transfer=transfer,
-            transfer_weight=transfer_weight,
-            hubness=hubness,
+            **optional,
             query_set=float(meta.get("query_set", 0.0)),
             features=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )
+
+
+_OPTIONAL_PARTS = (
+    _OptionalPart("tags", TagModel, weight="tag_weight"),
+    _OptionalPart("tag_side", TagIndicators),
+    _OptionalPart("image_tags", TagRidge),
+    _OptionalPart("concepts", ConceptBridge, weight="concept_weight", inner="bridge"),
+    _OptionalPart("transfer", TextTransfer, weight="transfer_weight"),
+    _OptionalPart("hubness", HubnessCorrection),
+)
+"""The optional components, in the order the bundle's meta lists them."""
