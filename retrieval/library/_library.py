@@ -63,6 +63,7 @@ class LibraryUpdate:
     extracted: int = 0
     duplicates: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped_before: int = 0
 
     def __str__(self) -> str:
         copies = sum(len(v) for v in self.duplicates.values())
@@ -75,6 +76,11 @@ class LibraryUpdate:
             f"{self.indexed} pictures indexed ({self.added} new, {self.changed} changed, {self.removed} removed, "
             f"{self.unchanged} unchanged; {self.extracted} extracted); {duplicates}; "
             f"{len(self.skipped)} skipped"
+            + (
+                f" ({self.skipped_before} more as before, unchanged since)"
+                if self.skipped_before
+                else ""
+            )
         )
 
 
@@ -217,10 +223,16 @@ class PictureLibrary:
         extensions: Sequence[str],
         include_hidden: bool,
     ) -> LibraryUpdate:
-        """Crawl ``all_roots``, ``encode`` the distinct files (new ones only, the cache has the
-        rest), and store their image ``spaces`` with ``meta``."""
+        """Crawl ``all_roots``, ``encode`` the distinct files whose content the index does not
+        hold yet, and store every file's image ``spaces`` with ``meta``.
+
+        Rows of pictures whose content is unchanged are kept from the index (when it was made
+        with the same ``meta``), so an update that finds nothing new encodes nothing and never
+        builds the network. Files skipped before and unchanged since are not tried again, and
+        not named again: ``report.skipped_before`` counts them."""
         self.store.mkdir(parents=True, exist_ok=True)
         report = LibraryUpdate()
+        previous = self._previous_index(meta)
         with FileCatalog(self.store / "catalog.sqlite") as catalog:
             # kept only once the index is written: files a failed run did not store stay new
             changes = catalog.sync(
@@ -229,23 +241,99 @@ class PictureLibrary:
             report.added, report.changed = len(changes.added), len(changes.changed)
             report.removed, report.unchanged = len(changes.removed), changes.unchanged
             report.duplicates = changes.duplicates
-            report.skipped = [(str(p), r) for p, r in changes.skipped]
-            for path, reason in report.skipped:  # extraction names the files it skips itself
-                _log.warning("skipping %s: %s", path, reason)
+            fresh = {str(p) for p in (*changes.added, *changes.changed)}
+            skipped_now: dict[str, list] = {}
+            for path, reason in changes.skipped:
+                self._note_skipped(path, reason, previous, skipped_now, report)
+            rows = previous.rows if previous is not None else {}
             unique = catalog.unique_files()
-            result = encode(unique)
-            report.extracted = len(unique) - result.reused - len(result.failures)
-            report.skipped += [(str(p), r) for p, r in result.failures]
-            paths = [str(p) for p in result.paths]
+            reused = [p for p in unique if str(p) in rows and str(p) not in fresh]
+            todo = []
+            for path in unique:
+                if str(path) in rows and str(path) not in fresh:
+                    continue
+                if str(path) not in fresh and self._skipped_before(path, previous, skipped_now):
+                    report.skipped_before += 1
+                    continue
+                todo.append(path)
+            result = encode(todo) if todo else None
+            encoded: dict[str, dict[str, np.ndarray]] = {}
+            if result is not None:
+                report.extracted = len(todo) - result.reused - len(result.failures)
+                for path, reason in result.failures:
+                    self._note_skipped(path, reason, None, skipped_now, report, logged=True)
+                made = spaces(result.pool5)
+                encoded = {
+                    str(p): {name: values[i] for name, values in made.items()}
+                    for i, p in enumerate(result.paths)
+                }
+            known = {**{str(p): rows[str(p)] for p in reused}, **encoded}
+            paths = [str(p) for p in unique if str(p) in known]
             store.save(
                 self.index_path,
                 KIND,
-                {"roots": all_roots, **meta, "paths": paths},
-                store.nest("spaces", spaces(result.pool5)),
+                {"roots": all_roots, **meta, "paths": paths, "skipped": skipped_now},
+                store.nest("spaces", _stack_rows([known[p] for p in paths], previous, spaces)),
             )
             catalog.commit()
         report.indexed = len(paths)
         return report
+
+    def _previous_index(self, meta: dict) -> _PreviousIndex | None:
+        """The index as it stands, when it was made with the same bundle and features."""
+        if not self.index_path.is_dir():
+            return None
+        stored = store.load(self.index_path, KIND)
+        if any(stored.meta.get(key) != value for key, value in meta.items()):
+            return None
+        spaces = store.part("spaces", stored.arrays)
+        rows = {
+            path: {name: values[i] for name, values in spaces.items()}
+            for i, path in enumerate(stored.meta["paths"])
+        }
+        return _PreviousIndex(rows, dict(stored.meta.get("skipped", {})), spaces)
+
+    @staticmethod
+    def _note_skipped(
+        path: Path,
+        reason: str,
+        previous: _PreviousIndex | None,
+        skipped_now: dict[str, list],
+        report: LibraryUpdate,
+        *,
+        logged: bool = False,
+    ) -> None:
+        """Remember a skipped file with its size and time; name it unless it was skipped
+        before for the same reason and is unchanged since (extraction names its own)."""
+        try:
+            stat = path.stat()
+            signature = [reason, stat.st_size, stat.st_mtime_ns]
+        except OSError:
+            signature = [reason, None, None]
+        skipped_now[str(path)] = signature
+        if previous is not None and previous.skipped.get(str(path)) == signature:
+            report.skipped_before += 1
+            return
+        report.skipped.append((str(path), reason))
+        if not logged:
+            _log.warning("skipping %s: %s", path, reason)
+
+    @staticmethod
+    def _skipped_before(
+        path: Path, previous: _PreviousIndex | None, skipped_now: dict[str, list]
+    ) -> bool:
+        """Whether ``path`` could not be read last time and is unchanged since."""
+        if previous is None or str(path) not in previous.skipped:
+            return False
+        reason, size, mtime = previous.skipped[str(path)]
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime):
+            return False
+        skipped_now[str(path)] = [reason, size, mtime]
+        return True
 
     def searcher(self) -> GallerySearcher:
         """A searcher over the indexed pictures: with the library's bundle, or with CLIP."""
@@ -273,3 +361,26 @@ def _image_spaces(model: TrainedModel, pool5: np.ndarray) -> dict[str, np.ndarra
     if len(pool5):
         return model.image_spaces(pool5)
     return {space: np.zeros((0, 1), np.float32) for space in model.spaces}
+
+
+@dataclass
+class _PreviousIndex:
+    """What the stored index holds: each path's rows by space, the files it skipped (path:
+    ``[reason, size, mtime_ns]``) and its arrays (for their shapes)."""
+
+    rows: dict[str, dict[str, np.ndarray]]
+    skipped: dict[str, list]
+    spaces: dict[str, np.ndarray]
+
+
+def _stack_rows(
+    rows: list[dict[str, np.ndarray]],
+    previous: _PreviousIndex | None,
+    spaces: Callable[[np.ndarray], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """The index's arrays from per-picture rows (empty arrays of the right spaces for none)."""
+    if rows:
+        return {name: np.stack([row[name] for row in rows]) for name in rows[0]}
+    if previous is not None and previous.spaces:
+        return {name: values[:0] for name, values in previous.spaces.items()}
+    return spaces(np.zeros((0, 1), np.float32))

@@ -2,7 +2,7 @@
 
 The catalogue is a SQLite file: one row per picture with its size, modification time and
 content digest. A crawl hashes only new or changed files, so re-crawling a large folder
-is fast; files with identical content are grouped, so the same picture stored twice is
+is fast, and a file whose time changed but whose content did not (``touch``) is unchanged; files with identical content are grouped, so the same picture stored twice is
 indexed and reported once. Links to folders are followed only inside the crawled folders;
 what is passed over (dangling links, links leading out, unreadable files) is named with why.
 
@@ -189,8 +189,10 @@ class FileCatalog:
         """
         roots = [Path(r).resolve() for r in roots]
         known = {
-            Path(p): (size, mtime)
-            for p, size, mtime in self._db.execute("SELECT path, size, mtime_ns FROM files")
+            Path(p): (size, mtime, digest)
+            for p, size, mtime, digest in self._db.execute(
+                "SELECT path, size, mtime_ns, digest FROM files"
+            )
         }
         changes = CatalogChanges()
         seen: set[Path] = set()
@@ -204,7 +206,8 @@ class FileCatalog:
         ):
             try:
                 stat = path.stat()
-                if known.get(path) == (stat.st_size, stat.st_mtime_ns):
+                before = known.get(path)
+                if before is not None and before[:2] == (stat.st_size, stat.st_mtime_ns):
                     seen.add(path)
                     changes.unchanged += 1
                     continue
@@ -213,7 +216,10 @@ class FileCatalog:
                 skipped.append((path, f"cannot read ({exc.strerror or exc})"))
                 continue
             seen.add(path)
-            (changes.changed if path in known else changes.added).append(path)
+            if before is not None and before[2] == digest:  # touched, same content
+                changes.unchanged += 1
+            else:
+                (changes.changed if before is not None else changes.added).append(path)
             self._db.execute(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
                 (str(path), stat.st_size, stat.st_mtime_ns, digest),

@@ -72,6 +72,44 @@ def test_index_search_and_incremental_update(bundle: Path, photos: Path, tmp_pat
     assert "p2.jpg" not in names and "new.jpg" in names
 
 
+def test_an_update_encodes_only_new_content_and_names_a_bad_file_once(
+    bundle: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from retrieval.library import _library
+
+    real = _library.extract_features
+    encoded: list[list[str]] = []
+
+    def watched(paths: list[Path], **options: object):  # noqa: ANN202
+        encoded.append(sorted(p.name for p in paths))
+        return real(paths, **options)
+
+    monkeypatch.setattr(_library, "extract_features", watched)
+    library = PictureLibrary(tmp_path / "store")
+    first = library.update([photos], bundle=bundle)
+    assert [Path(p).name for p, _ in first.skipped] == ["broken.jpg"]
+    before = [(h.id, round(h.score, 5)) for h in library.searcher().search("a dog", k=6)]
+
+    os.utime(photos / "p4.jpg")  # touched: a new time, the same content
+    again = library.update()
+    assert encoded[1:] == []  # nothing new: no extraction, no network built
+    assert (again.unchanged, again.changed, again.indexed, again.skipped) == (8, 0, 6, [])
+    assert again.skipped_before == 1 and "1 more as before" in str(again)
+    assert [(h.id, round(h.score, 5)) for h in library.searcher().search("a dog", k=6)] == before
+
+    shutil.copyfile(DEMO / "images_test" / "21.jpg", photos / "trip" / "p1.jpg")  # new content
+    shutil.copyfile(DEMO / "images_test" / "20.jpg", photos / "new.jpg")
+    third = library.update()
+    assert encoded[1:] == [["new.jpg", "p1.jpg"]]  # only these two are read
+    assert (third.added, third.changed, third.indexed) == (1, 1, 7)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 still not a jpeg, but changed")
+    fourth = library.update()
+    assert [Path(p).name for p, _ in fourth.skipped] == ["broken.jpg"]  # changed: tried again
+    assert encoded[2:] == [["broken.jpg"]]
+
+
 def test_cli_index_then_search_library(
     bundle: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
