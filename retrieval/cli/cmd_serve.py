@@ -75,30 +75,30 @@ def run(args: argparse.Namespace) -> int:
     threadpool_limits(1)
 
     from retrieval.core import Searcher, load_bundle
-    from retrieval.web import SearcherBackend, create_app
+    from retrieval.web import LibraryBackend, SearcherBackend, create_app
     from retrieval.web.app import LOOPBACK_HOSTS
 
-    roots = None
     if args.bundle is None:
         from retrieval.cli._options import library_or_default
 
         args.library = library_or_default(args.library, must_exist=args.library is None)
+    backend: LibraryBackend | SearcherBackend
     if args.library is not None:
         from retrieval.library import PictureLibrary
 
-        library = PictureLibrary(args.library)
-        searcher, roots = library.searcher(), library.roots
-        if args.weights_file is not None and not isinstance(searcher, Searcher):
+        # re-read whenever `retrieval index` rewrites the library
+        backend = LibraryBackend(PictureLibrary(args.library), weights_file=args.weights_file)
+        if args.weights_file is not None and not isinstance(backend.current().searcher, Searcher):
             raise ValueError("--weights-file is for ResNet-50 bundles; a CLIP library needs none")
     else:
         searcher = Searcher(*load_bundle(args.bundle))
-    backend = SearcherBackend(searcher, weights_file=args.weights_file, roots=roots)
+        backend = SearcherBackend(searcher, weights_file=args.weights_file)
     hosts = [*LOOPBACK_HOSTS, *args.allowed_host]
     if args.host not in ("0.0.0.0", "::") and args.host not in hosts:
         hosts.append(args.host)
     app = create_app(
         backend,
-        roots=backend.roots(),
+        roots=backend.roots,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         allowed_hosts=hosts,
     )

@@ -9,6 +9,6 @@ Example
 """
 
 from retrieval.web.app import SearchBackend, create_app
-from retrieval.web.backend import SearcherBackend
+from retrieval.web.backend import LibraryBackend, SearcherBackend
 
-__all__ = ["SearchBackend", "SearcherBackend", "create_app"]
+__all__ = ["LibraryBackend", "SearchBackend", "SearcherBackend", "create_app"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import mimetypes
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -111,7 +112,7 @@ class FeedbackResults(BaseModel):
 def create_app(
     gallery: SearchBackend,
     *,
-    roots: Sequence[Path],
+    roots: Sequence[Path] | Callable[[], Sequence[Path]],
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     title: str = "retrieval",
     allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS,
@@ -128,7 +129,13 @@ def create_app(
     the pictures; ``None`` accepts any host. Example-image queries decode and run the network
     in a worker thread, so text queries go on while pictures are uploaded.
     """
-    allowed_roots = [Path(r).resolve() for r in roots]
+
+    def declared_roots() -> list[Path]:  # a library's may grow while the page runs
+        return [Path(os.path.abspath(r)) for r in (roots() if callable(roots) else roots)]
+
+    def allowed_roots() -> list[Path]:
+        return [root.resolve() for root in declared_roots()]
+
     app = FastAPI(
         title=title, description="Search pictures by text or by example image.", version="1"
     )
@@ -153,16 +160,41 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=422)
 
     page_html = _TEMPLATES.get_template("page.html.j2").render(
-        title=f"{title}: search pictures", heading="Search pictures"
+        title=f"{title}: search pictures",
+        heading="Search pictures",
+        max_query_chars=MAX_QUERY_CHARS,
     )
 
-    def result(hit: SearchHit) -> Result:
-        return Result(
-            id=hit.index,
-            score=round(float(hit.score), 6),
-            name=gallery.paths[hit.index].name,
-            url=f"/images/{hit.index}",
-        )
+    def snapshot() -> SearchBackend:
+        """The collection as it is for this request (a library reloads when re-indexed)."""
+        current = getattr(gallery, "current", None)
+        return current() if callable(current) else gallery
+
+    def shown_name(path: Path) -> str:
+        """The picture's path below the declared folder it is listed in (``trip/12.jpg``, so
+        pictures of the same name in two folders are told apart), else its name."""
+        listed = Path(os.path.abspath(path))
+        for root in declared_roots():
+            if listed.is_relative_to(root):
+                return listed.relative_to(root).as_posix()
+        return path.name
+
+    def results(view: SearchBackend, pairs: Sequence[tuple[int, float]]) -> list[Result]:
+        """The hits whose file is still there (a picture deleted since indexing is never
+        offered), as answers."""
+        out = []
+        for index, score in pairs:
+            path = Path(view.paths[index])
+            if path.is_file():
+                out.append(
+                    Result(
+                        id=index,
+                        score=round(float(score), 6),
+                        name=shown_name(path),
+                        url=f"/images/{index}",
+                    )
+                )
+        return out
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
@@ -180,8 +212,9 @@ def create_app(
     ) -> Results:
         if not q.strip():
             raise HTTPException(422, "the query is blank")
-        hits = [result(h) for h in gallery.search_text(q, k)]
-        return Results(query=q, results=hits, note=gallery.query_note(q))
+        view = snapshot()
+        hits = results(view, [(h.index, h.score) for h in view.search_text(q, k)])
+        return Results(query=q, results=hits, note=view.query_note(q))
 
     @app.post(
         "/api/search/image",
@@ -199,15 +232,17 @@ def create_app(
         if len(data) > max_upload_bytes:
             raise HTTPException(413, f"the upload is larger than {max_upload_bytes} bytes")
 
+        view = snapshot()
+
         def code_and_scores() -> tuple[np.ndarray, np.ndarray]:
-            code = gallery.image_code(_decode_upload(data))
-            return code, np.asarray(gallery.code_scores(code))
+            code = view.image_code(_decode_upload(data))
+            return code, np.asarray(view.code_scores(code))
 
         code, scores = await run_in_threadpool(code_and_scores)  # both off the event loop
         order = top_k(scores[None], k)[0]
         return Results(
             query=file.filename or "image",
-            results=[_hit(int(i), scores[i]) for i in order],
+            results=results(view, [(int(i), scores[i]) for i in order]),
             anchor=[float(x) for x in np.asarray(code).ravel()],
         )
 
@@ -221,14 +256,15 @@ def create_app(
         },
     )
     def picture(index: int) -> FileResponse:
-        if not 0 <= index < len(gallery.paths):
+        paths = snapshot().paths
+        if not 0 <= index < len(paths):
             raise HTTPException(404, "no such picture")
-        listed = Path(gallery.paths[index])
+        listed = Path(paths[index])
         path = listed.resolve()
         if (
             listed.suffix.lower() not in DEFAULT_EXTENSIONS
             or path.suffix.lower() not in DEFAULT_EXTENSIONS
-            or not any(path.is_relative_to(root) for root in allowed_roots)
+            or not any(path.is_relative_to(root) for root in allowed_roots())
             or not path.is_file()
         ):
             raise HTTPException(404, "no such picture")
@@ -247,32 +283,30 @@ def create_app(
         },
     )
     def feedback(request: FeedbackRequest) -> FeedbackResults:
-        n = len(gallery.paths)
+        view = snapshot()
+        n = len(view.paths)
         bad = [i for i in request.votes if not 0 <= i < n]
         if bad:
             raise HTTPException(422, f"picture ids outside the gallery of {n}: {bad[:5]}")
         if request.anchor is not None and request.query.strip():
             raise HTTPException(422, "a session starts from a text query or an anchor, not both")
         if request.anchor is not None:
-            dim = int(np.asarray(gallery.codes).shape[1])
+            dim = int(np.asarray(view.codes).shape[1])
             if len(request.anchor) != dim:
                 raise HTTPException(
                     422, f"the anchor has {len(request.anchor)} numbers; this gallery's codes {dim}"
                 )
-            initial = np.asarray(gallery.code_scores(np.asarray(request.anchor, np.float32)))
+            initial = np.asarray(view.code_scores(np.asarray(request.anchor, np.float32)))
         else:
-            initial = gallery.text_scores(request.query) if request.query.strip() else None
-        session = RelevanceFeedback(gallery.codes, initial_scores=initial)
+            initial = view.text_scores(request.query) if request.query.strip() else None
+        session = RelevanceFeedback(view.codes, initial_scores=initial)
         session.vote_many(list(request.votes), list(request.votes.values()))
         scores = session.scores()
         ranking = session.ranking(include_voted=True)[: request.k]
         return FeedbackResults(
-            proposals=[_hit(i, scores[i]) for i in session.propose(8)],
-            ranking=[_hit(int(i), scores[i]) for i in ranking],
+            proposals=results(view, [(i, scores[i]) for i in session.propose(8)]),
+            ranking=results(view, [(int(i), scores[i]) for i in ranking]),
         )
-
-    def _hit(index: int, score: float) -> Result:
-        return result(SearchHit(index, "", gallery.paths[index], float(score)))
 
     return app
 
@@ -291,6 +325,8 @@ def _decode_upload(data: bytes) -> Image.Image:
         image.load()
     except HTTPException:
         raise
-    except Exception as exc:  # Pillow raises many kinds for bad data
-        raise HTTPException(400, f"not a readable image: {type(exc).__name__}") from None
+    except Exception:  # Pillow raises many kinds for bad data
+        raise HTTPException(
+            400, "not a picture this page can read (JPEG, PNG, WebP, GIF, BMP or TIFF)"
+        ) from None
     return image

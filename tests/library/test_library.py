@@ -212,3 +212,36 @@ def test_the_summary_says_no_duplicates_rather_than_zero_of_them() -> None:
     assert "no duplicate files; 0 skipped" in str(LibraryUpdate(indexed=3))
     one = LibraryUpdate(indexed=3, duplicates={"a.jpg": ["b.jpg"]})
     assert "1 duplicate file (the content is indexed once)" in str(one)
+
+
+def test_the_page_follows_re_indexing_and_never_offers_a_deleted_picture(
+    bundle: Path, photos: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from retrieval.web import LibraryBackend, create_app
+
+    library = PictureLibrary(tmp_path / "store")
+    library.update([photos], bundle=bundle)
+    backend = LibraryBackend(library)
+    client = TestClient(create_app(backend, roots=backend.roots), base_url="http://127.0.0.1")
+
+    def names() -> set[str]:
+        body = client.get("/api/search", params={"q": "a picture", "k": 50}).json()
+        return {r["name"] for r in body["results"]}
+
+    assert names() == {"p0.jpg", "p2.jpg", "p4.jpg", "trip/p1.jpg", "trip/p3.jpg", "trip/p5.jpg"}
+    (photos / "p2.jpg").unlink()  # deleted, not re-indexed yet: no longer offered
+    assert "p2.jpg" not in names() and backend.reloads == 0
+    extra = tmp_path / "more"
+    extra.mkdir()
+    shutil.copyfile(DEMO / "images_test" / "30.jpg", extra / "q.jpg")
+    library.update([extra])  # a new folder while the page runs
+    found = names()
+    assert backend.reloads == 1 and "q.jpg" in found and "p2.jpg" not in found
+    index = next(
+        r["id"]
+        for r in client.get("/api/search", params={"q": "a picture", "k": 50}).json()["results"]
+        if r["name"] == "q.jpg"
+    )
+    assert client.get(f"/images/{index}").status_code == 200  # the new root is served

@@ -73,7 +73,7 @@ def test_refining_an_image_search_starts_from_the_example_picture(client: TestCl
     ("payload", "status", "message"),
     [
         (b"", 400, "empty"),
-        (b"GIF89a not really", 400, "not a readable image"),
+        (b"GIF89a not really", 400, "not a picture this page can read"),
         (b"\xff" * 300_000, 413, "larger than 200000 bytes"),
     ],
 )
@@ -143,17 +143,21 @@ def test_a_query_with_no_known_word_carries_a_note(client: TestClient) -> None:
 class FruitGallery(CaptionGallery):
     """The toy fruit gallery of ``tests.fruit_toy`` behind the page's backend protocol."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, folder: Path) -> None:
         self.codes, self.text, self.kinds = fruit_gallery(seed)
-        self.paths = [Path(f"{name}.jpg") for name in NAMES]
+        self.paths = [folder / f"{name}.jpg" for name in NAMES]
+        for path in self.paths:  # files on disk: the page offers only pictures that exist
+            path.write_bytes(b"")
 
     def text_scores(self, text: str) -> np.ndarray:
         return self.text if "fruit" in text else np.zeros(len(self.paths))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 3])
-def test_refine_with_the_example_votes_keeps_the_voted_kind_on_top(seed: int) -> None:
-    gallery = FruitGallery(seed)
+def test_refine_with_the_example_votes_keeps_the_voted_kind_on_top(
+    seed: int, tmp_path: Path
+) -> None:
+    gallery = FruitGallery(seed, tmp_path)
     app_client = TestClient(base_url="http://127.0.0.1", app=create_app(gallery, roots=[]))
     votes = {**{i: True for i in YES}, **{i: False for i in NO}}
     body = app_client.post("/api/feedback", json={"query": "fruit", "votes": votes, "k": 12}).json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -94,6 +95,26 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
         assert len(ids) == 24 and ids[0] == yes and no not in ids  # the yes kept on top
         assert "yes" in page.locator(".card").first.get_attribute("class")  # and still marked
         assert page.locator("#query-picture").is_hidden()
+
+        top = page.locator(".card").first  # its path below the root, a link, an undoable vote
+        assert top.locator(".meta span").first.inner_text().startswith("images_")
+        assert top.locator("a").get_attribute("href") == f"/images/{yes}"
+        top.locator("button.y").click()  # the same vote again takes it back
+        assert "yes" not in top.get_attribute("class")
+
+        page.fill("#query", "apple " * 300)  # longer than a query may be: said in words
+        page.click("#search")
+        expect(page.locator("#status")).to_have_text(re.compile("longer than|pictures for"))
+        status = page.inner_text("#status")
+        assert "{" not in status and "[" not in status  # never the raw validation JSON
+
+        broken = tmp_path / "notes.jpg"
+        broken.write_text("not a picture")
+        page.set_input_files("#image", str(broken))
+        page.click("#search-image")
+        expect(page.locator("#status")).to_contain_text("not a picture this page can read")
+        assert page.locator(".card").count() == 0  # no stale results under the error
+        failed.clear()
 
         page.set_input_files("#image", str(DEMO / "images_train" / "7.jpg"))
         page.click("#search-image")
