@@ -44,6 +44,7 @@ from retrieval.features.clip import (
     resolve_preset,
 )
 from retrieval.library._clip import ClipSearcher
+from retrieval.library._lock import exclusive_lock
 from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog
 
 _log = logging.getLogger(__name__)
@@ -125,57 +126,60 @@ class PictureLibrary:
         keras-hub CLIP preset name or folder); later the library remembers it. ``weights_file``
         only when the bundle's features were made with a weights file.
         """
-        manifest = self.manifest()
-        all_roots = sorted(
-            {str(Path(r).expanduser().resolve()) for r in [*manifest["roots"], *roots]}
-        )
-        if not all_roots:
-            raise ValueError("give at least one folder to index")
-        encoder = self._encoder(manifest, bundle=bundle, model=model)
-        options = {"extensions": extensions, "include_hidden": include_hidden}
-        cache = self.store / "features"
-        if encoder is not None:
-            if weights_file is not None:
-                raise ValueError("--weights-file is for ResNet-50 bundles; CLIP needs none")
+        with exclusive_lock(self.store / ".lock", f"the library {self.store}"):  # one run at a time
+            manifest = self.manifest()
+            all_roots = sorted(
+                {str(Path(r).expanduser().resolve()) for r in [*manifest["roots"], *roots]}
+            )
+            if not all_roots:
+                raise ValueError("give at least one folder to index")
+            encoder = self._encoder(manifest, bundle=bundle, model=model)
+            options = {"extensions": extensions, "include_hidden": include_hidden}
+            cache = self.store / "features"
+            if encoder is not None:
+                if weights_file is not None:
+                    raise ValueError("--weights-file is for ResNet-50 bundles; CLIP needs none")
+                return self._update(
+                    all_roots,
+                    encode=lambda files: encoder.encode_files(
+                        files, cache_dir=cache, batch_size=batch_size
+                    ),
+                    spaces=lambda rows: {CODE: np.asarray(rows, np.float32)},
+                    meta={"bundle": None, "features": encoder.record},
+                    **options,
+                )
+            bundle = str(Path(bundle).resolve()) if bundle is not None else manifest["bundle"]
+            if bundle is None:
+                raise ValueError(
+                    "give the trained bundle to index with (--bundle) or a CLIP model (--model clip:PRESET)"
+                )
+            trained, _ = load_bundle(bundle)
+            if manifest["features"] is not None and manifest["features"] != trained.features:
+                raise ValueError(
+                    f"{self.store}: the library's pictures were encoded with {manifest['features']}, "
+                    f"the bundle {bundle} with {trained.features}; use a new --library for this bundle"
+                )
+            if is_clip_record(trained.features):  # a bundle trained on CLIP embeddings
+                clip = clip_encoder(trained.features["preset"])
+
+                def encode(files: list[Path]) -> ExtractionResult:
+                    return clip.encode_files(files, cache_dir=cache, batch_size=batch_size)
+
+            else:
+                settings = extraction_settings(trained.features, weights_file)
+
+                def encode(files: list[Path]) -> ExtractionResult:
+                    return extract_features(
+                        files, **settings, batch_size=batch_size, cache_dir=cache
+                    )
+
             return self._update(
                 all_roots,
-                encode=lambda files: encoder.encode_files(
-                    files, cache_dir=cache, batch_size=batch_size
-                ),
-                spaces=lambda rows: {CODE: np.asarray(rows, np.float32)},
-                meta={"bundle": None, "features": encoder.record},
+                encode=encode,
+                spaces=lambda rows: _image_spaces(trained, rows),
+                meta={"bundle": bundle, "features": trained.features},
                 **options,
             )
-        bundle = str(Path(bundle).resolve()) if bundle is not None else manifest["bundle"]
-        if bundle is None:
-            raise ValueError(
-                "give the trained bundle to index with (--bundle) or a CLIP model (--model clip:PRESET)"
-            )
-        trained, _ = load_bundle(bundle)
-        if manifest["features"] is not None and manifest["features"] != trained.features:
-            raise ValueError(
-                f"{self.store}: the library's pictures were encoded with {manifest['features']}, "
-                f"the bundle {bundle} with {trained.features}; use a new --library for this bundle"
-            )
-        if is_clip_record(trained.features):  # a bundle trained on CLIP embeddings
-            clip = clip_encoder(trained.features["preset"])
-
-            def encode(files: list[Path]) -> ExtractionResult:
-                return clip.encode_files(files, cache_dir=cache, batch_size=batch_size)
-
-        else:
-            settings = extraction_settings(trained.features, weights_file)
-
-            def encode(files: list[Path]) -> ExtractionResult:
-                return extract_features(files, **settings, batch_size=batch_size, cache_dir=cache)
-
-        return self._update(
-            all_roots,
-            encode=encode,
-            spaces=lambda rows: _image_spaces(trained, rows),
-            meta={"bundle": bundle, "features": trained.features},
-            **options,
-        )
 
     def _encoder(
         self, manifest: dict, *, bundle: str | os.PathLike[str] | None, model: str | None

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.errors import DataFormatError
 from retrieval.features import IMAGE_SUFFIXES
 
 DEFAULT_EXTENSIONS = IMAGE_SUFFIXES
@@ -44,8 +45,9 @@ def iter_image_files(
     Hidden files and folders (names starting with ``.``) are skipped unless
     ``include_hidden``. Folders are never pictures, whatever their name. A symbolic link to a
     folder is followed when the folder lies inside ``roots`` (not when it encloses the link: a
-    loop); other links to folders, dangling links and files that are not regular files are
-    passed to ``on_skip(path, reason)``.
+    loop); other links to folders, links to pictures outside ``roots`` (the page would refuse
+    to show them), dangling links and files that are not regular files are passed to
+    ``on_skip(path, reason)``.
     """
     wanted = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
     roots = [Path(root).resolve() for root in roots]
@@ -83,6 +85,10 @@ def _walk(
             subfolders.append(entry)
         elif Path(entry.name).suffix.lower() in wanted:
             reason = _not_a_file(entry)
+            if not reason and entry.is_symlink():
+                real = Path(entry.path).resolve()
+                if not any(real.is_relative_to(root) for root in roots):
+                    reason = "link to a picture outside the indexed folders (it could not be shown)"
             if reason:
                 skip(Path(entry.path), reason)
             else:
@@ -142,16 +148,23 @@ class FileCatalog:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, digest TEXT)"
-        )
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            self._db.commit()
-        elif int(row[0]) != SCHEMA_VERSION:
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, digest TEXT)"
+            )
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                self._db.commit()
+        except sqlite3.Error as exc:
+            raise DataFormatError(
+                f"not a readable catalogue ({exc}); delete it and index again (the pictures "
+                "are crawled anew, their features come from the cache)",
+                path=self.path,
+            ) from None
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
             raise ValueError(
                 f"{self.path}: catalogue schema {row[0]}, this version reads {SCHEMA_VERSION}"
             )
@@ -188,12 +201,17 @@ class FileCatalog:
         store what it makes of the files, so a failure leaves them new or changed).
         """
         roots = [Path(r).resolve() for r in roots]
-        known = {
-            Path(p): (size, mtime, digest)
-            for p, size, mtime, digest in self._db.execute(
-                "SELECT path, size, mtime_ns, digest FROM files"
-            )
-        }
+        try:
+            known = {
+                Path(p): (size, mtime, digest)
+                for p, size, mtime, digest in self._db.execute(
+                    "SELECT path, size, mtime_ns, digest FROM files"
+                )
+            }
+        except sqlite3.DatabaseError as exc:
+            raise DataFormatError(
+                f"not a readable catalogue ({exc}); delete it and index again", path=self.path
+            ) from None
         changes = CatalogChanges()
         seen: set[Path] = set()
         pending = 0

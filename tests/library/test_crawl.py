@@ -129,3 +129,43 @@ def test_uncommitted_sync_leaves_files_new(photos: Path, tmp_path: Path) -> None
         catalog.commit()
     with FileCatalog(path) as catalog:
         assert catalog.sync([photos]).unchanged == 3
+
+
+def test_a_link_to_a_picture_outside_the_roots_is_skipped_with_its_reason(
+    photos: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.jpg").write_bytes(b"outside")
+    (photos / "x.jpg").symlink_to(tmp_path / "elsewhere" / "x.jpg")
+    (photos / "a_again.jpg").symlink_to(photos / "a.jpg")  # inside: kept
+    skipped: list[tuple[Path, str]] = []
+    found = list(iter_image_files([photos], on_skip=lambda p, r: skipped.append((p, r))))
+    assert photos / "a_again.jpg" in found and photos / "x.jpg" not in found
+    assert skipped == [
+        (photos / "x.jpg", "link to a picture outside the indexed folders (it could not be shown)")
+    ]
+    assert photos / "x.jpg" in set(iter_image_files([photos, tmp_path / "elsewhere"]))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random", "folder"])
+def test_a_damaged_catalogue_is_named_in_one_error(
+    photos: Path, tmp_path: Path, damage: str
+) -> None:
+    from retrieval.errors import DataFormatError
+
+    path = tmp_path / "catalog.sqlite"
+    with FileCatalog(path) as catalog:
+        catalog.sync([photos])
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:700])
+    elif damage == "random":
+        path.write_bytes(os.urandom(4096))
+    else:
+        path.unlink()
+        path.mkdir()
+    with (
+        pytest.raises(DataFormatError, match="not a readable catalogue") as err,
+        FileCatalog(path) as catalog,
+    ):
+        catalog.sync([photos])
+    assert err.value.path == str(path)
