@@ -22,6 +22,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -33,6 +34,29 @@ from pathlib import Path
 from typing import IO, Any
 
 STALE_SECONDS = 24 * 3600  # a temporary entry this old is stale even if its pid is alive
+
+
+class NoSpace(OSError):
+    """The device filled up while a file or folder was written; the output it was to replace
+    is left as it was."""
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _no_space(exc: BaseException, target: Path) -> NoSpace | None:
+    """``exc`` said in one line with the file and the space left, when it is a full disk."""
+    if not isinstance(exc, OSError) or isinstance(exc, NoSpace) or exc.errno not in _FULL:
+        return None
+    try:
+        free = shutil.disk_usage(target.parent).free
+    except OSError:
+        free = 0
+    return NoSpace(
+        exc.errno,
+        f"no space left on the device to write {target} ({free / 2**20:.1f} MB free); "
+        "nothing was replaced: free some space and run again",
+    )
 
 
 def _umask() -> int:
@@ -175,9 +199,12 @@ def atomic_write(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        full = _no_space(exc, target)
+        if full is not None:
+            raise full from None
         raise
 
 
@@ -198,8 +225,11 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.chmod(staging, 0o777 & ~_umask())
         yield staging
         _swap_in(staging, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        full = _no_space(exc, target)
+        if full is not None:
+            raise full from None
         raise
     backup = _backup(target)
     if backup.is_dir():

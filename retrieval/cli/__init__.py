@@ -38,11 +38,18 @@ from retrieval.cli import (
 )
 from retrieval.cli._quiet import NativeNoiseFilter, one_line_warnings
 from retrieval.errors import RetrievalError
+from retrieval.fileio import NoSpace
 from retrieval.logs import to_stderr
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
-_USER_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+_USER_PATH_ERRORS = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    NoSpace,
+)
 
 
 def raised_here(exc: BaseException) -> bool:

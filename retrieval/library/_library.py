@@ -107,7 +107,28 @@ class PictureLibrary:
         a CLIP library has no bundle and a CLIP record (``{"model": "clip", "preset": ...}``)."""
         if not self.index_path.is_dir():
             return {"roots": [], "bundle": None, "features": None}
-        return store.read_manifest(self.index_path, KIND)
+        return _checked_meta(store.read_manifest(self.index_path, KIND), self.index_path)
+
+    def _load_index(self) -> store.Stored:
+        """The stored index, its manifest's fields checked and one row per path in each space."""
+        stored = store.load(self.index_path, KIND)
+        meta = _checked_meta(stored.meta, self.index_path)
+        if not isinstance(meta.get("paths"), list) or not all(
+            isinstance(p, str) for p in meta["paths"]
+        ):
+            raise store.StoreError("'paths' must be a list of file paths", path=self._manifest)
+        for name, rows in store.part("spaces", stored.arrays).items():
+            if rows.ndim != 2 or len(rows) != len(meta["paths"]):
+                raise store.StoreError(
+                    f"space {name!r} has shape {rows.shape}, expected one row for each of the "
+                    f"{len(meta['paths'])} paths",
+                    path=self._manifest,
+                )
+        return stored
+
+    @property
+    def _manifest(self) -> Path:
+        return self.index_path / store.MANIFEST
 
     def update(
         self,
@@ -287,7 +308,7 @@ class PictureLibrary:
         """The index as it stands, when it was made with the same bundle and features."""
         if not self.index_path.is_dir():
             return None
-        stored = store.load(self.index_path, KIND)
+        stored = self._load_index()
         if any(stored.meta.get(key) != value for key, value in meta.items()):
             return None
         spaces = store.part("spaces", stored.arrays)
@@ -345,7 +366,7 @@ class PictureLibrary:
             raise ValueError(
                 f"{self.store}: nothing indexed yet; run `retrieval index FOLDER --library {self.store}`"
             )
-        stored = store.load(self.index_path, KIND)
+        stored = self._load_index()
         paths = stored.meta["paths"]
         if not paths:
             raise ValueError(f"{self.store}: the library holds no pictures")
@@ -388,3 +409,16 @@ def _stack_rows(
     if previous is not None and previous.spaces:
         return {name: values[:0] for name, values in previous.spaces.items()}
     return spaces(np.zeros((0, 1), np.float32))
+
+
+def _checked_meta(meta: dict, folder: Path) -> dict:
+    """A library index's manifest, refused in one line when a field has the wrong kind."""
+    where = folder / store.MANIFEST
+    roots, bundle, features = meta.get("roots"), meta.get("bundle"), meta.get("features")
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        raise store.StoreError("'roots' must be a list of folders", path=where)
+    if bundle is not None and not isinstance(bundle, str):
+        raise store.StoreError("'bundle' must be a folder or null", path=where)
+    if features is not None and not isinstance(features, dict):
+        raise store.StoreError("'features' must be a feature record or null", path=where)
+    return meta
