@@ -59,7 +59,9 @@ class Gallery:
 
     @property
     def codes(self) -> np.ndarray:
-        """The search codes, one row per image."""
+        """The rows that example-image queries are compared with, one per picture (the ``code``
+        space): the trained model's image code, or, in a CLIP library, CLIP's picture
+        embeddings."""
         return self.spaces[CODE]
 
     def subset(self, positions: Sequence[int] | np.ndarray) -> Gallery:

@@ -105,6 +105,12 @@ class _OptionalPart:
     cls: Any
     weight: str | None = None
     inner: str = "model"
+    attr: str = ""
+
+    @property
+    def field(self) -> str:
+        """The model's attribute holding the component (``name`` unless ``attr`` says)."""
+        return self.attr or self.name
 
     def wrap(self, own: Meta, model: TrainedModel) -> Meta:
         return (
@@ -114,9 +120,9 @@ class _OptionalPart:
     def unwrap(self, stored: Meta, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """The model's fields this part's stored meta and arrays give back."""
         if self.weight is None:
-            return {self.name: self.cls.from_state(stored, arrays)}
+            return {self.field: self.cls.from_state(stored, arrays)}
         return {
-            self.name: self.cls.from_state(stored[self.inner], arrays),
+            self.field: self.cls.from_state(stored[self.inner], arrays),
             self.weight: float(stored["weight"]),
         }
 
@@ -129,7 +135,7 @@ class TrainedModel:
     text_encoder: Any
     image_coder: ImageCoder
     members: list[Member]
-    tags: TagModel | None = None
+    tag_model: TagModel | None = None
     tag_weight: float = 0.0
     tag_side: TagIndicators | None = None
     image_tags: TagRidge | None = None
@@ -139,7 +145,7 @@ class TrainedModel:
     transfer_weight: float = 0.0
     hubness: HubnessCorrection | None = None
     query_set: float = 0.0
-    features: dict[str, Any] = field(default_factory=dict)
+    feature_record: dict[str, Any] = field(default_factory=dict)
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ encoding
@@ -240,7 +246,7 @@ class TrainedModel:
 
     def tag_matrix(self, gallery: Gallery) -> np.ndarray | None:
         """The gallery's tags as 0/1 rows over the tag model's classes (``None``: no fusion)."""
-        if self.tags is None or self.tag_weight == 0:
+        if self.tag_model is None or self.tag_weight == 0:
             return None
         if gallery.tags is None or not any(gallery.tags):
             return gallery.spaces.get(PREDICTED_TAGS)
@@ -257,7 +263,7 @@ class TrainedModel:
             out = [self.hubness.corrected(c, penalties, i) for i, c in enumerate(out)]
         tags = self.tag_matrix(gallery)
         if tags is not None:
-            out.append(tag_scores(self.tags.predict_proba(X), tags))
+            out.append(tag_scores(self.tag_model.predict_proba(X), tags))
         if self.concepts is not None:
             out.append(self.concepts.scores(X, gallery.spaces[CONCEPTS]))
         if self.transfer is not None:
@@ -310,9 +316,10 @@ class TrainedModel:
 
         ``weights_file`` is needed only when those features were made with a weights file.
         """
-        if is_clip_record(self.features):
-            return clip_encoder(self.features["preset"]).encode_images(list(images))
-        return extract_array(list(images), **extraction_settings(self.features, weights_file))
+        if is_clip_record(self.feature_record):
+            return clip_encoder(self.feature_record["preset"]).encode_images(list(images))
+        settings = extraction_settings(self.feature_record, weights_file)
+        return extract_array(list(images), **settings)
 
     def encode_images(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
         """Pictures (paths or PIL images) -> codes (see :meth:`image_features`)."""
@@ -330,7 +337,7 @@ class TrainedModel:
             arrays.update(nest(f"mappers/{i}", own))
         optional: Meta = {}
         for part_ in _OPTIONAL_PARTS:
-            component = getattr(self, part_.name)
+            component = getattr(self, part_.field)
             optional[part_.name] = None
             if component is not None:
                 own_meta, own = component.get_state()
@@ -338,7 +345,7 @@ class TrainedModel:
                 arrays.update(nest(part_.name, own))
         meta = {
             "config": self.config.to_dict(),
-            "features": self.features,
+            "features": self.feature_record,
             "history": self.history,
             "text": encoder_meta,
             "image": coder_meta,
@@ -371,13 +378,13 @@ class TrainedModel:
             members=members,
             **optional,
             query_set=float(meta.get("query_set", 0.0)),
-            features=dict(meta.get("features", {})),
+            feature_record=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )
 
 
 _OPTIONAL_PARTS = (
-    _OptionalPart("tags", TagModel, weight="tag_weight"),
+    _OptionalPart("tags", TagModel, weight="tag_weight", attr="tag_model"),
     _OptionalPart("tag_side", TagIndicators),
     _OptionalPart("image_tags", TagRidge),
     _OptionalPart("concepts", ConceptBridge, weight="concept_weight", inner="bridge"),

@@ -146,7 +146,7 @@ class Searcher(GallerySearcher):
             out = [self.model.hubness.corrected(c, penalties, i) for i, c in enumerate(out)]
         if self._tags is not None:
             tags = self._tags if rows is None else self._tags[rows]
-            out.append(tag_scores(self.model.tags.predict_proba(X), tags))
+            out.append(tag_scores(self.model.tag_model.predict_proba(X), tags))
         if self.model.concepts is not None:
             concepts = self.gallery.spaces[CONCEPTS]
             out.append(self.model.concepts.scores(X, concepts if rows is None else concepts[rows]))

@@ -149,7 +149,7 @@ class Trainer:
             text_encoder=encoder,
             image_coder=coder,
             members=members,
-            tags=tag_model,
+            tag_model=tag_model,
             tag_weight=tag_weight,
             tag_side=tag_side,
             image_tags=image_tags,
@@ -159,7 +159,7 @@ class Trainer:
             transfer_weight=transfer_weight,
             hubness=hubness,
             query_set=query_set,
-            features=dict(dataset.record_of(self.config.data.features)),
+            feature_record=dict(dataset.record_of(self.config.data.features)),
             history=history,
         )
 

@@ -175,19 +175,19 @@ class PictureLibrary:
                     "give the trained bundle to index with (--bundle) or a CLIP model (--model clip:PRESET)"
                 )
             trained, _ = load_bundle(bundle)
-            if manifest["features"] is not None and manifest["features"] != trained.features:
+            if manifest["features"] is not None and manifest["features"] != trained.feature_record:
                 raise ValueError(
                     f"{self.store}: the library's pictures were encoded with {manifest['features']}, "
-                    f"the bundle {bundle} with {trained.features}; use a new --library for this bundle"
+                    f"the bundle {bundle} with {trained.feature_record}; use a new --library for this bundle"
                 )
-            if is_clip_record(trained.features):  # a bundle trained on CLIP embeddings
-                clip = clip_encoder(trained.features["preset"])
+            if is_clip_record(trained.feature_record):  # a bundle trained on CLIP embeddings
+                clip = clip_encoder(trained.feature_record["preset"])
 
                 def encode(files: list[Path]) -> ExtractionResult:
                     return clip.encode_files(files, cache_dir=cache, batch_size=batch_size)
 
             else:
-                settings = extraction_settings(trained.features, weights_file)
+                settings = extraction_settings(trained.feature_record, weights_file)
 
                 def encode(files: list[Path]) -> ExtractionResult:
                     return extract_features(
@@ -198,7 +198,7 @@ class PictureLibrary:
                 all_roots,
                 encode=encode,
                 spaces=lambda rows: _image_spaces(trained, rows),
-                meta={"bundle": bundle, "features": trained.features},
+                meta={"bundle": bundle, "features": trained.feature_record},
                 **options,
             )
 

@@ -291,7 +291,7 @@ def test_train_on_a_captions_table(
     from retrieval.core import load_bundle
 
     model, gallery = load_bundle(out / "bundle")
-    assert model.features["weights"] == "random" and len(gallery) == 24  # held-out ones too
+    assert model.feature_record["weights"] == "random" and len(gallery) == 24  # held-out ones too
 
 
 def test_the_demo_keeps_feature_csvs_that_are_there(

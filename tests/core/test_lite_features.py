@@ -92,7 +92,7 @@ def test_lite0_features_train_search_and_encode_pictures_the_same_way(
         }
     )
     model = Trainer(config).fit(train)
-    assert model.features["model"] == LITE0
+    assert model.feature_record["model"] == LITE0
     bundle = save_bundle(tmp_path / "bundle", model, model.gallery_from_dataset(train))
     model, gallery = load_bundle(bundle)
     searcher = Searcher(model, gallery)

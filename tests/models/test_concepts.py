@@ -137,7 +137,7 @@ def test_a_gallery_without_tags_gets_predicted_tags(tmp_path: Path) -> None:
     untagged = model.gallery(train.ids[:50], train.image_paths[:50], train.features(LITE0)[:50])
     assert untagged.tags is None and "predicted_tags" in untagged.spaces
     assert model.tag_matrix(untagged) is not None  # tag fusion runs on the predicted tags
-    truth = model.tags.binarize([[str(t) for t in ts] for ts in train.tags[:50]])
+    truth = model.tag_model.binarize([[str(t) for t in ts] for ts in train.tags[:50]])
     agree = (untagged.spaces["predicted_tags"] * truth).sum(axis=1) > 0
     assert agree.mean() > 0.7  # training pictures: their predicted tags are mostly theirs
     tagged = model.gallery_from_dataset(train.subset(range(50)))
