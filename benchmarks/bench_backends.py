@@ -85,7 +85,7 @@ def check(folder: Path) -> None:
     """Rank with each saved bundle here, and run its Keras network on this backend."""
     from retrieval.core import Searcher, load_bundle
     from retrieval.data import load_competition
-    from retrieval.models._keras_files import load_keras
+    from retrieval.models import load_keras
 
     test = load_competition("data/demo", "test", answers="data/demo/answers_test.csv")
     for loss in LOSSES:

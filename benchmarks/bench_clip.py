@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_features import (  # noqa: E402
+# run as a script, this folder is on the path: the picture helpers are bench_features'
+from bench_features import (
     add_picture_options,
     decode_all,
     pictures,
@@ -117,10 +117,15 @@ def main() -> None:
         keras_hub = import_keras_hub()
     import keras
 
-    from retrieval.features import extract_features, load_picture
-    from retrieval.features._compiled import accelerator, default_batch_size, default_workers
-    from retrieval.features._decode import SlotDecoder
-    from retrieval.features._extract import _auto_decoder
+    from retrieval.features import (
+        SlotDecoder,
+        accelerator,
+        choose_decoder,
+        default_batch_size,
+        default_workers,
+        extract_features,
+        load_picture,
+    )
 
     count = args.count or (8192 if accelerator() else 64)
     batch = args.batch_size or default_batch_size()
@@ -128,7 +133,7 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory()
     _, paths, origin = pictures(args.images, count, Path(scratch.name), args.side)
     count = len(paths)
-    kind = _auto_decoder("auto", count, batch)
+    kind = choose_decoder("auto", count, batch)
 
     tower = build_tower(args.patch, keras_hub)
     call = tower.compiled(batch)

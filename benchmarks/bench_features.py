@@ -249,11 +249,17 @@ def main() -> None:
     from keras.applications import ResNet50
     from keras.applications.resnet50 import preprocess_input
 
-    from retrieval.features import extract_features, load_picture
-    from retrieval.features._compiled import accelerator, default_batch_size, default_workers
-    from retrieval.features._decode import SlotDecoder
-    from retrieval.features._extract import _auto_decoder, get_model
-    from retrieval.features._model import ResNet50Features
+    from retrieval.features import (
+        ResNet50Features,
+        SlotDecoder,
+        accelerator,
+        choose_decoder,
+        default_batch_size,
+        default_workers,
+        extract_features,
+        get_model,
+        load_picture,
+    )
     from retrieval.features.networks import picture_settings
 
     picture = picture_settings(args.model)
@@ -265,7 +271,7 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory()
     folder, paths, origin = pictures(args.images, count, Path(scratch.name), args.side)
     count = len(paths)
-    kind = _auto_decoder("auto", count, batch)
+    kind = choose_decoder("auto", count, batch)
 
     model = get_model(weights, False, 0, "float32", args.model)
     call = model.compiled(batch)

@@ -10,11 +10,15 @@ Examples
 
 from typing import Any
 
+from retrieval.features._compiled import accelerator, default_batch_size, default_workers
+from retrieval.features._decode import SlotDecoder
 from retrieval.features._extract import (
     ExtractionResult,
     FeatureCache,
+    choose_decoder,
     extract_array,
     extract_features,
+    get_model,
 )
 from retrieval.features._images import (
     IMAGE_SUFFIXES,
@@ -38,11 +42,17 @@ __all__ = [
     "NETWORKS",
     "FeatureCache",
     "ResNet50Features",
+    "SlotDecoder",
     "WeightsUnavailableError",
+    "accelerator",
+    "choose_decoder",
+    "default_batch_size",
+    "default_workers",
     "extract_array",
     "extract_features",
     "extraction_settings",
     "feature_record",
+    "get_model",
     "keras_models_dir",
     "load_picture",
     "logit_layer",

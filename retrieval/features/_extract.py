@@ -318,7 +318,13 @@ class _Writer:
             raise error
 
 
-def _auto_decoder(decoder: str, todo: int, batch_size: int) -> str:
+def choose_decoder(decoder: str, todo: int, batch_size: int) -> str:
+    """How pictures are decoded: ``decoder`` when it names a kind, else (``"auto"``) worker
+    processes when there are more than two batches' worth (``todo``), threads otherwise.
+
+    >>> choose_decoder("auto", 10, 64), choose_decoder("auto", 1000, 64)
+    ('thread', 'process')
+    """
     if decoder in ("process", "thread"):
         return decoder
     if decoder != "auto":
@@ -375,7 +381,7 @@ def extract_features(
     for name, value in (("batch_size", batch_size), ("workers", workers), ("prefetch", prefetch)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
-    _auto_decoder(decoder, 0, 1)  # a bad name fails before the model is built
+    choose_decoder(decoder, 0, 1)  # a bad name fails before the model is built
     if network is not None and fc1000:
         raise ValueError("fc1000 logits are not an output of a given network")
     paths = [Path(p) for p in paths]
@@ -440,7 +446,7 @@ def extract_features(
             workers = workers or default_workers()
             call = built.compiled(batch_size, jit_compile=jit_compile)
             depth = prefetch or min(8, max(2, workers))
-            kind = _auto_decoder(decoder, len(todo), batch_size)
+            kind = choose_decoder(decoder, len(todo), batch_size)
             with (
                 SlotDecoder(
                     slots=depth + 2,

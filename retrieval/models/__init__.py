@@ -8,5 +8,10 @@
 - :mod:`~retrieval.models.tags`: tags from text; :mod:`~retrieval.models.feedback`: relevance
   feedback from yes/no votes.
 
-Import the modules directly; this package imports none of them, so loading it does not start Keras.
+Import the modules directly; this package imports none of them, so loading it does not start Keras
+(:func:`load_keras` reads a network saved by ``save_keras``, importing Keras when called).
 """
+
+from retrieval.models._keras_files import load_keras
+
+__all__ = ["load_keras"]

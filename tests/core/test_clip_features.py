@@ -51,7 +51,9 @@ def test_clip_features_train_search_and_encode_pictures_the_same_way(
         }
     )
     model = Trainer(config).fit(train)
-    assert model.feature_record["model"] == "clip" and model.feature_record["preset"] == str(clip_preset)
+    assert model.feature_record["model"] == "clip" and model.feature_record["preset"] == str(
+        clip_preset
+    )
     bundle = save_bundle(tmp_path / "bundle", model, model.gallery_from_dataset(train))
     model, gallery = load_bundle(bundle)
     searcher = Searcher(model, gallery)
