@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from retrieval.arrays import standard_scale, unit_rows
 from retrieval.config import ImageConfig
+from retrieval.models._fit import fit_history
 from retrieval.models._keras_files import load_keras, save_keras
 from retrieval.models.dense_stack import DenseStack
 from retrieval.parameters import Seeded, check_estimator
@@ -180,17 +181,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 )
         self.history_: dict[str, list[float]] = {}
         if self.epochs:
-            history = self.model_.fit(
+            self.history_ = fit_history(
+                self.model_,
                 X_fit,
                 target_fit,
                 epochs=self.epochs,
                 batch_size=self.batch_size,
-                validation_data=validation,
+                validation=validation,
                 callbacks=callbacks,
-                shuffle=True,
                 verbose=self.verbose,
             )
-            self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         return self
 
     def transform(self, X: Any) -> np.ndarray:

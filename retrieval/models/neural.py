@@ -28,6 +28,7 @@ from scipy import sparse
 
 from retrieval.arrays import dense_float32, sparse_if_mostly_zero
 from retrieval.config import NeuralParams
+from retrieval.models._fit import fit_history
 from retrieval.models._keras_files import save_keras
 from retrieval.models.dense_stack import DenseStack
 from retrieval.models.mappers import (
@@ -197,17 +198,16 @@ class NeuralMapper(Mapper):
             )
         self.history_: dict[str, list[float]] = {}
         if self.epochs:
-            history = trained.fit(
+            self.history_ = fit_history(
+                trained,
                 fit_inputs,
                 fit_targets,
-                batch_size=self.batch_size,
                 epochs=self.epochs,
-                validation_data=validation,
+                batch_size=self.batch_size,
+                validation=validation,
                 callbacks=callbacks,
-                shuffle=True,
                 verbose=self.verbose,
             )
-            self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.stack_ = DenseStack.from_keras(self.model_)
         if image_start is not None:
             weights = trained.get_layer("image_code").get_weights()[0]
