@@ -29,11 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Print score<TAB>path lines for the best-matching images, best first. Without a "
             "query, read queries from stdin: a prompt on a terminal; piped, one "
-            "query<TAB>rank<TAB>score<TAB>path row per result. A query of several terms (a "
-            "text with --image, --add, --subtract) scores each term against the whole gallery, "
+            "query<TAB>rank<TAB>score<TAB>path row per result. Scores, higher is better: a "
+            "text query on a trained bundle (or a library indexed with one) gives the model's "
+            "fused z-scores (each part's cosines standardised over the gallery, weighted and "
+            "summed; compare them within one query only); a text query on a CLIP library and "
+            "every --image query give cosines (-1 to 1). A query of several terms (a text with "
+            "--image, --add, --subtract) scores each term against the whole gallery, "
             "standardises its scores there (mean 0, standard deviation 1) and sums them, "
-            "subtracted terms with a minus: its scores are sums of such z-scores, not the "
-            "cosines of a single text or image query."
+            "subtracted terms with a minus: its scores are sums of such z-scores. A text the "
+            "model cannot place (no word it knows) gets no results: a line on stderr says why, "
+            "and the exit code is 1."
         ),
         example=EXAMPLE,
     )
@@ -79,10 +84,14 @@ def _shown(path: Path) -> str:
     return str(path)
 
 
-def _warn_unknown(searcher, query: str) -> None:
+def _warn_unknown(searcher, query: str) -> bool:
+    """Say what is wrong with ``query`` on stderr; ``False`` when it cannot be placed at all
+    (its results would say nothing about it, so none are shown)."""
     note = searcher.query_note(query)
+    placed = searcher.places(query)
     if note:
-        print(f"warning: {note}", file=sys.stderr)
+        print(f"{'warning' if placed else 'no results'}: {note}", file=sys.stderr)
+    return placed
 
 
 def _print_rows(query: str, hits, paths_only: bool) -> None:
@@ -150,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.query is not None:
-        _warn_unknown(searcher, args.query)
+        if not _warn_unknown(searcher, args.query):
+            return 1
         _print_hits(searcher.search(args.query, args.k), args.paths_only)
         return 0
     interactive = sys.stdin.isatty()
@@ -163,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
         query = line.strip()
         if not query:
             continue
-        _warn_unknown(searcher, query)
+        if not _warn_unknown(searcher, query):
+            continue
         hits = searcher.search(query, args.k)
         if interactive:
             _print_hits(hits, args.paths_only)

@@ -250,7 +250,7 @@ class TrainedModel:
             return None
         if gallery.tags is None or not any(gallery.tags):
             return gallery.spaces.get(PREDICTED_TAGS)
-        return self.tags.binarize(gallery.tags)
+        return self.tag_model.binarize(gallery.tags)
 
     def component_scores(
         self, X: np.ndarray, gallery: Gallery, keys: Sequence[np.ndarray] | None = None

@@ -53,10 +53,19 @@ class GallerySearcher:
     """
 
     gallery: Gallery
+    text_scale: str = "cosine"
+    """What a text query's scores are: ``"cosine"``, or ``"z-score"`` for a trained model's
+    fused scores (each part's cosines standardised over the gallery, weighted and summed:
+    compare them within one query only). Code and example-image scores are cosines."""
 
     def scores(self, texts: Sequence[str], *, as_a_set: bool = False) -> np.ndarray:
         """Similarity of every description with every gallery picture, (n_texts, n_gallery)."""
         raise NotImplementedError
+
+    def places(self, text: str) -> bool:
+        """Whether the searcher can place ``text`` at all (a trained model needs one known
+        word; without one, every score says nothing about the query)."""
+        return True
 
     def image_code(self, image: Any, *, weights_file: Any = None) -> np.ndarray:
         """An example picture's code, the query that :meth:`code_scores` scores."""
@@ -108,6 +117,8 @@ class GallerySearcher:
 
 class Searcher(GallerySearcher):
     """Searches ``gallery`` with ``model``; ``index`` (default: the model's config) picks candidates."""
+
+    text_scale = "z-score"
 
     def __init__(
         self, model: TrainedModel, gallery: Gallery, *, index: IndexConfig | None = None
@@ -190,6 +201,9 @@ class Searcher(GallerySearcher):
         X = self.model.text_features([text])
         rows = self._candidates(self.model.query_keys(X)[0][0], k)
         return self._hits(self._fused(X, rows)[0], k, rows)
+
+    def places(self, text: str) -> bool:
+        return int(self.model.known_words([text])[0]) > 0
 
     def query_note(self, text: str) -> str | None:
         """A warning for a query the model cannot place (no known word), else ``None``.

@@ -68,9 +68,18 @@ class Result(BaseModel):
     url: str
 
 
+SCALE = Field(
+    "cosine",
+    description="what the scores are: 'cosine' (-1 to 1), or 'z-score' (a trained model's "
+    "fused scores, or a refinement's: standardised over the gallery, comparable within one "
+    "answer only)",
+)
+
+
 class Results(BaseModel):
     query: str
     results: list[Result]
+    scale: str = SCALE
     note: str | None = Field(
         None, description="a warning about the query, e.g. that no word of it is known"
     )
@@ -100,6 +109,7 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResults(BaseModel):
+    scale: str = SCALE
     proposals: list[Result] = Field(
         description="pictures to vote on next, likely yes and likely no alternating"
     )
@@ -214,7 +224,8 @@ def create_app(
             raise HTTPException(422, "the query is blank")
         view = snapshot()
         hits = results(view, [(h.index, h.score) for h in view.search_text(q, k)])
-        return Results(query=q, results=hits, note=view.query_note(q))
+        scale = getattr(view, "text_scale", "cosine")
+        return Results(query=q, results=hits, note=view.query_note(q), scale=scale)
 
     @app.post(
         "/api/search/image",
@@ -304,6 +315,7 @@ def create_app(
         scores = session.scores()
         ranking = session.ranking(include_voted=True)[: request.k]
         return FeedbackResults(
+            scale="z-score",
             proposals=results(view, [(i, scores[i]) for i in session.propose(8)]),
             ranking=results(view, [(int(i), scores[i]) for i in ranking]),
         )

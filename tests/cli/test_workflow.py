@@ -139,16 +139,22 @@ def test_interactive_search_until_exit(run_dir: Path) -> None:
     assert "I0000" not in result.stderr and "absl" not in result.stderr
 
 
-def test_unknown_words_are_flagged(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_query_the_model_cannot_place_gets_no_results_and_says_why(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bundle = str(run_dir / "bundle")
-    assert main(["search", "xqzzt blorf", "--bundle", bundle, "--k", "2"]) == 0
-    captured = capsys.readouterr()
-    assert "warning: no word of 'xqzzt blorf' is known to the model" in captured.err
-    assert len(captured.out.splitlines()) == 2
+    for nonsense in ("xqzzt blorf", "\U0001f34e\U0001f34e"):  # unknown words, emoji
+        assert main(["search", nonsense, "--bundle", bundle, "--k", "2"]) == 1
+        captured = capsys.readouterr()
+        assert f"no results: no word of {nonsense!r} is known to the model" in captured.err
+        assert captured.out == ""  # no scores that would say nothing about the query
     # "fire" is on scikit-learn's English stop-word list: named as a stop word, not unknown
-    assert main(["search", "fire", "--bundle", bundle, "--k", "2"]) == 0
+    assert main(["search", "fire", "--bundle", bundle, "--k", "2"]) == 1
     err = capsys.readouterr().err
     assert "every word of 'fire' is a stop word (fire)" in err and "known" not in err
+    # a query with one known word is searched, with its scale said in --help
+    assert main(["search", "a red xqzzt", "--bundle", bundle, "--k", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
 
 
 def _paths(capsys: pytest.CaptureFixture[str]) -> list[str]:

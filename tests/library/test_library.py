@@ -245,3 +245,8 @@ def test_the_page_follows_re_indexing_and_never_offers_a_deleted_picture(
         if r["name"] == "q.jpg"
     )
     assert client.get(f"/images/{index}").status_code == 200  # the new root is served
+    # each answer says its scale: a trained model's text scores are fused z-scores, an example
+    # picture's are cosines
+    assert client.get("/api/search", params={"q": "a dog"}).json()["scale"] == "z-score"
+    upload = {"file": ("q.jpg", (extra / "q.jpg").read_bytes(), "image/jpeg")}
+    assert client.post("/api/search/image", files=upload).json()["scale"] == "cosine"
