@@ -218,10 +218,13 @@ def report_bundles(
     split: str = "held-out",
     root: str | os.PathLike[str] | None = None,
     extra_runs: list | None = None,
-    title: str = "Retrieval report",
+    title: str | None = None,
     gallery_note: str = "",
 ) -> Path:
-    """The report of several bundles (and of ``extra_runs``) scored on ``split``."""
+    """The report of several bundles (and of ``extra_runs``) scored on ``split``; the title
+    names the split unless one is given."""
+    if title is None:
+        title = f"Retrieval report: the {split} part" if bundles else "Retrieval report"
     runs = list(extra_runs or [])
     for bundle in bundles:
         model, _ = load_bundle(bundle)

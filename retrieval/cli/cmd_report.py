@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--root", type=Path, help="data root for --bundle (default: the bundle config's)"
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--title", default="Retrieval report", help="the report's title")
+    parser.add_argument(
+        "--title", help="the report's title (default: 'Retrieval report: the SPLIT part')"
+    )
     parser.add_argument("--gallery-note", default="", help="a sentence about the gallery")
     parser.set_defaults(run=run)
 

@@ -10,6 +10,7 @@ import jinja2
 import numpy as np
 
 from retrieval import metrics
+from retrieval.evaluation.protocol import paired_test, reciprocal_ranks
 from retrieval.fileio import atomic_write
 from retrieval.report import _figures
 from retrieval.report._run import RunResult
@@ -88,6 +89,15 @@ def _run_view(run: RunResult, max_map_points: int) -> dict:
     }
 
 
+def _paired_with_first(run: RunResult, first: RunResult) -> str:
+    """A paired bootstrap of ``run``'s per-query MAP@20 against the first run's, in words: the
+    interval of the difference and its p-value; or why there is none (other queries)."""
+    if list(run.query_texts) != list(first.query_texts):
+        return "other queries: no paired test"
+    result = paired_test(reciprocal_ranks(run.ranks), reciprocal_ranks(first.ranks))
+    return f"[{result.low:+.4f}, {result.high:+.4f}], p {result.p_value:.3f}"
+
+
 def write_report(
     out_dir: str | os.PathLike[str],
     runs: list[RunResult],
@@ -120,8 +130,9 @@ def write_report(
                 "map_delta": row["values"][metrics.MAP] - base[metrics.MAP],
                 "recall": row["values"]["R@20"],
                 "recall_delta": row["values"]["R@20"] - base["R@20"],
+                "paired": _paired_with_first(row["run"], runs[0]) if i else None,
             }
-            for row in rows
+            for i, row in enumerate(rows)
         ],
         "figures": {"recall": _figures.recall_curve(runs), "ranks": _figures.rank_histogram(runs)},
         "top_k": metrics.TOP_K,

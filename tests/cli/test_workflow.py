@@ -243,6 +243,7 @@ def test_report_of_a_bundle_is_self_contained(
     assert "MAP@20" in html and "PCA" in html
     assert 'src="http' not in html and "src='http" not in html
     assert "112" in (out / "report.md").read_text()  # the held-out gallery size
+    assert (out / "report.md").read_text().startswith("# Retrieval report: the held-out part")
 
 
 def test_serve_on_a_busy_port_fails_in_one_line_before_loading(

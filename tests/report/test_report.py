@@ -180,3 +180,19 @@ def test_thumbnails_hover_with_their_caption_and_the_map_is_coloured_by_tag(demo
             scores=run.scores,
             gallery_captions=["x"],
         )
+
+
+def test_a_comparison_carries_a_paired_test_of_each_run_against_the_first(demo, tmp_path):
+    first = _ranked_run(demo, [1] * 30, name="good")
+    same = _ranked_run(demo, [1] * 29 + [2], name="nearly the same")
+    worse = _ranked_run(demo, [25] * 30, name="far worse")
+    write_report(tmp_path, [first, same, worse], title="three runs")
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if "], p " in line}
+    assert float(rows["far worse"].rsplit("p ", 1)[1].split()[0]) < 0.05  # a real difference
+    assert float(rows["nearly the same"].rsplit("p ", 1)[1].split()[0]) > 0.05  # chance
+    assert "paired bootstrap" in page
+    other = _ranked_run(demo, [1] * 20, name="other queries")
+    write_report(tmp_path / "b", [first, other])
+    assert "other queries: no paired test" in (tmp_path / "b" / "report.md").read_text()
