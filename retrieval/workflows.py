@@ -313,7 +313,11 @@ def run_demo(
     _step("report")
     outputs.files.update(
         report_for_model(
-            trained.model, trained.held_out, out / "report", title="Demo: held-out split"
+            trained.model,
+            [trained.held_out, test],
+            out / "report",
+            title="Demo: the held-out split and the test part",
+            names=["held-out split", "test part"],
         )
     )
     print(outputs.files["report"])

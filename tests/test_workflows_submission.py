@@ -97,3 +97,23 @@ def test_a_test_id_kaggle_cannot_take_is_refused_not_written(
     ):
         workflows.make_submission(model, test, out)
     assert not out.exists()
+
+
+def test_a_model_s_report_covers_several_parts_each_as_its_own_run(
+    model: TrainedModel, tmp_path: Path
+) -> None:
+    from retrieval.report import report_for_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        test = load_competition(DEMO, "test", answers=DEMO / "answers_test.csv")
+        held_out = load_competition(DEMO, "train").subset(range(40))
+    files = report_for_model(
+        model, [held_out, test], tmp_path, title="both", names=["held-out", "test part"]
+    )
+    md = files["summary"].read_text(encoding="utf-8")
+    assert "| default: held-out |" in md.replace(model.config.name, "default")
+    assert f"test part, its {len(test)} images" in md
+    assert "other queries: no paired test" in md  # different descriptions: no paired test
+    with pytest.raises(ValueError, match="1 names for 2 datasets"):
+        report_for_model(model, [held_out, test], tmp_path, names=["one"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval.core import Searcher, TrainedModel
@@ -43,17 +44,34 @@ def gallery_captions(dataset: Dataset) -> list[str]:
 
 def report_for_model(
     model: TrainedModel,
-    dataset: Dataset,
+    dataset: Dataset | Sequence[Dataset],
     out_dir: str | os.PathLike[str],
     *,
     title: str | None = None,
+    names: Sequence[str] | None = None,
 ) -> dict[str, Path]:
-    """Write ``report.html`` and ``report.md`` for ``model`` on ``dataset``; returns their paths."""
+    """Write ``report.html`` and ``report.md`` for ``model`` on ``dataset`` (or on each of
+    several, one run each, called ``names``: the demo's held-out split and test part);
+    returns their paths."""
+    parts = [dataset] if isinstance(dataset, Dataset) else list(dataset)
+    if not parts:
+        raise ValueError("a report needs at least one dataset")
     out_dir = Path(out_dir)
+    if names is None:
+        names = [part.name or f"part {i + 1}" for i, part in enumerate(parts)]
+    if len(names) != len(parts):
+        raise ValueError(f"{len(names)} names for {len(parts)} datasets")
     html = write_report(
         out_dir,
-        [run_from_model(model, dataset)],
-        title=title or f"{model.config.name}: {dataset.name}",
-        gallery_note=f"Gallery: the {len(dataset)} images of {dataset.name}; each description has one true image.",
+        [
+            run_from_model(model, part, name=f"{model.config.name}: {name}")
+            for part, name in zip(parts, names, strict=True)
+        ],
+        title=title or f"{model.config.name}: {', '.join(names)}",
+        gallery_note="Galleries: "
+        + "; ".join(
+            f"{name}, its {len(part)} images" for part, name in zip(parts, names, strict=True)
+        )
+        + ". Each description has one true image.",
     )
     return {"report": html, "summary": out_dir / "report.md"}

@@ -92,12 +92,39 @@ def loss_curves(title: str, history: dict[str, list[float]]) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, values in history.items():
         ax.plot(np.arange(1, len(values) + 1), values, label=key)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"Training: {title}")
     return figure_uri(fig)
+
+
+def spread_out(xy: np.ndarray, limit: int, *, cells: int = 14, seed: int = 0) -> np.ndarray:
+    """At most ``limit`` of the points ``xy`` (sorted positions), no two in the same cell of
+    a ``cells`` x ``cells`` grid over their range, chosen in a seeded random order: thumbnails
+    drawn there do not pile up where the points are dense.
+
+    >>> xy = np.array([[0.0, 0.0], [0.01, 0.0], [1.0, 1.0], [0.5, 0.5]])
+    >>> spread_out(xy, 10, cells=2).tolist()
+    [0, 2]
+    """
+    low = xy.min(axis=0)
+    span = np.maximum(xy.max(axis=0) - low, 1e-12)
+    cell = np.minimum(((xy - low) / span * cells).astype(int), cells - 1)
+    taken: set[tuple[int, int]] = set()
+    chosen = []
+    for i in np.random.default_rng(seed).permutation(len(xy)):
+        key = (int(cell[i, 0]), int(cell[i, 1]))
+        if key not in taken:
+            taken.add(key)
+            chosen.append(int(i))
+            if len(chosen) == limit:
+                break
+    return np.sort(np.array(chosen, dtype=np.int64))
 
 
 def pca_map(
@@ -122,8 +149,7 @@ def pca_map(
     plt = _pyplot()
     codes = np.asarray(codes, dtype=np.float64)
     xy = PCA(n_components=2, random_state=seed).fit_transform(codes)
-    rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(len(paths), size=min(max_points, len(paths)), replace=False))
+    chosen = spread_out(xy, max_points, seed=seed)
     fig, ax = plt.subplots(figsize=(9, 9))
     colour_of = {}
     if groups is not None:
@@ -151,5 +177,8 @@ def pca_map(
         ax.add_artist(box)
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
-    ax.set_title(f"PCA of the image codes ({len(chosen)} of {len(paths)} shown)")
+    ax.set_title(
+        f"PCA of the image codes: {len(paths)} points, {len(chosen)} of them as pictures "
+        "(at most one per cell of a 14 x 14 grid, so none hides another)"
+    )
     return figure_uri(fig)
