@@ -23,6 +23,7 @@ from retrieval import __version__
 from retrieval.cli import (
     cmd_demo,
     cmd_download,
+    cmd_duplicates,
     cmd_evaluate,
     cmd_features,
     cmd_index,
@@ -80,6 +81,7 @@ COMMANDS = (
     cmd_report,
     cmd_search,
     cmd_index,
+    cmd_duplicates,
     cmd_serve,
     cmd_submit,
     cmd_validate,

@@ -250,3 +250,21 @@ def test_the_page_follows_re_indexing_and_never_offers_a_deleted_picture(
     assert client.get("/api/search", params={"q": "a dog"}).json()["scale"] == "z-score"
     upload = {"file": ("q.jpg", (extra / "q.jpg").read_bytes(), "image/jpeg")}
     assert client.post("/api/search/image", files=upload).json()["scale"] == "cosine"
+
+
+def test_near_duplicates_are_grouped_and_listed_by_the_command(
+    bundle: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    with Image.open(photos / "trip" / "p3.jpg") as picture:  # re-encoded at half the size
+        picture.reduce(2).save(photos / "p3_small.jpg", quality=70)
+    library = PictureLibrary(tmp_path / "store")
+    library.update([photos], bundle=bundle)
+    assert main(["duplicates", "--library", str(tmp_path / "store"), "--threshold", "0.9"]) == 0
+    captured = capsys.readouterr()
+    groups = [line.split("\t") for line in captured.out.splitlines()]
+    assert any({Path(p).name for p in g[1:]} >= {"p3.jpg", "p3_small.jpg"} for g in groups)
+    assert all(0.9 <= float(g[0]) <= 1.0 for g in groups)
+    assert "group(s) of near-duplicates" in captured.err
+    assert main(["duplicates", "--library", str(tmp_path / "store"), "--threshold", "2"]) == 1
