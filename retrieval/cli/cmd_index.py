@@ -14,6 +14,7 @@ EXAMPLE = """examples:
   retrieval index ~/Work/photos --bundle runs/demo/bundle --library ~/work-library
   retrieval index ~/Pictures --model clip:clip_vit_base_patch32 --library ~/clip-library   # zero-shot CLIP
   retrieval index ~/Pictures --model clip:~/models/clip_vit_base_patch32 --library ~/clip-library  # offline
+  retrieval index ~/Pictures --exclude-dir thumbnails --exclude-dir ~/Pictures/scans --max-size 20
 
 The per-user library lives in $XDG_DATA_HOME/retrieval/library (~/.local/share/retrieval/library).
 Pictures are encoded with the network the bundle's training features came from, or, with
@@ -62,6 +63,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--hidden", action="store_true", help="also crawl hidden files and folders")
     parser.add_argument(
+        "--exclude-dir",
+        action="append",
+        metavar="NAME_OR_PATH",
+        help="leave out folders of this name anywhere (thumbnails) or this folder; repeatable; "
+        "remembered by the library until given again (--exclude-dir '' clears)",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=float,
+        metavar="MB",
+        help="skip picture files larger than this many megabytes (remembered; 0 clears)",
+    )
+    parser.add_argument(
         "--batch-size",
         type=positive,
         help="pictures per model call (default: chosen from the machine)",
@@ -109,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         extensions=[e.strip() for e in args.ext.split(",") if e.strip()],
         include_hidden=args.hidden,
         batch_size=args.batch_size,
+        exclude_dirs=None
+        if args.exclude_dir is None
+        else [folder for folder in args.exclude_dir if folder],
+        max_bytes=None if args.max_size is None else int(args.max_size * 2**20),
     )
     for kept, copies in report.duplicates.items():
         print(f"duplicate content: {kept} also at {', '.join(copies)}", file=sys.stderr)

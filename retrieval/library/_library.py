@@ -140,12 +140,16 @@ class PictureLibrary:
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         include_hidden: bool = False,
         batch_size: int | None = None,
+        exclude_dirs: Sequence[str] | None = None,
+        max_bytes: int | None = None,
     ) -> LibraryUpdate:
         """Crawl ``roots`` (plus the roots indexed before) and bring the index up to date.
 
         The first time, give ``bundle`` (a trained bundle) or ``model`` (``"clip:PRESET"``, a
         keras-hub CLIP preset name or folder); later the library remembers it. ``weights_file``
-        only when the bundle's features were made with a weights file.
+        only when the bundle's features were made with a weights file. ``exclude_dirs``
+        (folder names or paths left out) and ``max_bytes`` (larger files are skipped) are
+        remembered too, until given again (``[]`` and ``0`` clear them).
         """
         with exclusive_lock(self.store / ".lock", f"the library {self.store}"):  # one run at a time
             manifest = self.manifest()
@@ -155,7 +159,16 @@ class PictureLibrary:
             if not all_roots:
                 raise ValueError("give at least one folder to index")
             encoder = self._encoder(manifest, bundle=bundle, model=model)
-            options = {"extensions": extensions, "include_hidden": include_hidden}
+            stored_limits = manifest.get("crawl", {})
+            if exclude_dirs is None:
+                exclude_dirs = stored_limits.get("exclude_dirs", [])
+            if max_bytes is None:
+                max_bytes = stored_limits.get("max_bytes")
+            options = {
+                "extensions": extensions,
+                "include_hidden": include_hidden,
+                "crawl": {"exclude_dirs": list(exclude_dirs), "max_bytes": max_bytes or None},
+            }
             cache = self.store / "features"
             if encoder is not None:
                 if weights_file is not None:
@@ -247,8 +260,10 @@ class PictureLibrary:
         meta: dict,
         extensions: Sequence[str],
         include_hidden: bool,
+        crawl: dict,
     ) -> LibraryUpdate:
-        """Crawl ``all_roots``, ``encode`` the distinct files whose content the index does not
+        """Crawl ``all_roots`` (with the ``crawl`` limits: excluded folders, largest file),
+        ``encode`` the distinct files whose content the index does not
         hold yet, and store every file's image ``spaces`` with ``meta``.
 
         Rows of pictures whose content is unchanged are kept from the index (when it was made
@@ -261,7 +276,11 @@ class PictureLibrary:
         with FileCatalog(self.store / "catalog.sqlite") as catalog:
             # kept only once the index is written: files a failed run did not store stay new
             changes = catalog.sync(
-                all_roots, extensions=extensions, include_hidden=include_hidden, commit=False
+                all_roots,
+                extensions=extensions,
+                include_hidden=include_hidden,
+                commit=False,
+                **crawl,
             )
             report.added, report.changed = len(changes.added), len(changes.changed)
             report.removed, report.unchanged = len(changes.removed), changes.unchanged
@@ -297,7 +316,13 @@ class PictureLibrary:
             store.save(
                 self.index_path,
                 KIND,
-                {"roots": all_roots, **meta, "paths": paths, "skipped": skipped_now},
+                {
+                    "roots": all_roots,
+                    **meta,
+                    "crawl": crawl,
+                    "paths": paths,
+                    "skipped": skipped_now,
+                },
                 store.nest("spaces", _stack_rows([known[p] for p in paths], previous, spaces)),
             )
             catalog.commit()
@@ -421,4 +446,9 @@ def _checked_meta(meta: dict, folder: Path) -> dict:
         raise store.StoreError("'bundle' must be a folder or null", path=where)
     if features is not None and not isinstance(features, dict):
         raise store.StoreError("'features' must be a feature record or null", path=where)
+    crawl = meta.get("crawl", {})
+    if not isinstance(crawl, dict) or not isinstance(crawl.get("exclude_dirs", []), list):
+        raise store.StoreError("'crawl' must hold a list of excluded folders", path=where)
+    if crawl.get("max_bytes") is not None and not isinstance(crawl["max_bytes"], int):
+        raise store.StoreError("'crawl.max_bytes' must be a number of bytes or null", path=where)
     return meta

@@ -39,6 +39,8 @@ def iter_image_files(
     extensions: Sequence[str] = DEFAULT_EXTENSIONS,
     include_hidden: bool = False,
     on_skip: Callable[[Path, str], None] | None = None,
+    exclude_dirs: Sequence[str] = (),
+    max_bytes: int | None = None,
 ) -> Iterator[Path]:
     """Yield the picture files under ``roots`` (absolute paths, sorted per folder).
 
@@ -47,11 +49,30 @@ def iter_image_files(
     folder is followed when the folder lies inside ``roots`` (not when it encloses the link: a
     loop); other links to folders, links to pictures outside ``roots`` (the page would refuse
     to show them), dangling links and files that are not regular files are passed to
-    ``on_skip(path, reason)``.
+    ``on_skip(path, reason)``. Folders named in ``exclude_dirs`` (a name, such as
+    ``thumbnails``, matches a folder of that name anywhere; a path matches that folder) are
+    left out without a word, as asked; files over ``max_bytes`` go to ``on_skip``.
     """
     wanted = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
     roots = [Path(root).resolve() for root in roots]
     skip = on_skip or (lambda path, reason: None)
+    names = {e for e in exclude_dirs if "/" not in e and e not in (".", "..")}
+    folders = {Path(e).expanduser().resolve() for e in exclude_dirs if e not in names}
+
+    def excluded(folder: Path) -> bool:
+        return folder.name in names or folder.resolve() in folders
+
+    def too_big(path: Path) -> str | None:
+        if max_bytes is None:
+            return None
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None  # named by the reader
+        if size > max_bytes:
+            return f"larger than the limit ({size / 2**20:.1f} MB > {max_bytes / 2**20:g} MB)"
+        return None
+
     for root in roots:
         if root.is_file():
             if root.suffix.lower() in wanted:
@@ -59,7 +80,12 @@ def iter_image_files(
             continue
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such folder")
-        yield from _walk(root, (root,), roots, wanted, include_hidden, skip)
+        for path in _walk(root, (root,), roots, wanted, include_hidden, skip, excluded):
+            reason = too_big(path)
+            if reason:
+                skip(path, reason)
+            else:
+                yield path
 
 
 def _walk(
@@ -69,6 +95,7 @@ def _walk(
     wanted: set[str],
     include_hidden: bool,
     skip: Callable[[Path, str], None],
+    excluded: Callable[[Path], bool] = lambda folder: False,
 ) -> Iterator[Path]:
     """The pictures in ``folder``, then in its sub-folders; ``chain``: the real folders walked."""
     try:
@@ -95,13 +122,15 @@ def _walk(
                 yield Path(entry.path)
     for entry in subfolders:
         path = Path(entry.path)
+        if excluded(path):
+            continue
         real = path.resolve() if entry.is_symlink() else chain[-1] / entry.name
         if not any(real.is_relative_to(root) for root in roots):
             skip(path, "link to a folder outside the indexed folders")
         elif real in chain:
             skip(path, "link to a folder that encloses it (a loop)")
         else:
-            yield from _walk(path, (*chain, real), roots, wanted, include_hidden, skip)
+            yield from _walk(path, (*chain, real), roots, wanted, include_hidden, skip, excluded)
 
 
 def _is_folder(entry: os.DirEntry) -> bool:
@@ -191,6 +220,8 @@ class FileCatalog:
         include_hidden: bool = False,
         commit_every: int = 500,
         commit: bool = True,
+        exclude_dirs: Sequence[str] = (),
+        max_bytes: int | None = None,
     ) -> CatalogChanges:
         """Bring the catalogue in line with the files under ``roots``.
 
@@ -221,6 +252,8 @@ class FileCatalog:
             extensions=extensions,
             include_hidden=include_hidden,
             on_skip=lambda path, reason: skipped.append((path, reason)),
+            exclude_dirs=exclude_dirs,
+            max_bytes=max_bytes,
         ):
             try:
                 stat = path.stat()

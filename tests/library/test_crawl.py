@@ -169,3 +169,26 @@ def test_a_damaged_catalogue_is_named_in_one_error(
     ):
         catalog.sync([photos])
     assert err.value.path == str(path)
+
+
+def test_excluded_folders_are_left_out_and_large_files_named(photos: Path, tmp_path: Path) -> None:
+    (photos / "thumbs").mkdir()
+    (photos / "thumbs" / "t1.jpg").write_bytes(b"tiny")
+    (photos / "trip" / "thumbs").mkdir()
+    (photos / "trip" / "thumbs" / "t2.jpg").write_bytes(b"tiny")
+    (photos / "big.jpg").write_bytes(b"x" * 3000)
+    skipped: list[tuple[Path, str]] = []
+    found = iter_image_files(
+        [photos],
+        exclude_dirs=["thumbs", str(photos / "trip")],
+        max_bytes=2048,
+        on_skip=lambda p, r: skipped.append((p, r)),
+    )
+    assert [p.relative_to(photos).as_posix() for p in found] == ["a.jpg"]
+    assert [(p.name, r.split(" (")[0]) for p, r in skipped] == [
+        ("big.jpg", "larger than the limit")
+    ]
+    with FileCatalog(tmp_path / "c.sqlite") as catalog:
+        assert len(catalog.sync([photos]).added) == 6  # without limits: everything
+        changes = catalog.sync([photos], exclude_dirs=["thumbs"], max_bytes=2048)
+    assert sorted(p.name for p in changes.removed) == ["big.jpg", "t1.jpg", "t2.jpg"]

@@ -268,3 +268,20 @@ def test_near_duplicates_are_grouped_and_listed_by_the_command(
     assert all(0.9 <= float(g[0]) <= 1.0 for g in groups)
     assert "group(s) of near-duplicates" in captured.err
     assert main(["duplicates", "--library", str(tmp_path / "store"), "--threshold", "2"]) == 1
+
+
+def test_excluded_folders_and_the_size_limit_are_remembered_until_given_again(
+    bundle: Path, photos: Path, tmp_path: Path
+) -> None:
+    library = PictureLibrary(tmp_path / "store")
+    first = library.update([photos], bundle=bundle, exclude_dirs=["trip"])
+    assert first.indexed == 3  # p0, p2, p4: the trip folder is left out
+    again = library.update()  # remembered
+    assert again.indexed == 3 and library.manifest()["crawl"]["exclude_dirs"] == ["trip"]
+    small = library.update(max_bytes=1)  # every picture is larger: all skipped, named once
+    assert small.indexed == 0 and len(small.skipped) == 4  # p0, p2, p4 and broken.jpg
+    cleared = library.update(exclude_dirs=[], max_bytes=0)
+    assert cleared.indexed == 6 and library.manifest()["crawl"] == {
+        "exclude_dirs": [],
+        "max_bytes": None,
+    }
