@@ -13,11 +13,13 @@ import jinja2
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.staticfiles import StaticFiles
 
 from retrieval.core import SearchHit
 from retrieval.library import DEFAULT_EXTENSIONS
@@ -147,8 +149,15 @@ def create_app(
         return [root.resolve() for root in declared_roots()]
 
     app = FastAPI(
-        title=title, description="Search pictures by text or by example image.", version="1"
+        title=title,
+        description="Search pictures by text or by example image.",
+        version="1",
+        docs_url=None,  # served below from the package's own copy of Swagger UI
+        redoc_url=None,
     )
+    assets = _swagger_assets()
+    if assets is not None:
+        app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
     # the last added is the outermost: the security headers go on every answer, the early
     # 413 and the wrong host's 400 included
     if allowed_hosts is not None:
@@ -209,6 +218,25 @@ def create_app(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
         return page_html
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """The API's Swagger UI, with its script and style served from here (it works offline)."""
+        if assets is None:
+            return HTMLResponse(
+                "<!doctype html><title>API</title><p>The interactive API page needs the "
+                "<code>fastapi-offline</code> package (<code>pip install "
+                "'retrieval[web]'</code>); the API itself is described in "
+                '<a href="/openapi.json">/openapi.json</a>.</p>'
+            )
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{title}: API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="data:,",
+            swagger_ui_parameters={"validatorUrl": None},  # no call to an online validator
+        )
 
     @app.get(
         "/api/search",
@@ -321,6 +349,18 @@ def create_app(
         )
 
     return app
+
+
+def _swagger_assets() -> Path | None:
+    """The folder of an installed Swagger UI script and style (the ``fastapi-offline``
+    package's copy; ``None`` without it)."""
+    import importlib.resources
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi_offline") is None:
+        return None
+    folder = Path(str(importlib.resources.files("fastapi_offline") / "static"))
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
 
 
 def _decode_upload(data: bytes) -> Image.Image:

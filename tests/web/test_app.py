@@ -30,6 +30,21 @@ def test_page_and_openapi(client: TestClient) -> None:
     )
 
 
+def test_the_api_page_works_offline_from_the_package_s_own_assets(client: TestClient) -> None:
+    import re
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert "/docs/assets/swagger-ui-bundle.js" in sources
+    assert not [s for s in sources if s.startswith("http")]  # no CDN: it works offline
+    script = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert script.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+    assert client.get("/docs/assets/../app.py").status_code == 404
+
+
 def test_text_search_finds_the_captioned_picture(client: TestClient) -> None:
     body = client.get("/api/search", params={"q": "a strawberry", "k": 5}).json()
     assert body["results"][0]["id"] == 0  # demo train item 0 is "A strawberry."

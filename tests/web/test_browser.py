@@ -129,4 +129,9 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
             assert time.monotonic() < deadline, "the uploaded picture is not shown"
             time.sleep(0.05)
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+
+        # the API page runs from the package's own Swagger UI, under the same CSP, offline
+        page.goto(server_url + "/docs")
+        page.wait_for_selector(".opblock", timeout=15000)
+        assert "/api/search" in page.inner_text(".swagger-ui")
         browser.close()
