@@ -289,30 +289,30 @@ class PictureLibrary:
             skipped_now: dict[str, list] = {}
             for path, reason in changes.skipped:
                 self._note_skipped(path, reason, previous, skipped_now, report)
-            rows = previous.rows if previous is not None else {}
+            kept = previous.positions if previous is not None else {}
             unique = catalog.unique_files()
-            reused = [p for p in unique if str(p) in rows and str(p) not in fresh]
             todo = []
             for path in unique:
-                if str(path) in rows and str(path) not in fresh:
+                if str(path) in kept and str(path) not in fresh:
                     continue
                 if str(path) not in fresh and self._skipped_before(path, previous, skipped_now):
                     report.skipped_before += 1
                     continue
                 todo.append(path)
             result = encode(todo) if todo else None
-            encoded: dict[str, dict[str, np.ndarray]] = {}
+            made: dict[str, np.ndarray] = {}
+            new_rows: dict[str, int] = {}
             if result is not None:
                 report.extracted = len(todo) - result.reused - len(result.failures)
                 for path, reason in result.failures:
                     self._note_skipped(path, reason, None, skipped_now, report, logged=True)
                 made = spaces(result.pool5)
-                encoded = {
-                    str(p): {name: values[i] for name, values in made.items()}
-                    for i, p in enumerate(result.paths)
-                }
-            known = {**{str(p): rows[str(p)] for p in reused}, **encoded}
-            paths = [str(p) for p in unique if str(p) in known]
+                new_rows = {str(p): i for i, p in enumerate(result.paths)}
+            paths = [
+                str(p)
+                for p in unique
+                if str(p) in new_rows or (str(p) in kept and str(p) not in fresh)
+            ]
             store.save(
                 self.index_path,
                 KIND,
@@ -323,7 +323,7 @@ class PictureLibrary:
                     "paths": paths,
                     "skipped": skipped_now,
                 },
-                store.nest("spaces", _stack_rows([known[p] for p in paths], previous, spaces)),
+                store.nest("spaces", _assemble(paths, previous, made, new_rows, spaces)),
             )
             catalog.commit()
         report.indexed = len(paths)
@@ -336,12 +336,9 @@ class PictureLibrary:
         stored = self._load_index()
         if any(stored.meta.get(key) != value for key, value in meta.items()):
             return None
-        spaces = store.part("spaces", stored.arrays)
-        rows = {
-            path: {name: values[i] for name, values in spaces.items()}
-            for i, path in enumerate(stored.meta["paths"])
-        }
-        return _PreviousIndex(rows, dict(stored.meta.get("skipped", {})), spaces)
+        positions = {path: i for i, path in enumerate(stored.meta["paths"])}
+        skipped = dict(stored.meta.get("skipped", {}))
+        return _PreviousIndex(positions, skipped, store.part("spaces", stored.arrays))
 
     @staticmethod
     def _note_skipped(
@@ -415,25 +412,40 @@ def _image_spaces(model: TrainedModel, pool5: np.ndarray) -> dict[str, np.ndarra
 
 @dataclass
 class _PreviousIndex:
-    """What the stored index holds: each path's rows by space, the files it skipped (path:
-    ``[reason, size, mtime_ns]``) and its arrays (for their shapes)."""
+    """What the stored index holds: each path's row, the files it skipped (path:
+    ``[reason, size, mtime_ns]``) and its arrays by space."""
 
-    rows: dict[str, dict[str, np.ndarray]]
+    positions: dict[str, int]
     skipped: dict[str, list]
     spaces: dict[str, np.ndarray]
 
 
-def _stack_rows(
-    rows: list[dict[str, np.ndarray]],
+def _assemble(
+    paths: list[str],
     previous: _PreviousIndex | None,
+    made: dict[str, np.ndarray],
+    new_rows: dict[str, int],
     spaces: Callable[[np.ndarray], dict[str, np.ndarray]],
 ) -> dict[str, np.ndarray]:
-    """The index's arrays from per-picture rows (empty arrays of the right spaces for none)."""
-    if rows:
-        return {name: np.stack([row[name] for row in rows]) for name in rows[0]}
-    if previous is not None and previous.spaces:
-        return {name: values[:0] for name, values in previous.spaces.items()}
-    return spaces(np.zeros((0, 1), np.float32))
+    """The index's arrays, one row per path in order: a newly encoded row where there is one,
+    else the stored index's row (empty arrays of the right spaces for no paths)."""
+    if not paths:
+        if previous is not None and previous.spaces:
+            return {name: values[:0] for name, values in previous.spaces.items()}
+        return spaces(np.zeros((0, 1), np.float32))
+    fresh = np.array([p in new_rows for p in paths])
+    from_new = [new_rows[p] for p, f in zip(paths, fresh, strict=True) if f]
+    from_old = [previous.positions[p] for p, f in zip(paths, fresh, strict=True) if not f]
+    source = made if from_new else previous.spaces  # an empty encoding has no real widths
+    out = {}
+    for name, values in source.items():
+        rows = np.empty((len(paths), values.shape[1]), dtype=values.dtype)
+        if from_new:
+            rows[fresh] = made[name][from_new]
+        if from_old:
+            rows[~fresh] = previous.spaces[name][from_old]
+        out[name] = rows
+    return out
 
 
 def _checked_meta(meta: dict, folder: Path) -> dict:

@@ -189,11 +189,11 @@ def create_app(
         current = getattr(gallery, "current", None)
         return current() if callable(current) else gallery
 
-    def shown_name(path: Path) -> str:
+    def shown_name(path: Path, declared: Sequence[Path]) -> str:
         """The picture's path below the declared folder it is listed in (``trip/12.jpg``, so
         pictures of the same name in two folders are told apart), else its name."""
         listed = Path(os.path.abspath(path))
-        for root in declared_roots():
+        for root in declared:
             if listed.is_relative_to(root):
                 return listed.relative_to(root).as_posix()
         return path.name
@@ -201,6 +201,7 @@ def create_app(
     def results(view: SearchBackend, pairs: Sequence[tuple[int, float]]) -> list[Result]:
         """The hits whose file is still there (a picture deleted since indexing is never
         offered), as answers."""
+        declared = declared_roots()  # once per answer, not once per picture
         out = []
         for index, score in pairs:
             path = Path(view.paths[index])
@@ -209,7 +210,7 @@ def create_app(
                     Result(
                         id=index,
                         score=round(float(score), 6),
-                        name=shown_name(path),
+                        name=shown_name(path, declared),
                         url=f"/images/{index}",
                     )
                 )
