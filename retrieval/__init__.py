@@ -16,8 +16,8 @@ The package's messages (files skipped, training steps) go to stderr through the
 notice goes); the native runtime's first lines, written before its log level is read, still
 reach stderr, where the CLI filters them.
 
-Example
--------
+Examples
+--------
 >>> import retrieval
 >>> retrieval.__version__
 '0.2.0'

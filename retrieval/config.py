@@ -11,8 +11,8 @@ A run maps text into an image space with one or more *mappers* (``[[mappers]]`` 
 their scores are standardised per query and summed with weights, together with the tag
 score when ``[tags]`` is enabled.
 
-Example
--------
+Examples
+--------
 >>> config = RunConfig.from_dict({"mappers": [{"kind": "ridge", "params": {"alpha": 3}}]})
 >>> config.mappers[0].kind, config.mappers[0].params["alpha"], config.image.code_dim
 ('ridge', 3.0, 100)

@@ -3,8 +3,8 @@
 Every error about input data names where the problem is (file, and line when
 there is one) and what was expected, so a user can fix the input directly.
 
-Example
--------
+Examples
+--------
 >>> err = DataFormatError("expected 2049 columns, found 3", path="f.csv", line=7)
 >>> str(err)
 'f.csv:7: expected 2049 columns, found 3'

@@ -9,8 +9,8 @@ that killed runs left behind (their process is gone, or they are a day old). A f
 replaced by two renames (``NAME`` -> ``.NAME.old``, staging -> ``NAME``); when a run is
 killed between them, :func:`recover_directory` brings ``.NAME.old`` back.
 
-Example
--------
+Examples
+--------
 >>> import tempfile, pathlib
 >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
 >>> with atomic_write(target) as handle:

@@ -7,8 +7,8 @@ request, a broken archive) becomes one :class:`KaggleError` whose message says w
 The endpoint follows ``KAGGLE_API_ENVIRONMENT`` as ``kagglesdk`` reads it (unset means
 the real service; ``TEST`` means ``http://localhost:7777``, a local stand-in server).
 
-Example
--------
+Examples
+--------
 >>> folder = download("cs5785-fall19-final")  # doctest: +SKIP
 >>> folder.path  # doctest: +SKIP
 PosixPath('data/cs5785-fall19-final')

@@ -7,8 +7,8 @@ of the moment (:func:`to_stderr`, installed on import), so a script, a notebook 
 command line show the same lines. An application that configures ``logging`` itself calls
 :func:`use_application_logging` and gets the records through its own handlers instead.
 
-Example
--------
+Examples
+--------
 >>> import logging
 >>> logging.getLogger("retrieval.workflows").parent.name
 'retrieval'

@@ -6,8 +6,8 @@ configuration's table when it is loaded (:mod:`retrieval.config`) and gives an e
 ``__init__`` (:func:`estimator_init`), so the estimator's signature, its defaults and its
 parameter checks cannot drift apart.
 
-Example
--------
+Examples
+--------
 >>> import typing
 >>> from dataclasses import dataclass
 >>> @dataclass

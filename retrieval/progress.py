@@ -1,7 +1,7 @@
 """Progress bars for long work, written to stderr so stdout stays clean for results.
 
-Example
--------
+Examples
+--------
 >>> with progress_bar(total=3, desc="items", disable=True) as bar:
 ...     bar.update(3)
 """

@@ -9,8 +9,8 @@
 - :func:`report_bundles`: the HTML and Markdown report of one or more bundles.
 - :func:`run_demo`: all of the above on the bundled demo data.
 
-Example
--------
+Examples
+--------
 >>> from retrieval.workflows import run_demo          # doctest: +SKIP
 >>> outputs = run_demo("data/demo", "runs/demo")     # doctest: +SKIP
 """

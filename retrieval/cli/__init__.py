@@ -4,8 +4,8 @@ Each subcommand lives in its own module and registers itself through ``register`
 heavy libraries (TensorFlow, Keras) are imported inside the commands that need them,
 so ``retrieval --help`` and the data commands start fast.
 
-Example
--------
+Examples
+--------
 $ retrieval summary data/demo --split train
 """
 

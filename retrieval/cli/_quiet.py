@@ -6,8 +6,8 @@ TensorFlow's C++ runtime writes notes (``I0000 ... port.cc ... oneDNN``, the abs
 of descriptor 2 and forwards everything except those lines; progress bars (partial lines
 ending in ``\\r``) pass through at once.
 
-Example
--------
+Examples
+--------
 >>> is_noise("I0000 00:00:1795667547.499996 26526 port.cc:153] oneDNN custom operations are on.")
 True
 >>> is_noise("training 'demo' on 449 items")

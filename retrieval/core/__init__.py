@@ -7,8 +7,8 @@
 - :func:`search_combined`: texts and example pictures added to or taken from one query.
 - :func:`save_bundle` / :func:`load_bundle`: a model and its default gallery on disk.
 
-Example
--------
+Examples
+--------
 >>> from retrieval.config import RunConfig                        # doctest: +SKIP
 >>> model = Trainer(RunConfig()).fit(train)                       # doctest: +SKIP
 >>> Searcher(model, model.gallery_from_dataset(test)).search("a red apple")  # doctest: +SKIP

@@ -6,8 +6,8 @@ and tags) and ``arrays/`` (``.npy`` files). Loading never runs code, and a loade
 saves back identical. Gallery paths are stored relative to the bundle folder, so a bundle
 finds its pictures from any working directory, and after both are moved together.
 
-Example
--------
+Examples
+--------
 >>> save_bundle("runs/x/bundle", model, gallery)      # doctest: +SKIP
 >>> model, gallery = load_bundle("runs/x/bundle")     # doctest: +SKIP
 """

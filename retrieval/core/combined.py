@@ -12,8 +12,8 @@ Works with any searcher that has ``scores(texts)``, ``image_scores(image, weight
 and a ``gallery`` with ``ids`` and ``paths`` (a bundle's :class:`retrieval.core.Searcher`, a
 CLIP library's searcher).
 
-Example
--------
+Examples
+--------
 >>> terms = [QueryTerm.parse("a dog"), QueryTerm.parse("beach.jpg"), QueryTerm.parse("indoors", -1)]
 >>> [(term.text, str(term.image) if term.image else None, term.weight) for term in terms]
 [('a dog', None, 1.0), (None, 'beach.jpg', 1.0), ('indoors', None, -1.0)]

@@ -5,8 +5,8 @@ A :class:`Searcher` binds a :class:`~retrieval.core.model.TrainedModel` to a
 large gallery with an approximate index configured, builds the index on first use and
 keeps it under the index settings it was built with (changing the settings builds another).
 
-Example
--------
+Examples
+--------
 >>> searcher = Searcher(model, gallery)                     # doctest: +SKIP
 >>> searcher.search("a red apple", k=5)                     # doctest: +SKIP
 [SearchHit(index=12, id='340', path=PosixPath('...'), score=0.64), ...]

@@ -1,7 +1,7 @@
 """Build a :class:`~retrieval.core.model.TrainedModel` from a run config and paired data.
 
-Example
--------
+Examples
+--------
 >>> from retrieval.config import RunConfig                              # doctest: +SKIP
 >>> from retrieval.data import load_competition                         # doctest: +SKIP
 >>> model = Trainer(RunConfig.from_toml("configs/default.toml")).fit(   # doctest: +SKIP

@@ -7,8 +7,8 @@ ASCII digits (``[0-9]+``), written ``<id>.jpg`` for an image and ``<id>.txt`` fo
 description; ``-1``, ``+6``, ``1e2``, ``1.jpg.jpg`` and the digits of other scripts (a
 full-width six, U+FF16, or an Arabic-Indic six, U+0666) are not ids.
 
-Example
--------
+Examples
+--------
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "submission.csv"
 >>> write_submission(p, ["0"], [[str(i) for i in range(20)]])

@@ -7,8 +7,8 @@
 - :mod:`retrieval.evaluation.study` and :mod:`retrieval.evaluation.candidates`: the study that
   ``benchmarks/bench_quality.py`` runs, its cache of cross-validated scores and its candidates.
 
-Example
--------
+Examples
+--------
 >>> result = evaluate(model, held_out)          # doctest: +SKIP
 >>> print(format_metrics(result.metrics, gallery_size=result.gallery_size))  # doctest: +SKIP
 """

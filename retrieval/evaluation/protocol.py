@@ -8,8 +8,8 @@
    of a per-query metric by resampling the queries; :func:`paired_test` compares two methods
    on the same queries (bootstrap of the mean difference and its two-sided p-value).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> ranks = np.array([1, 2, 3, 50, 4, 1, 30, 2])
 >>> low, high = bootstrap_interval(reciprocal_ranks(ranks), seed=0)
@@ -40,6 +40,8 @@ def reciprocal_ranks(ranks: np.ndarray, k: int = TOP_K) -> np.ndarray:
 def fold_indices(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
     """``folds`` disjoint, sorted index sets covering ``range(n)`` (a seeded permutation).
 
+    Examples
+    --------
     >>> [f.tolist() for f in fold_indices(6, folds=3, seed=0)]
     [[2, 3], [4, 5], [0, 1]]
     """

@@ -6,8 +6,8 @@ module runs many of them, as plain values (:mod:`retrieval.evaluation.candidates
 ever scoring one twice: each score is kept in a JSON file under the dataset, the folds and the
 values, so an interrupted study resumes where it stopped.
 
-Example
--------
+Examples
+--------
 >>> config = study_config({"mappers": [{"kind": "ridge"}]}, "cv")
 >>> config.concepts.enabled, config.query_set.enabled, config.mappers[0].kind
 (False, False, 'ridge')

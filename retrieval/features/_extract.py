@@ -353,7 +353,7 @@ def extract_features(
 ) -> ExtractionResult:
     """Features of ``paths``; bad files are skipped and listed in ``failures``.
 
-    ``model`` names the network (:data:`~retrieval.features.networks.NETWORKS`): ResNet-50
+    ``model`` names the network (``retrieval.features.networks.NETWORKS``): ResNet-50
     (pool5, and ``fc1000`` logits when asked) or EfficientNet-Lite0/1/2 (the 1280-d pooled
     features, and its 1000 ImageNet logits in ``result.fc1000`` when ``fc1000``).
     ``network`` runs another :class:`ImageNetwork` instead (e.g. CLIP's image tower): its rows

@@ -15,8 +15,8 @@ and the per-file cache of :func:`~retrieval.features.extract_features`.
 
 keras-hub (and TensorFlow under it) is imported only when an encoder is built.
 
-Example
--------
+Examples
+--------
 >>> encoder = ClipEncoder("clip_vit_base_patch32")                  # doctest: +SKIP
 >>> pictures = encoder.encode_images(["cat.jpg", "dog.jpg"])        # doctest: +SKIP
 >>> (encoder.encode_texts(["a photo of a dog"]) @ pictures.T).argmax()  # doctest: +SKIP

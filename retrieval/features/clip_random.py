@@ -5,8 +5,8 @@ preset is (``ClipEncoder(folder)``, ``retrieval index FOLDER --model clip:FOLDER
 and without a network. The tokenizer is a byte-level BPE like CLIP's: every byte, plus merges
 that make a few dozen common words single tokens.
 
-Example
--------
+Examples
+--------
 >>> folder = random_clip_preset("tiny-clip", seed=0)               # doctest: +SKIP
 >>> ClipEncoder(folder).encode_texts(["a red apple"]).shape        # doctest: +SKIP
 (1, 16)

@@ -16,8 +16,8 @@ file, converted once into a store folder of ``.npy`` arrays under
 ``$XDG_CACHE_HOME/retrieval/weights/`` (default ``~/.cache``) with the source's SHA-256, and
 read from there afterwards. PyTorch is never needed.
 
-Example
--------
+Examples
+--------
 >>> net = EfficientNetLiteFeatures("efficientnet_lite0")              # doctest: +SKIP
 >>> pooled, logits = net(np.zeros((2, 224, 224, 3), np.uint8))       # doctest: +SKIP
 >>> pooled.shape                                                      # doctest: +SKIP

@@ -10,8 +10,8 @@ types. Any other global, or an opcode outside the plain-data set, is refused wit
 :class:`UnsafeWeightsError` naming it and its byte offset; nothing in the file is ever called.
 Tensors come back as NumPy arrays; PyTorch is not needed.
 
-Example
--------
+Examples
+--------
 >>> from retrieval.features.torch_state import read_legacy_state_dict   # doctest: +SKIP
 >>> state = read_legacy_state_dict("efficientnet-lite0-57934424.pth")   # doctest: +SKIP
 >>> state["_conv_stem.weight"].shape                                      # doctest: +SKIP

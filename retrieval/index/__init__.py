@@ -9,8 +9,8 @@ binary     1-bit codes, Hamming search, exact re-rank    yes
 qdrant     Qdrant: embedded on a path, or a server URL   yes
 =========  ===========================================  ======================
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> index = make_index("exact", metric="cosine")
 >>> index.add(["x", "y", "z"], np.eye(3))

@@ -15,8 +15,8 @@ from retrieval.index._base import IndexStateError, Metric, VectorIndex
 class ExactIndex(VectorIndex):
     """Exact search with scikit-learn's ``NearestNeighbors`` (brute force); incremental ``add``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> index = ExactIndex()
     >>> index.add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
     >>> ids, scores = index.search([[0.9, 0.1]], k=1)

@@ -4,8 +4,8 @@
 :class:`~retrieval.core.Searcher` is, so ``retrieval search`` and the web page
 (:class:`~retrieval.web.SearcherBackend`) take either.
 
-Example
--------
+Examples
+--------
 >>> searcher = ClipSearcher(ClipEncoder("clip_vit_base_patch32"), gallery)   # doctest: +SKIP
 >>> searcher.search("a dog on a beach", k=3)                                # doctest: +SKIP
 [SearchHit(index=4, id='/home/me/Pictures/dog.jpg', path=PosixPath('...'), score=0.31), ...]

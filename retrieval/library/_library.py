@@ -14,8 +14,8 @@ A library is either coded with a trained bundle or embedded by CLIP (``model="cl
 zero-shot, no bundle: :mod:`retrieval.features.clip`); the manifest records which (CLIP's
 record names its preset), and the two never mix in one library.
 
-Example
--------
+Examples
+--------
 >>> library = PictureLibrary(default_library_folder())                      # doctest: +SKIP
 >>> report = library.update(["~/Pictures"], bundle="runs/demo/bundle")   # doctest: +SKIP
 >>> library.searcher().search("a red apple", k=5)                       # doctest: +SKIP

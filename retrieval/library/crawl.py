@@ -6,8 +6,8 @@ is fast, and a file whose time changed but whose content did not (``touch``) is 
 indexed and reported once. Links to folders are followed only inside the crawled folders;
 what is passed over (dangling links, links leading out, unreadable files) is named with why.
 
-Example
--------
+Examples
+--------
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "a.jpg").write_bytes(b"same"); _ = (folder / "b.jpg").write_bytes(b"same")

@@ -6,8 +6,8 @@ or retouched versions. Pairs are found block by block (``block`` rows at a time 
 so memory stays at ``block x n`` however large the library; pairs are joined into groups
 through union-find (a picture close to two others joins both into one group).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> codes = np.array([[1.0, 0.0], [0.999, 0.04], [0.0, 1.0], [0.03, 1.0], [-1.0, 0.0]])
 >>> [g.members for g in near_duplicate_groups(codes, threshold=0.99)]

@@ -6,8 +6,8 @@ in ``fit``; the decoder reconstructs the standardised features. A linear autoenc
 (``hidden=()``) starts from the principal directions (``pca_init``), the optimum of a
 linear autoencoder, and is refined from there; deeper ones start at random.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> X = np.random.default_rng(0).normal(size=(200, 64)).astype("float32")
 >>> ae = Autoencoder(code_dim=8, epochs=2).fit(X)   # doctest: +SKIP

@@ -14,8 +14,8 @@ The class names are WordNet's synonyms of the ImageNet-1k classes
 (``retrieval/features/imagenet_classes.txt``, one class a line, comma-separated); the first
 ``synonyms`` of each are embedded.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> labels = np.eye(3, dtype="float32")                 # three classes, three word dimensions
 >>> kernel, bias = np.eye(2, 3, dtype="float32"), np.zeros(3, "float32")   # 2 features -> 3 logits

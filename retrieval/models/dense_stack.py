@@ -7,8 +7,8 @@ them without importing Keras. Layers are plain dicts: ``affine`` (``(x + shift) 
 ``affine_after`` (``x * scale + shift``), ``dense`` (``act(x @ kernel + bias)``) and
 ``signed_power`` (``sign(x) * |x| ** exponent``).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> stack = DenseStack([{"kind": "dense", "kernel": np.eye(2, dtype=np.float32),
 ...                      "bias": np.array([0.0, -5.0], dtype=np.float32), "activation": "relu"}])

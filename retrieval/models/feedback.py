@@ -27,8 +27,8 @@ ranking shown to the user, the yes-voted pictures come first and the no-voted on
 appear. Proposals alternate between the likeliest positives and the likeliest negatives: a
 "no" on a picture the model thought relevant teaches it as much as a "yes".
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> codes = np.vstack([rng.normal(0, 1, (20, 4)), rng.normal(5, 1, (20, 4))])

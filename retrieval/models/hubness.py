@@ -8,8 +8,8 @@ each member's unit query keys of a bank of training descriptions, so ``r`` is co
 per picture (:meth:`HubnessCorrection.penalties`, when a gallery is built) and the correction
 needs nothing from other queries: a single search is corrected as a whole test set is.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> bank = [np.array([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8]], "float32")]   # three descriptions
 >>> gallery = [np.array([[1.0, 0.0], [0.0, 1.0]], "float32")]            # two pictures

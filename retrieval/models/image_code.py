@@ -7,8 +7,8 @@ dominates the cosine). The fitted branch is two :class:`~retrieval.models.dense_
 chains that need NumPy only: ``transform`` gives codes, ``features`` the standardised features
 (the space the classical peers regress into).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> X = np.abs(np.random.default_rng(0).normal(size=(300, 40))).astype("float32")
 >>> coder = ImageCoder(use_autoencoder=False, whiten_shrink=0.0).fit(X)

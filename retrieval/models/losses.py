@@ -8,8 +8,8 @@
 - ``contrastive``: the symmetric cross-entropy over the batch's cosine-similarity
   matrix divided by a temperature, as CLIP trains (text -> image and image -> text).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> y = np.eye(3, dtype="float32")
 >>> float(make_loss("rmse")(y, y)) < 1e-3

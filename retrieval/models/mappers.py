@@ -15,8 +15,8 @@ both sides into a shared space. Because gallery keys depend on the gallery only,
 searcher computes them once per gallery. Every fitted mapper is plain data
 (``get_state`` / :func:`mapper_from_state`).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(50, 8)).astype("float32")

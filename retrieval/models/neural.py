@@ -6,8 +6,8 @@ and early stopping on a seeded validation split. After ``fit`` the network is al
 a :class:`~retrieval.models.dense_stack.DenseStack`, so a fitted or loaded mapper maps
 queries with NumPy alone; only ``fit`` imports Keras.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> X = np.random.default_rng(0).normal(size=(64, 10)).astype("float32")
 >>> Y = X @ np.random.default_rng(1).normal(size=(10, 4)).astype("float32")

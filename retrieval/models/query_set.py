@@ -9,8 +9,8 @@ more than the other queries do rises, a hub that every query likes sinks. The te
 It needs the other queries of the set, so it applies to set rankings only, never to a single
 search.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> scores = np.array([[0.9, 0.8], [0.7, 0.1]])   # picture 0 is every query's favourite
 >>> np.argmax(scores, axis=1).tolist()

@@ -12,8 +12,8 @@ adds it with a weight chosen on held-out training items, as it does the tag scor
 The gallery keeps, per picture, its neighbours and their weights (the ``transfer`` and
 ``transfer_weights`` spaces); the model keeps the training codes and text rows (sparse).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> codes = np.array([[1, 0], [0, 1]], "float32")          # two training pictures
 >>> texts = np.array([[1, 0, 0], [0, 1, 0]], "float32")    # and their descriptions

@@ -21,8 +21,8 @@ returns ``(meta, arrays)``, whose meta names the object's class by its ``"kind"`
 store one such object as a folder. Composite objects nest their parts' meta under a key and
 prefix their parts' array names (see :func:`nest` and :func:`part`).
 
-Example
--------
+Examples
+--------
 >>> import tempfile, pathlib
 >>> import numpy as np
 >>> folder = pathlib.Path(tempfile.mkdtemp()) / "thing"

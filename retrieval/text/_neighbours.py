@@ -12,8 +12,8 @@ The encoder keeps the unit vectors of its vocabulary and of the pretrained words
 ``fit`` costs no more than TF-IDF's and transforming needs neither the pretrained file nor
 gensim.
 
-Example
--------
+Examples
+--------
 >>> from gensim.models import KeyedVectors
 >>> kv = KeyedVectors(vector_size=2)
 >>> kv.add_vectors(["cat", "dog", "kitten"], np.array([[1, 0], [0, 1], [0.9, 0.1]], "float32"))

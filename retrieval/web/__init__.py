@@ -2,8 +2,8 @@
 
 The page is a jinja2 template shipped in ``retrieval/web/templates``.
 
-Example
--------
+Examples
+--------
 >>> from retrieval.web import create_app                     # doctest: +SKIP
 >>> app = create_app(SearcherBackend(searcher), roots=[...]) # doctest: +SKIP
 """
