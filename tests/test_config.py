@@ -23,6 +23,12 @@ def test_the_default_config_file_is_the_built_in_default() -> None:
     assert RunConfig.from_toml(REPO / "configs" / "default.toml") == RunConfig(name="default")
 
 
+def test_the_demo_config_file_is_what_the_demo_trains() -> None:
+    from retrieval.workflows import demo_config
+
+    assert RunConfig.from_toml(REPO / "configs" / "demo.toml") == demo_config()
+
+
 def test_toml_overrides_defaults_only_where_stated(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text(
