@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format notebooks clean
+.PHONY: install demo test test-fast lint format notebooks docs docs-serve clean
 
 # the demo needs only the runtime dependencies; the tests add the [dev] extras
 $(RUNTIME): setup.cfg pyproject.toml
@@ -40,9 +40,15 @@ lint: $(STAMP)
 notebooks: $(STAMP)  # the .ipynb files from their jupytext sources, executed (outputs kept)
 	$(BIN)/python notebooks/execute.py
 
+docs: $(STAMP)  # the documentation site, into site/ (warnings, broken links and anchors fail)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)  # the site on http://127.0.0.1:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

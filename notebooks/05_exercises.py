@@ -36,7 +36,8 @@ def test_ranks(config: RunConfig) -> np.ndarray:
     return ranks_from_scores(searcher.scores(test.texts(), as_a_set=True), test.relevant)
 
 
-default_ranks = test_ranks(RunConfig())
+DEFAULT = ROOT / "configs" / "demo.toml"  # the default on the demo's EfficientNet-Lite0 features
+default_ranks = test_ranks(RunConfig.from_toml(DEFAULT))
 print(f"{len(test)} test descriptions; median rank of the true image {np.median(default_ranks):g}")
 
 # %% [markdown]
@@ -88,19 +89,21 @@ assert check_1() == "right"
 # ## 2. The course's baseline, tested fairly
 #
 # `configs/peers/ridge.toml` is the course's sample: TF-IDF mapped by ridge regression to the
-# standardised ResNet features, no tags. Train it, and compare it with the default (which has
+# standardised image features, no tags (give it the default's features). Train it, and compare it with the default (which has
 # tags) and with the default without tags, query by query. A difference is believable when
 # its paired bootstrap interval excludes 0.
 
 # %%
-ridge_ranks = ...  # your code: test_ranks(RunConfig.from_toml(ROOT / "configs" / "peers" / "ridge.toml"))
+ridge_ranks = ...  # your code: the ridge peer on "efficientnet_lite0" features, through test_ranks
 
 # %% [markdown]
 # Solution:
 
 # %%
-ridge_ranks = test_ranks(RunConfig.from_toml(ROOT / "configs" / "peers" / "ridge.toml"))
-untagged = RunConfig()
+ridge = RunConfig.from_toml(ROOT / "configs" / "peers" / "ridge.toml")
+ridge.data.features = "efficientnet_lite0"  # the same features as the default
+ridge_ranks = test_ranks(ridge)
+untagged = RunConfig.from_toml(DEFAULT)
 untagged.tags.enabled = False
 untagged_ranks = test_ranks(untagged)
 for name, ranks in [("ridge", ridge_ranks), ("default, no tags", untagged_ranks), ("default", default_ranks)]:
@@ -115,8 +118,8 @@ print(
 # %% [markdown]
 # ## 3. What tag fusion adds
 #
-# The demo's features come from a ResNet-50 with random weights, so they know little about
-# what a picture shows; the tags carry that. For which descriptions do tags move the true
+# EfficientNet-Lite0's features know ImageNet's classes, not the demo's categories
+# ("animals:mammals"); the tags carry those. For which descriptions do tags move the true
 # image up, and for which down? Count both.
 
 # %%
@@ -135,12 +138,13 @@ assert helped > hurt
 # ## 4. The worst queries
 #
 # Print the five descriptions whose true image ranks lowest with the default model, with that
-# rank. What do they have in common? (Look at their words: are they in the training
-# descriptions at all?)
+# rank and how many of its words the model knows (words the training descriptions used, or
+# that GloVe places near them). What do they have in common: too few known words, words that
+# name something else in the training set, or pictures unlike the others of their kind?
 
 # %%
 worst = np.argsort(-default_ranks, kind="stable")[:5]
-model = Trainer(RunConfig()).fit(train)
+model = Trainer(RunConfig.from_toml(DEFAULT)).fit(train)
 known = model.known_words([test.texts()[i] for i in worst])
 for i, count in zip(worst, known, strict=True):
     print(f"rank {default_ranks[i]:4d}  known words {count}  {test.texts()[i]!r}")

@@ -13,7 +13,10 @@ import jupytext
 import nbclient
 import nbformat
 
+import retrieval
 from retrieval.cli._quiet import is_noise
+from retrieval.config import RunConfig
+from retrieval.workflows import demo_config
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,6 +40,19 @@ def _without_native_noise(notebook: nbformat.NotebookNode) -> None:
             cell["outputs"] = kept
 
 
+def made_by() -> dict[str, str]:
+    """What a notebook's outputs were made with: the package version and the defaults' digests.
+
+    ``tests/test_notebooks.py`` fails when a committed notebook records other defaults than
+    the package has now, so outputs made by an older default cannot stay unnoticed.
+    """
+    return {
+        "version": retrieval.__version__,
+        "default_config": RunConfig().digest(),
+        "demo_config": demo_config().digest(),
+    }
+
+
 def execute(source: Path) -> Path:
     """Convert ``source`` to a notebook, run every cell, and write it beside the source."""
     notebook = jupytext.read(source)
@@ -45,6 +61,7 @@ def execute(source: Path) -> Path:
         notebook, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(HERE)}}
     ).execute()
     _without_native_noise(notebook)
+    notebook.metadata["retrieval"] = made_by()
     target = source.with_suffix(".ipynb")
     nbformat.write(notebook, target)
     return target

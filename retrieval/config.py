@@ -21,6 +21,8 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import tomllib
 import types
@@ -472,6 +474,18 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dicts and lists, suitable for JSON or TOML."""
         return _plain(dataclasses.asdict(self))
+
+    def digest(self) -> str:
+        """A short SHA-256 of every value but the name: equal digests, equal runs.
+
+        >>> RunConfig(name="a").digest() == RunConfig(name="b").digest()
+        True
+        >>> RunConfig(seed=1).digest() == RunConfig().digest()
+        False
+        """
+        values = {key: value for key, value in self.to_dict().items() if key != "name"}
+        text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _plain(value: Any) -> Any:

@@ -100,7 +100,12 @@ def run_console(block: Block, folder: Path, env: dict[str, str], page: str) -> N
     """Run each command of a console block and compare its output."""
     for command, expected in console_steps(block.code):
         done = subprocess.run(
-            ["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True, timeout=900
+            ["bash", "-c", command],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         where = f"{page}:{block.line}: $ {command}"
         assert done.returncode == 0, f"{where}\nexit {done.returncode}\n{done.stderr[-3000:]}"

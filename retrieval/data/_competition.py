@@ -72,7 +72,7 @@ def load_competition(
     root: str | os.PathLike[str],
     split: str = "train",
     *,
-    features: Iterable[FeatureKind] | Literal["auto"] | None = "auto",
+    features: FeatureKind | Iterable[FeatureKind] | Literal["auto"] | None = "auto",
     answers: str | os.PathLike[str] | None = None,
     on_error: OnError = "warn",
     missing_images: Literal["drop", "keep"] = "drop",
@@ -85,8 +85,8 @@ def load_competition(
         The folder holding ``descriptions_<split>/``, ``tags_<split>/``, ``images_<split>/``
         and ``features_<split>/``.
     features:
-        ``"auto"`` loads the feature CSVs that exist; a list such as ``["pool5"]`` requires
-        them; ``None`` loads none.
+        ``"auto"`` loads the feature CSVs that exist; a kind (``"efficientnet_lite0"``) or a
+        list of kinds (``["pool5", "fc1000"]``) requires them; ``None`` loads none.
     answers:
         For a test part, an answer file (``Description_ID,Image_ID`` rows such as
         ``0.txt,37.jpg``) that reveals which image each description describes.
@@ -223,7 +223,7 @@ def _load_features(
     if features == "auto":
         kinds = [k for k in FEATURE_FILES if feature_csv_path(root, split, k).is_file()]
     else:
-        kinds = list(features)
+        kinds = [features] if isinstance(features, str) else list(features)
         for kind in kinds:
             if kind not in FEATURE_FILES:
                 raise ValueError(

@@ -237,3 +237,12 @@ def test_an_uppercase_picture_suffix_is_the_path_given(tmp_path: Path) -> None:
     part = load_competition(root, "train", features=None)
     assert part.image_paths[0].name == "0.JPG" and part.image_paths[0].is_file()
     assert all(p.is_file() for p in part.image_paths)
+
+
+def test_one_feature_kind_may_be_named_alone() -> None:
+    root = Path(__file__).resolve().parents[2] / "data" / "demo"
+    alone = load_competition(root, "train", features="efficientnet_lite0")
+    listed = load_competition(root, "train", features=["efficientnet_lite0"])
+    assert alone.features("efficientnet_lite0").shape == (561, 1280)
+    assert (alone.features("efficientnet_lite0") == listed.features("efficientnet_lite0")).all()
+    assert alone.pool5 is None

@@ -1,11 +1,12 @@
-"""Write the quality study's tables into README.md from the results files (never by hand).
+"""The quality study's tables, made from the results files (never copied by hand).
 
-README's block between ``<!-- quality:start -->`` and ``<!-- quality:end -->`` is made from
-``benchmarks/results/quality_lite.md`` (and any other results file given), keeping for each
-dataset its heading, a table of the columns README shows, and the targets table.
-``tests/test_readme.py`` fails when README's block differs from what this script writes.
+- :func:`block`: for each dataset its heading, a table of the main columns and the targets
+  table; the documentation site's quality page is built with it (``docs/_build/hooks.py``).
+- :func:`headline`: one table of every dataset's targets rows, README's block between
+  ``<!-- quality:start -->`` and ``<!-- quality:end -->``, which this script rewrites.
+  ``tests/test_readme.py`` fails when README's block differs from what it writes.
 
-Usage: ``python benchmarks/quality_readme.py [RESULTS.md ...]`` (default: the Lite0 study's
+Usage: ``python benchmarks/quality_tables.py [RESULTS.md ...]`` (default: the Lite0 study's
 files, demo first).
 """
 
@@ -66,12 +67,26 @@ def block(paths: list[Path]) -> str:
     return "\n\n".join(parts)
 
 
+def headline(paths: list[Path]) -> str:
+    """README's table: each dataset's default against ridge and the best peer, without and with tags."""
+    rows = [
+        "| dataset | tags | ridge | best peer by CV | default | default / ridge (p) | default / best peer (p) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for path in paths:
+        for heading, _, targets in sections(path.read_text(encoding="utf-8")):
+            dataset = heading.split(":", 1)[0]
+            for line in targets[2:]:
+                rows.append(f"| {dataset} {line.strip()}")
+    return "\n".join(rows)
+
+
 def write(paths: list[Path]) -> bool:
     """Replace README's block; whether it changed."""
     text = README.read_text(encoding="utf-8")
     before, rest = text.split(START, 1)
     _, after = rest.split(END, 1)
-    new = f"{before}{START}\n{block(paths)}\n{END}{after}"
+    new = f"{before}{START}\n{headline(paths)}\n{END}{after}"
     README.write_text(new, encoding="utf-8")
     return new != text
 
