@@ -4,7 +4,7 @@
   table; the documentation site's quality page is built with it (``docs/_build/hooks.py``).
 - :func:`headline`: one table of every dataset's targets rows, README's block between
   ``<!-- quality:start -->`` and ``<!-- quality:end -->``, which this script rewrites.
-  ``tests/test_readme.py`` fails when README's block differs from what it writes.
+  ``tests/test_docs.py`` fails when README's block differs from what it writes.
 
 Usage: ``python benchmarks/quality_tables.py [RESULTS.md ...]`` (default: the Lite0 study's
 files, demo first).
@@ -48,7 +48,7 @@ def sections(text: str) -> list[tuple[str, list[list[str]], list[str]]]:
 
 
 def block(paths: list[Path]) -> str:
-    """README's block for these results files."""
+    """The quality page's tables for these results files, one section per dataset."""
     parts = []
     for path in paths:
         for heading, main, targets in sections(path.read_text(encoding="utf-8")):

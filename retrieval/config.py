@@ -246,7 +246,7 @@ class TagConfig:
     standardised features onto the tag indicators; a picture's tags are those scoring 0.5 or
     more, else its best one), used as its tags everywhere. Off by default: cross-validated on
     tagless galleries of the three datasets' EfficientNet-Lite0 features, it gave +7.8% on the
-    demo, -2.2% on Openclipart and -2.7% on the icons against no tags (README's quality study).
+    demo, -2.2% on Openclipart and -2.7% on the icons against no tags (the quality study, docs/benchmarks/quality.md).
     """
 
     enabled: bool = True
@@ -305,7 +305,7 @@ class TransferConfig:
     with ``weight`` (chosen with the fusion weights when ``fusion.select = "holdout"``, 0
     among the candidates, so features whose neighbours mean nothing can leave it out). Off
     by default: cross-validated on the three datasets' EfficientNet-Lite0 features it moved
-    the default's MAP@20 by +1.2%, +1.3% and -0.7% (README's quality study).
+    the default's MAP@20 by +1.2%, +1.3% and -0.7% (the quality study, docs/benchmarks/quality.md).
     """
 
     enabled: bool = False

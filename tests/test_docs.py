@@ -189,6 +189,16 @@ def test_readme_is_a_front_door_not_a_manual() -> None:
     assert len(README.read_bytes()) <= 12_500
 
 
+def test_readme_quotes_no_figure_that_is_not_checked() -> None:
+    """README's figures are the outputs of its console blocks (run) and the generated table."""
+    tables = _module("quality_tables", REPO / "benchmarks")
+    text = _text(README)
+    before, rest = text.split(tables.START, 1)
+    prose = docs_snippets.FENCE.sub("", before + rest.split(tables.END, 1)[1])
+    prose = re.sub(r"Python \d+\.\d+|https?://\S+", "", prose)  # a version, an address
+    assert not re.findall(r"\b\d+\.\d+\b", prose), "README quotes a figure outside its checked parts"
+
+
 def test_readme_command_table_lists_every_subcommand() -> None:
     table = _text(README).split("## Command line", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"^\| `retrieval (\w+)", table, flags=re.M))

@@ -1,5 +1,5 @@
 """The quality study's candidates: each method family's grid of hyperparameters, the
-default's own entries, and the candidate defaults (see README's quality study).
+default's own entries, and the candidate defaults (see the documentation's quality study, docs/benchmarks/quality.md).
 
 An entry is the plain values of a run configuration (what a TOML file would hold); its JSON
 text, with the dataset and the folds, is the key of its cross-validated score in a
