@@ -196,7 +196,9 @@ def test_readme_quotes_no_figure_that_is_not_checked() -> None:
     before, rest = text.split(tables.START, 1)
     prose = docs_snippets.FENCE.sub("", before + rest.split(tables.END, 1)[1])
     prose = re.sub(r"Python \d+\.\d+|https?://\S+", "", prose)  # a version, an address
-    assert not re.findall(r"\b\d+\.\d+\b", prose), "README quotes a figure outside its checked parts"
+    assert not re.findall(r"\b\d+\.\d+\b", prose), (
+        "README quotes a figure outside its checked parts"
+    )
 
 
 def test_readme_command_table_lists_every_subcommand() -> None:
