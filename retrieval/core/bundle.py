@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from retrieval import store
 from retrieval.core.gallery import Gallery
 from retrieval.core.model import TrainedModel
@@ -66,4 +68,38 @@ def load_bundle(path: str | os.PathLike[str]) -> tuple[TrainedModel, Gallery]:
             raise
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise store.StoreError(f"{manifest}: not a complete bundle ({detail})") from None
+    check_parts_fit(model, gallery, source=manifest)
     return model, gallery
+
+
+PROBE = "a photo"
+
+
+def check_parts_fit(
+    model: TrainedModel, gallery: Gallery, *, source: os.PathLike[str] | str
+) -> None:
+    """Score one probe text against the gallery's first images and map one blank picture.
+
+    Every array of a stored folder matches its manifest, but a manifest written to match a
+    wrongly shaped or non-finite kernel passes that check; this one catches it at load, so a
+    search or a page never fails later with an error that names no file.
+    """
+    try:
+        probe = gallery.subset(range(min(len(gallery.ids), 2)))
+        text_keys = model.query_keys(model.text_features([PROBE]))
+        image_keys = model.gallery_keys(probe) if probe.ids else []
+        if probe.ids:
+            scores = model.scores([PROBE], probe)
+            if scores.shape != (1, len(probe.ids)):
+                raise ValueError(f"scores of shape {scores.shape} for {len(probe.ids)} images")
+        blank = np.zeros((1, model.image_coder.n_features_in_), np.float32)
+        spaces = model.image_spaces(blank)
+    except (ValueError, IndexError, TypeError, KeyError) as exc:
+        raise store.StoreError(f"{source}: its parts do not fit together ({exc})") from None
+    for name, values in [
+        ("text keys", text_keys),
+        ("image keys", image_keys),
+        ("image spaces", list(spaces.values())),
+    ]:
+        if not all(np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in values):
+            raise store.StoreError(f"{source}: its model gives non-finite {name} (a damaged array)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import store
 from retrieval.config import RunConfig
 from retrieval.core import Searcher, TrainedModel, Trainer, load_bundle, save_bundle
 from retrieval.data import load_competition, train_val_split
@@ -154,6 +155,35 @@ def test_other_format_versions_and_older_bundles_fail_clearly(
         load_bundle(older)
     with pytest.raises(StoreError, match="no manifest.json"):
         load_bundle(tmp_path)
+
+
+def _resaved_with(folder: Path, change) -> str:
+    """The bundle saved again with one mapper array changed, its manifest written to match."""
+    stored = store.load(folder, "retrieval.bundle")
+    arrays = dict(stored.arrays)
+    name = max(
+        (n for n, a in arrays.items() if n.startswith("model/mappers/") and a.ndim == 2),
+        key=lambda n: arrays[n].size,
+    )
+    arrays[name] = change(np.array(arrays[name]))
+    store.save(folder, "retrieval.bundle", stored.meta, arrays)
+    return name
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda a: a[:, :-1], lambda a: np.full_like(a, np.nan)],
+    ids=["a column short", "NaN"],
+)
+def test_a_kernel_whose_manifest_was_written_to_match_is_refused_at_load(
+    searcher: Searcher, tmp_path: Path, change
+) -> None:
+    folder = save_bundle(tmp_path / "bundle", searcher.model, searcher.gallery)
+    _resaved_with(folder, change)
+    with pytest.raises(
+        StoreError, match=r"manifest.json: its (parts do not fit together|model gives non-finite)"
+    ):
+        load_bundle(folder)
 
 
 def test_rank_texts_puts_the_true_caption_first_for_many_images(searcher: Searcher, parts) -> None:
