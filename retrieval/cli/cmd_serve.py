@@ -13,7 +13,8 @@ EXAMPLE = """examples:
   retrieval serve                                             # the per-user library (`retrieval index`)
   retrieval serve --library ~/work-library --port 9000
   retrieval serve --library ~/clip-library                    # a CLIP library (index --model clip:...)
-  retrieval serve --bundle runs/demo/bundle --host 0.0.0.0    # reachable from other machines"""
+  retrieval serve --bundle runs/demo/bundle --host 0.0.0.0    # reachable from other machines
+  retrieval serve --bundle sent/bundle --picture-root sent/pictures   # a bundle made elsewhere"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="a host name the page answers to besides this machine's loopback names and --host "
         "(repeat for more; requests for other names get 400, which stops DNS rebinding)",
+    )
+    parser.add_argument(
+        "--picture-root",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="with --bundle: serve its pictures only from this folder (repeat for more; default: "
+        "the folders its gallery lists, so give this for a bundle made elsewhere)",
     )
     add_weights_file(parser)
     parser.add_argument(
@@ -78,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from retrieval.web import LibraryBackend, SearcherBackend, create_app
     from retrieval.web.app import LOOPBACK_HOSTS
 
+    if args.picture_root and args.bundle is None:
+        raise ValueError("--picture-root is for --bundle; a library serves the folders it indexed")
     if args.bundle is None:
         from retrieval.cli._options import library_or_default
 
@@ -92,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--weights-file is for ResNet-50 bundles; a CLIP library needs none")
     else:
         searcher = Searcher(*load_bundle(args.bundle))
-        backend = SearcherBackend(searcher, weights_file=args.weights_file)
+        backend = SearcherBackend(searcher, weights_file=args.weights_file, roots=args.picture_root)
     hosts = [*LOOPBACK_HOSTS, *args.allowed_host]
     if args.host not in ("0.0.0.0", "::") and args.host not in hosts:
         hosts.append(args.host)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -113,3 +114,36 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+PICTURE_SIGNATURES = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",  # TIFF, little-endian
+    b"MM\x00*",  # TIFF, big-endian
+)
+
+
+def looks_like_a_picture(path: os.PathLike[str] | str) -> bool:
+    """Whether the file starts as a JPEG, PNG, GIF, BMP, TIFF or WebP does.
+
+    The page serves a gallery's files by their listed paths; this keeps it from serving a
+    file that only carries a picture's name.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile(suffix=".jpg") as f:
+    ...     _ = f.write(b"-----BEGIN OPENSSH PRIVATE KEY-----"); f.flush()
+    ...     looks_like_a_picture(f.name)
+    False
+    """
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+    except OSError:
+        return False
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return head.startswith(PICTURE_SIGNATURES)

@@ -25,7 +25,7 @@ from retrieval.core import SearchHit
 from retrieval.library import DEFAULT_EXTENSIONS
 from retrieval.metrics import top_k
 from retrieval.models.feedback import RelevanceFeedback
-from retrieval.web._limits import BodyLimit, SecurityHeaders
+from retrieval.web._limits import BodyLimit, SecurityHeaders, looks_like_a_picture
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("retrieval.web", "templates"), autoescape=True
@@ -306,6 +306,7 @@ def create_app(
             or path.suffix.lower() not in DEFAULT_EXTENSIONS
             or not any(path.is_relative_to(root) for root in allowed_roots())
             or not path.is_file()
+            or not looks_like_a_picture(path)
         ):
             raise HTTPException(404, "no such picture")
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -81,6 +81,30 @@ def test_roots_of_a_bundle_gallery_are_not_widened_by_symlinks(
     assert client.get("/images/1").status_code == 404
 
 
+def test_a_file_that_only_carries_a_pictures_name_is_not_served(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (4, 4), "red").save(photos / "ok.png")
+    (photos / "id_rsa.jpg").write_text("-----BEGIN OPENSSH PRIVATE KEY-----")
+    Image.new("RGB", (4, 4), "blue").save(photos / "webp.webp")
+    paths = [photos / "ok.png", photos / "id_rsa.jpg", photos / "webp.webp"]
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(Listed(paths), roots=[photos]))
+    assert [client.get(f"/images/{i}").status_code for i in range(3)] == [200, 404, 200]
+    assert "PRIVATE" not in client.get("/images/1").text
+
+
+def test_declared_picture_roots_narrow_what_a_bundle_serves(
+    planted: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    photos, paths = planted
+    listed = [paths[0], tmp_path / "outside" / "private.jpg"]  # a gallery listing a private picture
+    assert set(SearcherBackend(_searcher_over(listed)).roots()) == {photos, tmp_path / "outside"}
+    backend = SearcherBackend(_searcher_over(listed), roots=[photos])
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(backend, roots=backend.roots))
+    assert client.get("/images/0").status_code == 200
+    assert client.get("/images/1").status_code == 404
+
+
 def _searcher_over(paths: list[Path]) -> Searcher:
     from types import SimpleNamespace
 
