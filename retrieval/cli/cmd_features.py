@@ -21,6 +21,7 @@ EXAMPLE = """examples:
   retrieval features --competition data/demo --split train --weights none       # writes features_train/*.csv
   retrieval features --competition data/demo --split train --model efficientnet_lite0  # ImageNet features, offline
   retrieval features photos/*.jpg --out feats.npy --cache .cache/features       # .npy + feats.json manifest
+  retrieval features ~/archive --shards out/archive --model efficientnet_lite0  # resumable shards of 10,000
   retrieval features --competition data/demo --split train --model clip:clip_vit_base_patch32  # features_clip_train.csv"""
 
 
@@ -32,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Extract features with a resumable cache; bad files are skipped and listed.",
         example=EXAMPLE,
     )
-    parser.add_argument("images", nargs="*", type=Path, help="picture files (unless --competition)")
+    parser.add_argument(
+        "images",
+        nargs="*",
+        type=Path,
+        help="picture files or folders (searched recursively, in sorted order), unless --competition",
+    )
     parser.add_argument(
         "--competition",
         type=Path,
@@ -44,8 +50,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="train",
         help="which part of --competition (default train)",
     )
-    parser.add_argument(
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
         "--out", type=Path, help="the .npy to write (a .json manifest goes beside it)"
+    )
+    output.add_argument(
+        "--shards",
+        type=Path,
+        metavar="DIR",
+        help="write resumable shards instead: DIR/features/part-XXXXX.npy, DIR/metadata/"
+        "part-XXXXX.parquet (path, size, mtime, sha256, status, row) and DIR/manifest.json; "
+        "a re-run redoes only unfinished shards",
+    )
+    parser.add_argument(
+        "--shard-size",
+        type=positive,
+        default=10_000,
+        help="input pictures per shard (default 10000)",
+    )
+    parser.add_argument(
+        "--float16", action="store_true", help="store shard rows as float16 (half the space)"
     )
     add_feature_weights(parser)
     add_speed(parser)
@@ -74,6 +98,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cache.add_argument("--no-cache", action="store_true", help="extract everything, keep no cache")
     parser.set_defaults(run=run)
+
+
+def expand_folders(paths: list[Path]) -> list[Path]:
+    """Each folder replaced by the pictures below it (sorted, hidden ones left out)."""
+    from retrieval.features._images import IMAGE_SUFFIXES
+
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in IMAGE_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ]
+            out += sorted(found)
+        else:
+            out.append(path)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,9 +164,29 @@ def run(args: argparse.Namespace) -> int:
         for path in written:
             print(path)
         return 0
-    if not args.images or args.out is None:
-        raise ValueError("give picture files and --out, or --competition FOLDER")
+    if not args.images or (args.out is None and args.shards is None):
+        raise ValueError("give picture files and --out or --shards, or --competition FOLDER")
+    args.images = expand_folders(args.images)
     record = network_record(args.model, weights, args.seed, precision=args.precision)
+    if args.shards is not None:
+        from retrieval.features.shards import write_shards
+
+        summary = write_shards(
+            args.images,
+            args.shards,
+            record=record,
+            shard_size=args.shard_size,
+            dtype="float16" if args.float16 else "float32",
+            model=args.model,
+            weights=weights,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            precision=args.precision,
+            cache_dir=args.cache,
+            seed=args.seed,
+        )
+        print(summary)
+        return 0 if summary.pictures else 1
     result = extract_features(
         args.images,
         model=args.model,

@@ -22,8 +22,11 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from retrieval import store
 from retrieval.index._backends import BinaryIndex, ExactIndex, HNSWIndex, QdrantIndex
@@ -42,6 +45,31 @@ def make_index(backend: str = "exact", **params: Any) -> VectorIndex:
     if backend not in BACKENDS:
         raise ValueError(f"unknown index backend {backend!r}; expected one of {sorted(BACKENDS)}")
     return BACKENDS[backend](**params)
+
+
+def add_shards(
+    index: VectorIndex,
+    folder: str | os.PathLike[str],
+    *,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> int:
+    """Add every finished shard of a feature-shard folder to ``index``, one shard at a time.
+
+    Ids are the pictures' paths; ``transform`` maps a shard's rows first (a model's image code,
+    for instance). Memory stays at one shard plus the index. Returns the number of rows added.
+
+    >>> add_shards(make_index("hnsw"), "out/shards", transform=model.image_coder.transform)  # doctest: +SKIP
+    """
+    from retrieval.features.shards import read_shards
+
+    added = 0
+    for shard in read_shards(folder):
+        if not shard.paths:
+            continue
+        rows = shard.features.astype(np.float32)
+        index.add([str(p) for p in shard.paths], transform(rows) if transform else rows)
+        added += len(shard.paths)
+    return added
 
 
 def load_index(path: str | os.PathLike[str]) -> VectorIndex:
@@ -68,6 +96,7 @@ __all__ = [
     "IndexStateError",
     "QdrantIndex",
     "VectorIndex",
+    "add_shards",
     "load_index",
     "make_index",
 ]

@@ -1,0 +1,256 @@
+"""Sharded, resumable feature outputs: ``features/part-XXXXX.npy`` beside ``metadata/part-XXXXX.parquet``.
+
+A large collection is extracted in shards of ``shard_size`` input paths, in input order:
+
+- ``DIR/manifest.json``: kind ``retrieval.feature_shards``, the network record, the shard
+  size, the row type and the number of shards;
+- ``DIR/features/part-00000.npy``: the rows of the shard's readable pictures (float32 or
+  float16);
+- ``DIR/metadata/part-00000.parquet``: one row per input path: ``path``, ``size``, ``mtime``,
+  ``sha256`` (of the content), ``status`` (``"ok"`` or the reason it was skipped) and ``row``
+  (its row in the shard's array; -1 when skipped).
+
+Each file is written atomically, the array before its metadata, so a shard whose metadata
+exists is complete; a re-run (after an interruption, or with more paths appended) extracts
+only the shards that are not, and a bad file is listed, never a failed job. Loading reads
+``.npy`` files with ``allow_pickle=False`` and parquet tables: no code runs.
+
+Examples
+--------
+>>> summary = write_shards(paths, "out/shards", shard_size=10000)   # doctest: +SKIP
+>>> for shard in read_shards("out/shards"):                          # doctest: +SKIP
+...     index.add(shard.features)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.errors import DataFormatError
+from retrieval.fileio import atomic_write, save_npy
+
+KIND = "retrieval.feature_shards"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+COLUMNS = ("path", "size", "mtime", "sha256", "status", "row")
+
+
+def shard_name(number: int) -> str:
+    """``part-00042`` for shard 42."""
+    return f"part-{number:05d}"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One finished shard: its readable pictures' paths and rows, and every input's metadata."""
+
+    number: int
+    paths: list[Path]
+    features: np.ndarray
+    metadata: Any  # a pandas DataFrame with COLUMNS
+
+
+@dataclass
+class ShardSummary:
+    """What a :func:`write_shards` run did."""
+
+    folder: Path
+    shards: int = 0
+    written: int = 0
+    kept: int = 0
+    pictures: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.shards} shards in {self.folder} ({self.written} written, {self.kept} already "
+            f"complete); {self.pictures} pictures, {len(self.skipped)} skipped"
+        )
+
+
+def _digest(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return ""
+
+
+def _stat(path: Path) -> tuple[int, float]:
+    try:
+        info = path.stat()
+    except OSError:
+        return -1, 0.0
+    return int(info.st_size), float(info.st_mtime)
+
+
+def _complete(folder: Path, number: int, chunk: Sequence[Path]) -> bool:
+    """Whether shard ``number`` was written for exactly these input paths."""
+    import pandas as pd
+
+    metadata = folder / "metadata" / f"{shard_name(number)}.parquet"
+    array = folder / "features" / f"{shard_name(number)}.npy"
+    if not (metadata.is_file() and array.is_file()):
+        return False
+    try:
+        listed = pd.read_parquet(metadata, columns=["path"])["path"].tolist()
+    except (OSError, ValueError):
+        return False
+    return listed == [str(p) for p in chunk]
+
+
+def _write_manifest(folder: Path, record: dict, shard_size: int, dtype: str, shards: int) -> None:
+    manifest = {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "features": record,
+        "shard_size": shard_size,
+        "dtype": dtype,
+        "shards": shards,
+    }
+    with atomic_write(folder / MANIFEST) as handle:
+        json.dump(manifest, handle, indent=1)
+
+
+def write_shards(
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    extract: Callable[[list[Path]], Any] | None = None,
+    record: dict | None = None,
+    shard_size: int = 10_000,
+    dtype: str = "float32",
+    **extract_kwargs: Any,
+) -> ShardSummary:
+    """Extract ``paths`` into shards under ``out``; finished shards are kept, not redone.
+
+    ``extract`` maps a list of paths to an :class:`~retrieval.features.ExtractionResult`
+    (default: :func:`~retrieval.features.extract_features` with ``extract_kwargs``), and
+    ``record`` is the network record kept in the manifest. A folder written with another
+    network, shard size or row type is refused, naming its manifest.
+    """
+    import pandas as pd
+
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be at least 1, got {shard_size}")
+    if dtype not in ("float32", "float16"):
+        raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+    if extract is None:
+        from retrieval.features._extract import extract_features
+
+        def extract(chunk: list[Path]) -> Any:
+            return extract_features(chunk, **extract_kwargs)
+
+    folder = Path(out)
+    inputs = [Path(p) for p in paths]
+    shards = (len(inputs) + shard_size - 1) // shard_size
+    record = json.loads(json.dumps(record or {}))  # as the manifest will hold it
+    manifest_path = folder / MANIFEST
+    if manifest_path.is_file():
+        before = read_manifest(folder)
+        for key, value in (("features", record), ("shard_size", shard_size), ("dtype", dtype)):
+            if before.get(key) != value:
+                raise DataFormatError(
+                    f"{manifest_path}: written with another {key} ({before.get(key)!r}, "
+                    f"now {value!r}); give another folder"
+                )
+    _write_manifest(folder, record, shard_size, dtype, shards)
+    summary = ShardSummary(folder=folder, shards=shards)
+    for number in range(shards):
+        chunk = inputs[number * shard_size : (number + 1) * shard_size]
+        if _complete(folder, number, chunk):
+            summary.kept += 1
+            kept = pd.read_parquet(folder / "metadata" / f"{shard_name(number)}.parquet")
+            summary.pictures += int((kept["status"] == "ok").sum())
+            summary.skipped += [
+                (p, s) for p, s in zip(kept["path"], kept["status"], strict=True) if s != "ok"
+            ]
+            continue
+        result = extract(chunk)
+        rows = {os.path.abspath(p): i for i, p in enumerate(result.paths)}
+        reasons = {os.path.abspath(p): reason for p, reason in result.failures}
+        table = []
+        for path in chunk:
+            row = rows.get(os.path.abspath(path), -1)
+            status = "ok" if row >= 0 else reasons.get(os.path.abspath(path), "not extracted")
+            size, mtime = _stat(path)
+            table.append((str(path), size, mtime, _digest(path) if row >= 0 else "", status, row))
+        save_npy(
+            folder / "features" / f"{shard_name(number)}.npy",
+            np.asarray(result.pool5, dtype=dtype),
+        )
+        frame = pd.DataFrame(table, columns=list(COLUMNS))
+        with atomic_write(folder / "metadata" / f"{shard_name(number)}.parquet", "wb") as handle:
+            frame.to_parquet(handle, index=False)
+        summary.written += 1
+        summary.pictures += len(result.paths)
+        summary.skipped += [(p, s) for p, *_, s, r in table if r < 0]
+    return summary
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict:
+    """The manifest of a shard folder; a missing or foreign one is one error naming it."""
+    path = Path(folder) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFormatError(f"{path}: no such file (not a folder of feature shards)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"{path}: damaged ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
+        raise DataFormatError(f"{path}: not a folder of feature shards (kind {KIND!r})")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DataFormatError(
+            f"{path}: format version {manifest.get('format_version')!r}, "
+            f"this version of retrieval reads {FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def read_shards(folder: str | os.PathLike[str]) -> Iterator[Shard]:
+    """Each finished shard in order, one in memory at a time; unfinished ones are skipped."""
+    import pandas as pd
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    for number in range(int(manifest["shards"])):
+        metadata_path = folder / "metadata" / f"{shard_name(number)}.parquet"
+        if not metadata_path.is_file():
+            continue
+        metadata = pd.read_parquet(metadata_path)
+        array_path = folder / "features" / f"{shard_name(number)}.npy"
+        try:
+            features = np.load(array_path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataFormatError(f"{array_path}: damaged ({exc})") from None
+        ok = metadata[metadata["row"] >= 0].sort_values("row")
+        if (
+            features.ndim != 2
+            or len(features) != len(ok)
+            or ok["row"].tolist() != list(range(len(ok)))
+        ):
+            raise DataFormatError(
+                f"{array_path}: {features.shape[0] if features.ndim else 0} rows, its metadata "
+                f"lists {len(ok)} pictures"
+            )
+        yield Shard(number, [Path(p) for p in ok["path"]], features, metadata)
+
+
+def load_shards(folder: str | os.PathLike[str]) -> tuple[list[Path], np.ndarray]:
+    """Every finished shard's paths and rows, concatenated (float32)."""
+    paths: list[Path] = []
+    blocks: list[np.ndarray] = []
+    for shard in read_shards(folder):
+        paths += shard.paths
+        blocks.append(shard.features.astype(np.float32))
+    if not blocks:
+        return [], np.zeros((0, 0), np.float32)
+    return paths, np.vstack(blocks)
