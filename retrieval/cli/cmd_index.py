@@ -80,6 +80,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=positive,
         help="pictures per model call (default: chosen from the machine)",
     )
+    parser.add_argument(
+        "--from-shards",
+        type=Path,
+        metavar="DIR",
+        help="take each picture's features from these shards (`retrieval features --shards`, "
+        "made with the bundle's network) when its size and mtime match; extract only the others",
+    )
     parser.set_defaults(run=run)
 
 
@@ -123,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         extensions=[e.strip() for e in args.ext.split(",") if e.strip()],
         include_hidden=args.hidden,
         batch_size=args.batch_size,
+        shards=args.from_shards,
         exclude_dirs=None
         if args.exclude_dir is None
         else [folder for folder in args.exclude_dir if folder],

@@ -244,6 +244,77 @@ def read_shards(folder: str | os.PathLike[str]) -> Iterator[Shard]:
         yield Shard(number, [Path(p) for p in ok["path"]], features, metadata)
 
 
+def _same_network(a: dict, b: dict) -> bool:
+    """Whether two network records describe one network (counts of skipped files aside)."""
+    return {k: v for k, v in a.items() if k != "skipped"} == {
+        k: v for k, v in b.items() if k != "skipped"
+    }
+
+
+def rows_by_path(
+    folder: str | os.PathLike[str], record: dict
+) -> dict[str, tuple[int, float, np.ndarray]]:
+    """Each extracted picture's resolved path -> (size, mtime, row), for reuse by an index.
+
+    ``record`` is the network the rows must come from; shards of another are refused. Paths
+    written relative are resolved against the current folder.
+    """
+    manifest = read_manifest(folder)
+    if not _same_network(manifest["features"], record):
+        raise DataFormatError(
+            f"{Path(folder) / MANIFEST}: its rows come from {manifest['features']}, not from "
+            f"{record}; extract shards with the same network"
+        )
+    out: dict[str, tuple[int, float, np.ndarray]] = {}
+    for shard in read_shards(folder):
+        ok = shard.metadata[shard.metadata["row"] >= 0]
+        for path, size, mtime, row in zip(
+            ok["path"], ok["size"], ok["mtime"], ok["row"], strict=True
+        ):
+            out[str(Path(path).resolve())] = (int(size), float(mtime), shard.features[int(row)])
+    return out
+
+
+def reusing_shards(
+    encode: Callable[[list[Path]], Any], folder: str | os.PathLike[str], record: dict
+) -> Callable[[list[Path]], Any]:
+    """``encode`` that takes a picture's row from the shards when its size and mtime still
+    match, and extracts only the others (counted as ``reused`` in the result)."""
+    from retrieval.features._extract import ExtractionResult
+
+    known = rows_by_path(folder, record)
+
+    def encode_with_shards(files: list[Path]) -> Any:
+        found: dict[str, np.ndarray] = {}
+        todo = []
+        for path in files:
+            entry = known.get(str(Path(path).resolve()))
+            size, mtime = _stat(Path(path))
+            if entry is not None and entry[0] == size and abs(entry[1] - mtime) < 1e-6:
+                found[str(path)] = entry[2]
+            else:
+                todo.append(path)
+        extracted = encode(todo) if todo else None
+        rows = dict(found)
+        failures = []
+        if extracted is not None:
+            rows |= {str(p): r for p, r in zip(extracted.paths, extracted.pool5, strict=True)}
+            failures = list(extracted.failures)
+        paths = [Path(p) for p in files if str(p) in rows]
+        width = next(iter(rows.values())).shape[0] if rows else 0
+        pool5 = (
+            np.stack([np.asarray(rows[str(p)], np.float32) for p in paths])
+            if paths
+            else np.zeros((0, width), np.float32)
+        )
+        reused = len(found) + (extracted.reused if extracted is not None else 0)
+        return ExtractionResult(
+            paths=paths, pool5=pool5, fc1000=None, failures=failures, reused=reused
+        )
+
+    return encode_with_shards
+
+
 def load_shards(folder: str | os.PathLike[str]) -> tuple[list[Path], np.ndarray]:
     """Every finished shard's paths and rows, concatenated (float32)."""
     paths: list[Path] = []

@@ -43,6 +43,7 @@ from retrieval.features.clip import (
     parse_model_spec,
     resolve_preset,
 )
+from retrieval.features.shards import reusing_shards
 from retrieval.library._clip import ClipSearcher
 from retrieval.library._lock import exclusive_lock
 from retrieval.library.crawl import DEFAULT_EXTENSIONS, FileCatalog
@@ -142,6 +143,7 @@ class PictureLibrary:
         batch_size: int | None = None,
         exclude_dirs: Sequence[str] | None = None,
         max_bytes: int | None = None,
+        shards: str | os.PathLike[str] | None = None,
     ) -> LibraryUpdate:
         """Crawl ``roots`` (plus the roots indexed before) and bring the index up to date.
 
@@ -149,7 +151,10 @@ class PictureLibrary:
         keras-hub CLIP preset name or folder); later the library remembers it. ``weights_file``
         only when the bundle's features were made with a weights file. ``exclude_dirs``
         (folder names or paths left out) and ``max_bytes`` (larger files are skipped) are
-        remembered too, until given again (``[]`` and ``0`` clear them).
+        remembered too, until given again (``[]`` and ``0`` clear them). ``shards`` is a folder
+        of feature shards (``retrieval features --shards``) made with the bundle's network: a
+        picture found there with the same size and mtime takes its row, and only the others
+        are extracted.
         """
         with exclusive_lock(self.store / ".lock", f"the library {self.store}"):  # one run at a time
             manifest = self.manifest()
@@ -171,6 +176,8 @@ class PictureLibrary:
             }
             cache = self.store / "features"
             if encoder is not None:
+                if shards is not None:
+                    raise ValueError("--from-shards is for bundle libraries; CLIP embeds its own")
                 if weights_file is not None:
                     raise ValueError("--weights-file is for ResNet-50 bundles; CLIP needs none")
                 return self._update(
@@ -207,6 +214,8 @@ class PictureLibrary:
                         files, **settings, batch_size=batch_size, cache_dir=cache
                     )
 
+            if shards is not None:
+                encode = reusing_shards(encode, shards, trained.feature_record)
             return self._update(
                 all_roots,
                 encode=encode,

@@ -285,3 +285,37 @@ def test_excluded_folders_and_the_size_limit_are_remembered_until_given_again(
         "exclude_dirs": [],
         "max_bytes": None,
     }
+
+
+def test_a_library_takes_its_features_from_shards_made_with_the_bundles_network(
+    bundle: Path, photos: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from retrieval.errors import DataFormatError
+    from retrieval.features.networks import network_record
+    from retrieval.features.shards import write_shards
+
+    pictures = sorted(p for p in photos.rglob("*.jpg") if ".hidden" not in p.parts)
+    write_shards(
+        pictures,
+        tmp_path / "shards",
+        record=network_record("resnet50", None, 0),
+        shard_size=3,
+        model="resnet50",
+        weights=None,
+        seed=0,
+        progress=False,
+    )
+    from_shards = PictureLibrary(tmp_path / "a")
+    report = from_shards.update([photos], bundle=bundle, shards=tmp_path / "shards")
+    assert report.indexed == 6 and report.extracted == 0
+    extracted = PictureLibrary(tmp_path / "b")
+    assert extracted.update([photos], bundle=bundle).extracted == 6
+    a, b = from_shards.searcher().gallery, extracted.searcher().gallery
+    assert a.paths == b.paths
+    np.testing.assert_allclose(a.codes, b.codes, atol=1e-4)
+
+    write_shards([], tmp_path / "other", record={"model": "efficientnet_lite0"})
+    with pytest.raises(DataFormatError, match="other/manifest.json: its rows come from"):
+        PictureLibrary(tmp_path / "c").update([photos], bundle=bundle, shards=tmp_path / "other")
