@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import store
-from retrieval.core.gallery import Gallery
+from retrieval.core.gallery import Gallery, picture_folders
 from retrieval.core.model import TrainedModel
 
 KIND = "retrieval.bundle"
@@ -38,9 +38,14 @@ def _absolute_paths(paths: list[str], folder: Path) -> list[str]:
 
 
 def save_bundle(path: str | os.PathLike[str], model: TrainedModel, gallery: Gallery) -> Path:
-    """Write the bundle folder atomically (an existing one is replaced only when complete)."""
+    """Write the bundle folder atomically (an existing one is replaced only when complete).
+
+    The folders the gallery's pictures are in are recorded beside their paths (both relative
+    to the bundle), so that the page serves no picture outside them."""
     model_meta, model_arrays = model.get_state()
     gallery_meta, gallery_arrays = gallery.get_state()
+    roots = gallery.roots if gallery.roots is not None else picture_folders(gallery.paths)
+    gallery_meta["roots"] = _relative_paths([str(r) for r in roots], Path(path))
     gallery_meta["paths"] = _relative_paths(gallery_meta["paths"], Path(path))
     gallery_meta["paths_base"] = PATHS_BASE
     return store.save(
@@ -62,6 +67,8 @@ def load_bundle(path: str | os.PathLike[str]) -> tuple[TrainedModel, Gallery]:
         gallery_meta = dict(stored.meta["gallery"])
         if gallery_meta.get("paths_base") == PATHS_BASE:
             gallery_meta["paths"] = _absolute_paths(gallery_meta["paths"], stored.folder)
+            if isinstance(gallery_meta.get("roots"), list):
+                gallery_meta["roots"] = _absolute_paths(gallery_meta["roots"], stored.folder)
         gallery = Gallery.from_state(gallery_meta, store.part("gallery", stored.arrays))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         if isinstance(exc, store.StoreError):

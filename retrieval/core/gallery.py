@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ class Gallery:
 
     ``spaces`` maps an image space (``"code"``, and ``"features"`` when a model works in
     it) to one row per image; ``tags`` (one list of ``supercategory:category`` strings per
-    image) feed tag fusion when present.
+    image) feed tag fusion when present. ``roots`` are the folders the pictures were found in
+    when the gallery was made (:func:`picture_folders`); the page serves nothing outside them.
 
     Examples
     --------
@@ -34,10 +36,13 @@ class Gallery:
     spaces: dict[str, np.ndarray]
     tags: list[list[str]] | None = None
     name: str = ""
+    roots: list[Path] | None = None
 
     def __post_init__(self) -> None:
         self.ids = [str(i) for i in self.ids]
         self.paths = [Path(p) for p in self.paths]
+        if self.roots is not None:
+            self.roots = [Path(r) for r in self.roots]
         self.spaces = {k: np.asarray(v, dtype=np.float32) for k, v in self.spaces.items()}
         n = len(self.ids)
         if CODE not in self.spaces:
@@ -73,6 +78,7 @@ class Gallery:
             {k: v[rows] for k, v in self.spaces.items()},
             None if self.tags is None else [self.tags[i] for i in rows],
             self.name,
+            self.roots,
         )
 
     def get_state(self) -> tuple[Meta, Arrays]:
@@ -83,6 +89,8 @@ class Gallery:
             "tags": self.tags,
             "spaces": sorted(self.spaces),
         }
+        if self.roots is not None:
+            meta["roots"] = [str(r) for r in self.roots]
         return meta, nest("spaces", self.spaces)
 
     @classmethod
@@ -91,4 +99,26 @@ class Gallery:
         missing = set(meta["spaces"]) - set(spaces)
         if missing:
             raise ValueError(f"stored gallery lacks the arrays of {sorted(missing)}")
-        return cls(meta["ids"], meta["paths"], spaces, meta.get("tags"), meta.get("name", ""))
+        roots = meta.get("roots")
+        if roots is not None and not (
+            isinstance(roots, list) and all(isinstance(r, str) for r in roots)
+        ):
+            raise ValueError("stored gallery roots must be a list of folder names")
+        return cls(
+            meta["ids"], meta["paths"], spaces, meta.get("tags"), meta.get("name", ""), roots
+        )
+
+
+def picture_folders(paths: Sequence[Path | str]) -> list[Path]:
+    """The fewest folders that hold every picture: each picture's folder (absolute, as
+    listed, so a symlinked picture does not widen them), less those inside another.
+
+    >>> picture_folders(["/p/a/1.jpg", "/p/a/b/2.jpg", "/q/3.jpg"])
+    [PosixPath('/p/a'), PosixPath('/q')]
+    """
+    folders = sorted({Path(os.path.abspath(p)).parent for p in paths})
+    kept: list[Path] = []
+    for folder in folders:  # sorted: a folder comes before the folders inside it
+        if not any(folder.is_relative_to(k) for k in kept):
+            kept.append(folder)
+    return kept

@@ -20,8 +20,9 @@ class SearcherBackend:
 
     Example images are encoded with the network that made the model's training features;
     ``weights_file`` is needed only when that network's weights were a file. ``roots`` are
-    the folders the user declared (a library's); without them, the folders the gallery's
-    pictures are listed in.
+    the folders the user declared (a library's); without them, the folders the gallery
+    recorded when it was made (a bundle's), or for a gallery that recorded none, the folders
+    its pictures are listed in.
     """
 
     def __init__(
@@ -60,8 +61,10 @@ class SearcherBackend:
     def roots(self) -> list[Path]:
         """The only folders the page serves pictures from.
 
-        Without declared roots: each folder a picture is listed in, taken as listed, so a
-        symlinked picture that points elsewhere does not widen them.
+        Without declared roots: those the gallery recorded when it was saved, so a picture
+        path added to a bundle's manifest later is not served; for a gallery without them,
+        each folder a picture is listed in, taken as listed, so a symlinked picture that
+        points elsewhere does not widen them.
 
         >>> from types import SimpleNamespace
         >>> gallery = SimpleNamespace(paths=[Path("/p/a/1.jpg"), Path("/p/b/2.jpg"), Path("/p/a/3.jpg")], codes=None)
@@ -70,6 +73,9 @@ class SearcherBackend:
         """
         if self._roots is not None:
             return list(self._roots)
+        recorded = getattr(self.searcher.gallery, "roots", None)
+        if recorded is not None:
+            return list(recorded)
         return sorted({Path(os.path.abspath(p)).parent for p in self.paths})
 
 

@@ -147,6 +147,33 @@ def test_a_bundle_finds_its_pictures_from_any_working_directory(
     assert load_bundle(copy)[1].paths == gallery.paths
 
 
+def test_a_picture_added_to_a_bundle_s_manifest_later_is_not_served(
+    trained_bundle: Path, tmp_path: Path
+) -> None:
+    """The bundle records the folders its pictures were in when saved; a path edited into
+    its manifest afterwards (a private picture elsewhere) is listed but never served."""
+    import json
+
+    private = tmp_path / "home" / "private.jpg"
+    private.parent.mkdir()
+    Image.new("RGB", (4, 4), "blue").save(private)
+    edited = save_bundle(tmp_path / "edited" / "bundle", *load_bundle(trained_bundle))
+    manifest = edited / "manifest.json"
+    meta = json.loads(manifest.read_text())
+    roots = [(edited / r).resolve() for r in meta["gallery"]["roots"]]
+    demo_pictures = (REPO / "data" / "demo" / "images_train").resolve()
+    assert roots == [demo_pictures]
+    meta["gallery"]["paths"][1] = os.path.relpath(private, edited)
+    manifest.write_text(json.dumps(meta))
+    model, gallery = load_bundle(edited)
+    assert gallery.paths[1] == private
+    backend = SearcherBackend(Searcher(model, gallery))
+    assert [r.resolve() for r in backend.roots()] == [demo_pictures]
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(backend, roots=backend.roots))
+    assert client.get("/images/0").status_code == 200
+    assert client.get("/images/1").status_code == 404
+
+
 @pytest.fixture
 def client(demo_gallery: CaptionGallery) -> TestClient:
     return TestClient(
