@@ -48,12 +48,18 @@ def _no_space(exc: BaseException, target: Path) -> NoSpace | None:
     """``exc`` said in one line with the file and the space left, when it is a full disk."""
     if not isinstance(exc, OSError) or isinstance(exc, NoSpace) or exc.errno not in _FULL:
         return None
+    return no_space(target, exc.errno)
+
+
+def no_space(target: Path, code: int = errno.ENOSPC) -> NoSpace:
+    """The error for a device that filled up while ``target`` was written: one line with the
+    file and the space left."""
     try:
         free = shutil.disk_usage(target.parent).free
     except OSError:
         free = 0
     return NoSpace(
-        exc.errno,
+        code,
         f"no space left on the device to write {target} ({free / 2**20:.1f} MB free); "
         "nothing was replaced: free some space and run again",
     )

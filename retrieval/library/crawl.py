@@ -23,10 +23,13 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from retrieval.errors import DataFormatError
+from retrieval.fileio import no_space
 from retrieval.features import IMAGE_SUFFIXES
 
 DEFAULT_EXTENSIONS = IMAGE_SUFFIXES
@@ -204,7 +207,24 @@ class FileCatalog:
 
     def commit(self) -> None:
         """Keep what :meth:`sync` found (after ``sync(..., commit=False)``)."""
-        self._db.commit()
+        with self._writing():
+            self._db.commit()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's errors while the catalogue is written, said in one line naming it: a full
+        disk as :class:`~retrieval.fileio.NoSpace`, anything else as damage. What was not
+        committed is dropped; what was committed before stays."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            self._db.rollback()
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise no_space(self.path) from None
+            raise DataFormatError(
+                f"the catalogue could not be written ({exc}); delete it and index again",
+                path=self.path,
+            ) from None
 
     def __enter__(self) -> FileCatalog:
         return self
@@ -244,16 +264,39 @@ class FileCatalog:
                 f"not a readable catalogue ({exc}); delete it and index again", path=self.path
             ) from None
         changes = CatalogChanges()
+        with self._writing():
+            self._sync_files(
+                roots,
+                known,
+                changes,
+                commit_every if commit else 0,
+                extensions=extensions,
+                include_hidden=include_hidden,
+                exclude_dirs=exclude_dirs,
+                max_bytes=max_bytes,
+            )
+            if commit:
+                self._db.commit()
+        changes.duplicates = self.duplicates()
+        return changes
+
+    def _sync_files(
+        self,
+        roots: list[Path],
+        known: dict[Path, tuple[int, int, str]],
+        changes: CatalogChanges,
+        commit_every: int,
+        **crawl: Any,
+    ) -> None:
+        """:meth:`sync`'s work: rows for new and changed files, none for vanished ones,
+        committed every ``commit_every`` files (``0``: never)."""
         seen: set[Path] = set()
         pending = 0
         skipped = changes.skipped
         for path in iter_image_files(
             roots,
-            extensions=extensions,
-            include_hidden=include_hidden,
             on_skip=lambda path, reason: skipped.append((path, reason)),
-            exclude_dirs=exclude_dirs,
-            max_bytes=max_bytes,
+            **crawl,
         ):
             try:
                 stat = path.stat()
@@ -276,17 +319,13 @@ class FileCatalog:
                 (str(path), stat.st_size, stat.st_mtime_ns, digest),
             )
             pending += 1
-            if commit and pending >= commit_every:
+            if commit_every and pending >= commit_every:
                 self._db.commit()
                 pending = 0
         for path in known:
             if path not in seen and any(path.is_relative_to(root) for root in roots):
                 changes.removed.append(path)
                 self._db.execute("DELETE FROM files WHERE path = ?", (str(path),))
-        if commit:
-            self._db.commit()
-        changes.duplicates = self.duplicates()
-        return changes
 
     def duplicates(self) -> dict[str, list[str]]:
         """``{kept path: [other paths with the same content]}`` for content stored more than once."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
@@ -192,3 +193,25 @@ def test_excluded_folders_are_left_out_and_large_files_named(photos: Path, tmp_p
         assert len(catalog.sync([photos]).added) == 6  # without limits: everything
         changes = catalog.sync([photos], exclude_dirs=["thumbs"], max_bytes=2048)
     assert sorted(p.name for p in changes.removed) == ["big.jpg", "t1.jpg", "t2.jpg"]
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_a_full_disk_while_the_catalogue_is_written_is_one_line_naming_it(
+    photos: Path, tmp_path: Path, commit: bool
+) -> None:
+    """SQLite's own "disk full" (a page limit reached, as on a full device) is
+    :class:`NoSpace` naming the catalogue, never a ``sqlite3`` traceback; nothing of the
+    failed sync is kept."""
+    from retrieval.fileio import NoSpace
+
+    for i in range(40):  # long paths, so that their rows need more pages than are left
+        (photos / f"{'x' * 200}-{i}.jpg").write_bytes(f"picture {i}".encode())
+    path = tmp_path / "catalog.sqlite"
+    with FileCatalog(path) as catalog:
+        pages = catalog._db.execute("PRAGMA page_count").fetchone()[0]
+        catalog._db.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(NoSpace, match="catalog.sqlite") as err:
+            catalog.sync([photos], commit=commit)
+            catalog.commit()
+        assert err.value.errno == errno.ENOSPC
+        assert len(catalog) == 0
