@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import DataFormatError
-from retrieval.fileio import no_space
 from retrieval.features import IMAGE_SUFFIXES
+from retrieval.fileio import no_space
 
 DEFAULT_EXTENSIONS = IMAGE_SUFFIXES
 SCHEMA_VERSION = 1
