@@ -44,11 +44,20 @@ class NoSpace(OSError):
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # NumPy's word for a full device
+
+
 def _no_space(exc: BaseException, target: Path) -> NoSpace | None:
-    """``exc`` said in one line with the file and the space left, when it is a full disk."""
-    if not isinstance(exc, OSError) or isinstance(exc, NoSpace) or exc.errno not in _FULL:
+    """``exc`` said in one line with the file and the space left, when it is a full disk:
+    ``ENOSPC`` or ``EDQUOT``, or a short write of a regular file (NumPy's ``tofile`` reports
+    a full device so, without an error number)."""
+    if not isinstance(exc, OSError) or isinstance(exc, NoSpace):
         return None
-    return no_space(target, exc.errno)
+    if exc.errno in _FULL:
+        return no_space(target, exc.errno)
+    if exc.errno is None and _SHORT_WRITE.search(str(exc)):
+        return no_space(target)
+    return None
 
 
 def no_space(target: Path, code: int = errno.ENOSPC) -> NoSpace:

@@ -174,6 +174,11 @@ class CatalogChanges:
     duplicates: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _full(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed because the device (or its page limit) is full."""
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
 class FileCatalog:
     """The SQLite catalogue of crawled pictures at ``path``."""
 
@@ -191,6 +196,8 @@ class FileCatalog:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 self._db.commit()
         except sqlite3.Error as exc:
+            if _full(exc):
+                raise no_space(self.path) from None
             raise DataFormatError(
                 f"not a readable catalogue ({exc}); delete it and index again (the pictures "
                 "are crawled anew, their features come from the cache)",
@@ -219,7 +226,7 @@ class FileCatalog:
             yield
         except sqlite3.Error as exc:
             self._db.rollback()
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            if _full(exc):
                 raise no_space(self.path) from None
             raise DataFormatError(
                 f"the catalogue could not be written ({exc}); delete it and index again",
