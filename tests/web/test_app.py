@@ -212,6 +212,67 @@ def test_an_early_413_carries_the_security_headers(demo_gallery: CaptionGallery)
         assert header in answer.headers, header
 
 
+def test_text_queries_are_answered_while_uploads_are_encoded(
+    demo_gallery: CaptionGallery,
+) -> None:
+    """A real server: while two uploads each hold a worker for 3 s (a slow network on a
+    large picture), text queries keep their latency (each under 1.5 s, where a blocked
+    event loop would hold them for the whole encoding)."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    class Slow(CaptionGallery):
+        def image_code(self, image):  # noqa: ANN001, ANN202
+            time.sleep(3.0)  # blocks its thread, as decoding and a CPU network do
+            return super().image_code(image)
+
+    gallery = Slow.__new__(Slow)
+    gallery.__dict__.update(demo_gallery.__dict__)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(gallery, roots=[DEMO])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 32), "red").save(buffer, format="PNG")
+        uploads: list[int] = []
+
+        def upload() -> None:
+            with httpx.Client(base_url=base, timeout=30) as client:
+                files = {"file": ("red.png", buffer.getvalue())}
+                uploads.append(client.post("/api/search/image", files=files).status_code)
+
+        uploaders = [threading.Thread(target=upload) for _ in range(2)]
+        for thread in uploaders:
+            thread.start()
+        time.sleep(0.5)  # both uploads are being encoded now
+        latencies = []
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(5):
+                started = time.monotonic()
+                answer = client.get("/api/search", params={"q": "a red apple", "k": 5})
+                latencies.append(time.monotonic() - started)
+                assert answer.status_code == 200
+        encoding = any(thread.is_alive() for thread in uploaders)
+        for thread in uploaders:
+            thread.join(30)
+        assert uploads == [200, 200]
+        assert encoding, "the uploads ended before the text queries were timed"
+        assert max(latencies) < 1.5, latencies
+    finally:
+        server.should_exit = True
+
+
 def test_an_image_query_runs_off_the_event_loop(demo_gallery: CaptionGallery) -> None:
     """Decoding and the network run in a worker thread, so uploads cannot stall text queries."""
     import asyncio
