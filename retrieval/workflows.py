@@ -120,7 +120,9 @@ def train(
     gallery = model.gallery_from_dataset(everything)
     if verbose and held_out is not None:
         _log.info(
-            "the bundle searches all %d pictures, the %d held out of training included",
+            "the bundle searches the %d pictures of the train part, the %d held out of "
+            "training included (a test part is searched through `retrieval evaluate` or "
+            "`retrieval submit`, or with `retrieval index`)",
             len(everything),
             len(held_out),
         )

@@ -112,8 +112,11 @@ def test_missing_weights_give_a_clear_error(
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     with pytest.raises(
         WeightsUnavailableError, match="resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    ):
+    ) as err:
         ResNet50Features("imagenet")
+    # the ways out, in the command line's words first
+    for option in ("--weights PATH", "--weights none", "--model efficientnet_lite0"):
+        assert option in str(err.value)
 
 
 def test_demo_feature_csvs_match_a_fresh_extraction() -> None:
