@@ -111,6 +111,28 @@ def library_or_default(store: Path | None, *, must_exist: bool) -> Path:
     return folder
 
 
+def index_here_first(folder: Path) -> None:
+    """Index the working folder into the library at ``folder`` when the library does not
+    cover it yet and it holds pictures, as a search there would need: rclip's habit of
+    searching where you stand. Said in one line on stderr; the summary follows there too."""
+    import sys
+
+    from retrieval.library import PictureLibrary
+    from retrieval.library.crawl import iter_image_files
+
+    library = PictureLibrary(folder)
+    here = Path.cwd().resolve()
+    if not library.index_path.is_dir() or library.covers(here):
+        return
+    if next(iter(iter_image_files([here])), None) is None:
+        return
+    announce(
+        f"indexing {here} into the library first (its first search here; later ones search it "
+        "as indexed: `retrieval index` updates it, --no-index skips this)"
+    )
+    print(library.update([here]), file=sys.stderr)
+
+
 def default_cache_folder() -> Path:
     """The feature cache of the CLI: ``$XDG_CACHE_HOME/retrieval/features`` (``~/.cache/...``)."""
     import os

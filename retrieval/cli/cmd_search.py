@@ -13,6 +13,7 @@ EXAMPLE = """examples:
   retrieval search "a dog" --bundle runs/demo/bundle --paths-only | xargs -n1 echo
   retrieval search --image photo.jpg --bundle runs/demo/bundle
   retrieval search "a red apple"                      # the per-user library (`retrieval index`)
+  cd ~/Pictures/trip && retrieval search "a beach"    # a folder it lacks is indexed first, once
   retrieval search "a red apple" --library ~/work-library
   retrieval search "a dog on a beach" --library ~/clip-library   # a CLIP library (index --model clip:...)
   retrieval search --image photo.jpg --library ~/clip-library
@@ -70,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_weights_file(parser)
     parser.add_argument("--paths-only", action="store_true", help="print paths only, one per line")
+    parser.add_argument(
+        "--no-index",
+        action="store_true",
+        help="with the per-user library: search it as it is, even when the working folder holds "
+        "pictures it has not indexed (by default they are indexed first, once)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -136,9 +143,12 @@ def run(args: argparse.Namespace) -> int:
     if combined:
         check_terms(terms)
     if args.bundle is None:
-        from retrieval.cli._options import library_or_default
+        from retrieval.cli._options import index_here_first, library_or_default
 
-        args.library = library_or_default(args.library, must_exist=args.library is None)
+        implicit = args.library is None
+        args.library = library_or_default(args.library, must_exist=implicit)
+        if implicit and not args.no_index:
+            index_here_first(args.library)
     if args.library is not None:
         from retrieval.library import PictureLibrary
 

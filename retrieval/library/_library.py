@@ -411,6 +411,16 @@ class PictureLibrary:
     def roots(self) -> list[Path]:
         return [Path(r) for r in self.manifest()["roots"]]
 
+    def covers(self, folder: str | os.PathLike[str]) -> bool:
+        """Whether ``folder`` is one of the library's folders or lies inside one.
+
+        >>> import tempfile
+        >>> PictureLibrary(tempfile.mkdtemp()).covers("/tmp")
+        False
+        """
+        folder = Path(folder).resolve()
+        return any(folder.is_relative_to(Path(root).resolve()) for root in self.roots)
+
 
 def _image_spaces(model: TrainedModel, pool5: np.ndarray) -> dict[str, np.ndarray]:
     """A bundle's image spaces of ``pool5`` rows (empty ones for no rows)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -318,3 +319,54 @@ def test_the_demo_keeps_feature_csvs_that_are_there(
     assert "extracting" not in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.csv")} == before
     assert not list(tmp_path.rglob("features_clip_*"))
+
+
+@pytest.mark.slow
+def test_a_search_inside_a_folder_the_library_lacks_indexes_it_first(
+    tmp_path: Path,
+) -> None:
+    """As rclip does: ``retrieval search`` in a folder of pictures the per-user library does
+    not cover indexes it first (one line says so), then searches; the next search there, or
+    one with ``--no-index``, does not index again."""
+    import shutil
+
+    from retrieval.config import RunConfig
+    from retrieval.core import Trainer, save_bundle
+    from retrieval.data import load_competition
+
+    config = RunConfig.from_toml(REPO / "configs" / "peers" / "ridge.toml")
+    config.tags.enabled = False
+    train = load_competition(DEMO, "train")
+    model = Trainer(config).fit(train)
+    bundle = save_bundle(tmp_path / "bundle", model, model.gallery_from_dataset(train))
+    first, trip = tmp_path / "first", tmp_path / "trip"
+    for folder, names in [(first, ["0.jpg", "1.jpg"]), (trip, ["340.jpg", "87.jpg", "5.jpg"])]:
+        folder.mkdir()
+        for name in names:
+            shutil.copy(DEMO / "images_train" / name, folder / name)
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+
+    def retrieval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "retrieval", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+
+    made = retrieval("index", str(first), "--bundle", str(bundle), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr[-2000:]
+    skipped = retrieval("search", "a red apple", "--paths-only", "--no-index", cwd=trip)
+    assert skipped.returncode == 0 and "indexing" not in skipped.stderr
+    assert len(skipped.stdout.split()) == 2  # the first folder's pictures only
+    found = retrieval("search", "a red apple", "--paths-only", cwd=trip)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert f"indexing {trip.resolve()} into the library first" in found.stderr
+    assert found.stdout.split()[0] == "340.jpg"  # the red apple, shown relative to the folder
+    assert len(found.stdout.split()) == 5
+    again = retrieval("search", "a red apple", "--paths-only", cwd=trip / ".")
+    assert again.returncode == 0 and "indexing" not in again.stderr
+    assert again.stdout == found.stdout
