@@ -59,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_weights_file(parser)
     parser.add_argument(
-        "--ext", default="jpg,jpeg,png,gif,bmp,webp,tif,tiff", help="comma-separated extensions"
+        "--ext",
+        default="jpg,jpeg,png,gif,bmp,webp,tif,tiff,heic,heif",
+        help="comma-separated extensions (HEIC and HEIF need: pip install 'retrieval[heic]')",
     )
     parser.add_argument("--hidden", action="store_true", help="also crawl hidden files and folders")
     parser.add_argument(

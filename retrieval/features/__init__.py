@@ -21,8 +21,10 @@ from retrieval.features._extract import (
     get_model,
 )
 from retrieval.features._images import (
+    HEIF_SUFFIXES,
     IMAGE_SUFFIXES,
     BadImageError,
+    heif_as_jpeg,
     load_picture,
     to_rgb_on_white,
 )
@@ -36,6 +38,7 @@ from retrieval.features._model import (
 from retrieval.features.networks import NETWORKS, extraction_settings, logit_layer, network_record
 
 __all__ = [
+    "HEIF_SUFFIXES",
     "IMAGE_SUFFIXES",
     "BadImageError",
     "ExtractionResult",
@@ -53,6 +56,7 @@ __all__ = [
     "extraction_settings",
     "feature_record",
     "get_model",
+    "heif_as_jpeg",
     "keras_models_dir",
     "load_picture",
     "logit_layer",

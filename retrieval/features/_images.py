@@ -16,8 +16,21 @@ from retrieval.errors import RetrievalError
 INPUT_SIZE = 224
 RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 MAX_PIXELS = 64_000_000  # larger than any camera picture; a "decompression bomb" beyond
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+HEIF_SUFFIXES = (".heic", ".heif")
+"""Phone cameras' HEIF pictures, read through the ``pillow-heif`` package (``retrieval[heic]``)."""
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", *HEIF_SUFFIXES)
 """The file name endings read as pictures (lower case): a folder's crawl, a query term."""
+
+
+def _read_heif(path: Path) -> None:
+    """Teach PIL to open HEIF files (once), or say what to install."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise BadImageError(
+            path, "a HEIF picture; install pillow-heif to read it: pip install 'retrieval[heic]'"
+        ) from None
+    pillow_heif.register_heif_opener()
 
 
 class BadImageError(RetrievalError):
@@ -27,6 +40,24 @@ class BadImageError(RetrievalError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+def heif_as_jpeg(path: str | os.PathLike[str], max_side: int = 2048) -> bytes:
+    """A HEIF picture as JPEG bytes (at most ``max_side`` pixels a side), for browsers that
+    cannot show HEIF; :class:`BadImageError` when it cannot be read."""
+    import io
+
+    path = Path(path)
+    _read_heif(path)
+    try:
+        with Image.open(path) as image:
+            image = to_rgb_on_white(ImageOps.exif_transpose(image))
+            image.thumbnail((max_side, max_side))
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=90)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise BadImageError(path, f"corrupt HEIF picture ({exc})") from None
+    return out.getvalue()
 
 
 def to_rgb_on_white(image: Image.Image) -> Image.Image:
@@ -92,6 +123,8 @@ def load_picture(
                 raise BadImageError(path, "empty file (0 bytes)")
         except FileNotFoundError:
             raise BadImageError(path, "file not found") from None
+        if path.suffix.lower() in HEIF_SUFFIXES:
+            _read_heif(path)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -127,8 +127,11 @@ PICTURE_SIGNATURES = (
 )
 
 
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
 def looks_like_a_picture(path: os.PathLike[str] | str) -> bool:
-    """Whether the file starts as a JPEG, PNG, GIF, BMP, TIFF or WebP does.
+    """Whether the file starts as a JPEG, PNG, GIF, BMP, TIFF, WebP or HEIF does.
 
     The page serves a gallery's files by their listed paths; this keeps it from serving a
     file that only carries a picture's name.
@@ -145,5 +148,7 @@ def looks_like_a_picture(path: os.PathLike[str] | str) -> bool:
     except OSError:
         return False
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
         return True
     return head.startswith(PICTURE_SIGNATURES)

@@ -14,7 +14,7 @@ import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from PIL import Image
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.staticfiles import StaticFiles
 
 from retrieval.core import SearchHit
+from retrieval.features import HEIF_SUFFIXES, BadImageError, heif_as_jpeg
 from retrieval.library import DEFAULT_EXTENSIONS
 from retrieval.metrics import top_k
 from retrieval.models.feedback import RelevanceFeedback
@@ -295,7 +296,7 @@ def create_app(
             404: {"description": "no such picture"},
         },
     )
-    def picture(index: int) -> FileResponse:
+    def picture(index: int) -> Response:
         paths = snapshot().paths
         if not 0 <= index < len(paths):
             raise HTTPException(404, "no such picture")
@@ -309,6 +310,11 @@ def create_app(
             or not looks_like_a_picture(path)
         ):
             raise HTTPException(404, "no such picture")
+        if path.suffix.lower() in HEIF_SUFFIXES:  # most browsers cannot show HEIF
+            try:
+                return Response(heif_as_jpeg(path), media_type="image/jpeg")
+            except BadImageError:
+                raise HTTPException(404, "no such picture") from None
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from retrieval.features import BadImageError, load_picture, to_rgb_on_white
+from retrieval.features import IMAGE_SUFFIXES, BadImageError, load_picture, to_rgb_on_white
 
 
 def test_transparent_pixels_become_white(tmp_path: Path) -> None:
@@ -133,3 +133,24 @@ def test_16_bit_modes_scale_by_the_full_range(mode: str) -> None:
     assert image.mode == mode
     grey = np.asarray(to_rgb_on_white(image))[0, :, 1]
     assert grey.tolist() == [0, 4, 156, 255]
+
+
+def test_a_heic_picture_is_read_through_pillow_heif(tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / "phone.HEIC", format="HEIF")
+    pixels = load_picture(tmp_path / "phone.HEIC", size=16)
+    assert pixels.shape == (16, 16, 3)
+    assert np.abs(pixels.astype(int) - [200, 30, 30]).max() <= 6  # lossy, but that red
+    assert ".heic" in IMAGE_SUFFIXES
+
+
+def test_without_pillow_heif_a_heic_picture_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    (tmp_path / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 64)
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if it were not installed
+    with pytest.raises(BadImageError, match=r"pip install 'retrieval\[heic\]'"):
+        load_picture(tmp_path / "phone.heic")

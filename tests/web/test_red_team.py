@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import threading
@@ -91,6 +92,21 @@ def test_a_file_that_only_carries_a_pictures_name_is_not_served(tmp_path: Path) 
     client = TestClient(base_url="http://127.0.0.1", app=create_app(Listed(paths), roots=[photos]))
     assert [client.get(f"/images/{i}").status_code for i in range(3)] == [200, 404, 200]
     assert "PRIVATE" not in client.get("/images/1").text
+
+
+def test_a_heic_picture_is_served_as_a_jpeg_browsers_can_show(tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(photos / "phone.heic", format="HEIF")
+    (photos / "fake.heic").write_text("-----BEGIN OPENSSH PRIVATE KEY-----")
+    paths = [photos / "phone.heic", photos / "fake.heic"]
+    client = TestClient(base_url="http://127.0.0.1", app=create_app(Listed(paths), roots=[photos]))
+    answer = client.get("/images/0")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(answer.content)).size == (40, 30)
+    assert client.get("/images/1").status_code == 404
 
 
 def test_declared_picture_roots_narrow_what_a_bundle_serves(
