@@ -19,6 +19,7 @@ EXAMPLE = """examples:
   retrieval search --image photo.jpg --library ~/clip-library
   retrieval search "a dog" --image beach.jpg --subtract "indoors" --library ~/clip-library
   retrieval search "a red apple" --subtract green.jpg --bundle runs/demo/bundle
+  retrieval search "a red apple" --bundle runs/demo/bundle --k 3 --preview   # thumbnails (kitty, iTerm2, sixel)
   retrieval search --bundle runs/demo/bundle          # interactive: type queries, 'exit' to stop"""
 
 
@@ -72,6 +73,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_weights_file(parser)
     parser.add_argument("--paths-only", action="store_true", help="print paths only, one per line")
     parser.add_argument(
+        "--preview",
+        nargs="?",
+        const="auto",
+        choices=("auto", "kitty", "iterm", "sixel"),
+        help="a thumbnail under each result, in terminals that show inline pictures: kitty's "
+        "protocol, iTerm2's or sixel (auto: the one the terminal announces; elsewhere a line "
+        "says why there are none)",
+    )
+    parser.add_argument(
         "--no-index",
         action="store_true",
         help="with the per-user library: search it as it is, even when the working folder holds "
@@ -110,10 +120,26 @@ def _print_rows(query: str, hits, paths_only: bool) -> None:
     sys.stdout.flush()
 
 
-def _print_hits(hits, paths_only: bool) -> None:
+def _print_hits(hits, paths_only: bool, preview: str | None = None) -> None:
+    from retrieval.cli._preview import preview as thumbnail
+
     for hit in hits:
         print(_shown(hit.path) if paths_only else f"{hit.score:.4f}\t{_shown(hit.path)}")
+        if preview:
+            sys.stdout.write(thumbnail(hit.path, preview))
     sys.stdout.flush()
+
+
+def _preview_protocol(wanted: str | None) -> str | None:
+    """The protocol ``--preview`` draws with, or ``None`` (with a line saying why not)."""
+    if wanted is None:
+        return None
+    from retrieval.cli._preview import choose_protocol
+
+    protocol, reason = choose_protocol(wanted, is_terminal=sys.stdout.isatty())
+    if protocol is None:
+        print(f"--preview: no thumbnails: {reason}", file=sys.stderr)
+    return protocol
 
 
 def _terms(args: argparse.Namespace) -> list:
@@ -139,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if args.image is not None and not args.image.is_file():
         raise FileNotFoundError(f"{args.image}: no such image file")
     terms = _terms(args)
+    preview = _preview_protocol(args.preview)
     combined = len(terms) > 1 or bool(args.add or args.subtract)
     if combined:
         check_terms(terms)
@@ -160,18 +187,19 @@ def run(args: argparse.Namespace) -> int:
             if term.text is not None:
                 _warn_unknown(searcher, term.text)
         hits = search_combined(searcher, terms, args.k, weights_file=args.weights_file)
-        _print_hits(hits, args.paths_only)
+        _print_hits(hits, args.paths_only, preview)
         return 0
     if args.image is not None:
         _print_hits(
             searcher.search_image(args.image, args.k, weights_file=args.weights_file),
             args.paths_only,
+            preview,
         )
         return 0
     if args.query is not None:
         if not _warn_unknown(searcher, args.query):
             return 1
-        _print_hits(searcher.search(args.query, args.k), args.paths_only)
+        _print_hits(searcher.search(args.query, args.k), args.paths_only, preview)
         return 0
     interactive = sys.stdin.isatty()
     while True:
@@ -187,6 +215,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         hits = searcher.search(query, args.k)
         if interactive:
-            _print_hits(hits, args.paths_only)
+            _print_hits(hits, args.paths_only, preview)
         else:  # piped: one TSV row per hit, carrying its query
             _print_rows(query, hits, args.paths_only)
