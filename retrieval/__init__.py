@@ -12,9 +12,10 @@ TensorFlow nor Keras:
 - :class:`PictureLibrary`: an incremental index of your own folders of pictures.
 
 The package's messages (files skipped, training steps) go to stderr through the
-``"retrieval"`` logger (:mod:`retrieval.logs`). ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 unless it is set already (TensorFlow's CPU-instruction
-notice goes); the native runtime's first lines, written before its log level is read, still
-reach stderr, where the CLI filters them.
+``"retrieval"`` logger (:mod:`retrieval.logs`). ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 unless it
+is set already (TensorFlow's CPU-instruction notice goes), and the native runtime's start-up
+notes, written before any log level is read, are held back when TensorFlow is first imported
+(:mod:`retrieval.native_notes`; ``RETRIEVAL_NATIVE_NOTES=1`` shows them).
 
 Examples
 --------
@@ -36,9 +37,11 @@ import os
 from typing import Any
 
 from retrieval.logs import to_stderr
+from retrieval.native_notes import quiet_first_import
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 to_stderr()
+quiet_first_import()
 
 __version__ = "0.2.0"
 

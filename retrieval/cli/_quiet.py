@@ -23,35 +23,9 @@ import sys
 import threading
 import warnings
 
-NOISE_PREFIXES = (
-    "WARNING: All log messages before absl::InitializeLog() is called",
-    "To enable the following instructions:",
-)
-NATIVE_LOG_LINE = re.compile(r"^[IW]\d{4} \d\d:\d\d:\d\d")  # absl: I0000 00:00:17956...
+from retrieval.native_notes import NOISE_PREFIXES, is_noise
+
 QUIET_WARNINGS = ("The structure of `inputs` doesn't match the expected structure",)
-
-
-NATIVE_CUDA_PROBE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d.*cuda", re.IGNORECASE)
-# logged at error level, but a note: an int64 op (CLIP's tokens) runs without oneDNN
-NATIVE_ONEDNN_NOTE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d.*\] oneDNN supports DT_INT64 only")
-
-
-def is_noise(line: str) -> bool:
-    """Whether a line of native stderr output is a start-up note to hide (on a machine without
-    a GPU, the failed CUDA probe of TensorFlow's GPU build is one too).
-
-    >>> is_noise("E0000 00:00:1795669519.579769 15493 cuda_platform.cc:52] failed call to cuInit")
-    True
-    >>> is_noise("E0000 00:00:1795669840.427210 20179 util.cc:131] oneDNN supports DT_INT64 only on "
-    ...          "platforms with AVX-512. Falling back to the default Eigen-based implementation")
-    True
-    """
-    return (
-        line.startswith(NOISE_PREFIXES)
-        or bool(NATIVE_LOG_LINE.match(line))
-        or bool(NATIVE_CUDA_PROBE.match(line))
-        or bool(NATIVE_ONEDNN_NOTE.match(line))
-    )
 
 
 def _could_become_noise(partial: str) -> bool:
