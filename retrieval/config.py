@@ -3,8 +3,8 @@
 Every section is a dataclass whose defaults are the default run's (``RunConfig()``, the same as
 ``configs/default.toml``); a TOML file only states what differs, and a table that names some
 keys of a section keeps the defaults of the others. These dataclasses are the one place where
-defaults live: each mapper's parameter dataclass (:data:`MAPPER_PARAMS`) is also its
-estimator's signature (:func:`~retrieval.parameters.estimator_init`). Unknown keys, values of
+defaults live: each mapper's parameter dataclass (:data:`MAPPER_PARAMS`, registered in
+:mod:`retrieval.mapper_kinds`) is also its estimator's signature (:func:`~retrieval.parameters.estimator_init`). Unknown keys, values of
 the wrong type and values out of range are errors that name the file and the key.
 
 A run maps text into an image space with one or more *mappers* (``[[mappers]]`` tables);
@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from retrieval.errors import ConfigError
-from retrieval.parameters import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, Range, problem
+from retrieval.mapper_kinds import (  # noqa: F401  (the parameter dataclasses, named here too)
+    MAPPER_PARAMS,
+    CCAParams,
+    KernelRidgeParams,
+    NeuralParams,
+    PLSParams,
+    ReverseRidgeParams,
+    RidgeParams,
+)
+from retrieval.parameters import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, problem
 
 ImageSpace = Literal["code", "features"]
 
@@ -116,88 +125,6 @@ class TextConfig:
             raise ConfigError(
                 f"'text.encoders' must list one or more of {list(known)}, got {list(self.encoders)}"
             )
-
-
-@dataclass
-class RidgeParams:
-    """Ridge regression from text features to the image space (the course's baseline)."""
-
-    alpha: Annotated[float, POSITIVE] = 1.0
-
-
-@dataclass
-class ReverseRidgeParams:
-    """Ridge regression from the image space to text features; ranked in text space."""
-
-    alpha: Annotated[float, POSITIVE] = 100.0
-
-
-@dataclass
-class KernelRidgeParams:
-    """Kernel ridge regression with an RBF kernel on unit-length text features."""
-
-    alpha: Annotated[float, POSITIVE] = 1.0
-    gamma: Annotated[float, POSITIVE] = 1.0
-
-
-@dataclass
-class PLSParams:
-    """Partial least squares with ``n_components`` latent directions."""
-
-    n_components: Annotated[int, AT_LEAST_ONE] = 64
-    max_iter: Annotated[int, AT_LEAST_ONE] = 500
-
-
-@dataclass
-class CCAParams:
-    """Regularised canonical correlation analysis; ``reg`` shrinks each side's covariance."""
-
-    reg: Annotated[float, POSITIVE] = 1.0
-    n_components: Annotated[int, AT_LEAST_ONE] = 128
-
-
-@dataclass
-class NeuralParams:
-    """The learned Keras mapping from text features into the image space
-    (:class:`~retrieval.models.neural.NeuralMapper`, whose docstring describes each field).
-
-    The defaults are the default run's: a regularised CCA between the text features and the
-    image side gives the start (images are keyed by its image-side projection), and the
-    linear text network is refined from its text-side projection for 10 epochs with the
-    contrastive loss.
-    """
-
-    init: Literal["ridge", "random", "cca"] = "cca"
-    ridge_alpha: Annotated[float, POSITIVE] = 1.0
-    cca_reg: Annotated[float, POSITIVE] = 1.0
-    cca_components: Annotated[int, AT_LEAST_ONE] = 256
-    train_images: bool = False
-    loss: Literal["rmse", "triplet", "contrastive"] = "contrastive"
-    hidden: tuple[Annotated[int, AT_LEAST_ONE], ...] = ()
-    dropout: Annotated[float, FRACTION] = 0.0
-    input_dropout: Annotated[float, FRACTION] = 0.0
-    epochs: Annotated[int, NON_NEGATIVE] = 10
-    batch_size: Annotated[int, Range(2)] = 256
-    learning_rate: Annotated[float, POSITIVE] = 6e-4
-    weight_decay: Annotated[float, NON_NEGATIVE] = 1e-4
-    margin: Annotated[float, NON_NEGATIVE] = 0.2
-    hard_negatives: bool = True
-    temperature: Annotated[float, POSITIVE] = 0.1
-    target_temperature: Annotated[float, NON_NEGATIVE] = 0.0
-    validation_fraction: Annotated[float, FRACTION] = 0.0
-    patience: Annotated[int, NON_NEGATIVE] = 5
-    standardize: bool = False
-
-
-MAPPER_PARAMS: dict[str, type] = {
-    "ridge": RidgeParams,
-    "reverse_ridge": ReverseRidgeParams,
-    "kernel_ridge": KernelRidgeParams,
-    "pls": PLSParams,
-    "cca": CCAParams,
-    "neural": NeuralParams,
-}
-"""The mapper kinds and the dataclass holding each one's parameters and defaults."""
 
 
 @dataclass

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,58 @@ def test_every_kind_is_made_from_its_config_params():
         assert mapper.kind == kind
         for name, value in dataclasses.asdict(params()).items():
             assert mapper.get_params()[name] == value
+
+
+def test_each_registered_kind_names_its_own_estimator_and_parameters():
+    """The one list of kinds names estimators by import path: each must be the class of that
+    kind, built from the registered parameters (a wrong path fails here, not in a user's run)."""
+    from retrieval.mapper_kinds import MAPPER_KINDS
+    from retrieval.models.kinds import mapper_class
+
+    for kind, entry in MAPPER_KINDS.items():
+        cls = mapper_class(kind)
+        assert cls.kind == kind and cls.parameters[0] is entry.params
+
+
+def test_a_kind_added_to_the_list_is_built_and_loaded_without_other_edits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new mapper kind is its module plus its entry in ``retrieval.mapper_kinds``: config
+    checking, building and loading all read that list."""
+    import dataclasses
+
+    from retrieval import mapper_kinds
+    from retrieval.config import RunConfig
+    from retrieval.models import kinds
+    from retrieval.models.mappers import RidgeMapper
+
+    @dataclasses.dataclass
+    class ShrunkParams:
+        alpha: float = 5.0
+
+    class ShrunkRidge(RidgeMapper):
+        kind = "shrunk_ridge"
+        parameters = (ShrunkParams,)
+
+    module = type(sys)("shrunk_mapper_module")
+    module.ShrunkRidge = ShrunkRidge
+    monkeypatch.setitem(sys.modules, "shrunk_mapper_module", module)
+    entry = mapper_kinds.MapperKind(ShrunkParams, "shrunk_mapper_module:ShrunkRidge")
+    monkeypatch.setitem(mapper_kinds.MAPPER_KINDS, "shrunk_ridge", entry)
+    monkeypatch.setitem(mapper_kinds.MAPPER_PARAMS, "shrunk_ridge", ShrunkParams)
+    kinds.mapper_class.cache_clear()
+    try:
+        config = RunConfig.from_dict({"mappers": [{"kind": "shrunk_ridge"}]})
+        assert config.mappers[0].params == {"alpha": 5.0}
+        rng = np.random.default_rng(0)
+        X, Y = rng.normal(size=(30, 6)), rng.normal(size=(30, 3))
+        mapper = make_mapper("shrunk_ridge", config.mappers[0].params).fit(X, Y)
+        loaded = mapper_from_state(*mapper.get_state())
+        assert isinstance(loaded, ShrunkRidge) and loaded.alpha == 5.0
+        assert np.allclose(loaded.query_keys(X), mapper.query_keys(X))
+        assert "shrunk_ridge" in MAPPERS
+    finally:
+        kinds.mapper_class.cache_clear()
 
 
 def test_the_centred_gram_of_sparse_rows_with_frequent_columns_is_exact():
