@@ -38,6 +38,28 @@ def add_bundle(parser: argparse.ArgumentParser, *, repeat: bool = False) -> None
         )
 
 
+def add_bundle_or_library(parser: argparse.ArgumentParser, verb: str) -> None:
+    """``--bundle`` or ``--library`` (one of them): what ``verb`` (search, serve) works on."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--bundle", type=Path, help=f"{verb} this trained bundle's gallery")
+    source.add_argument(
+        "--library",
+        type=Path,
+        help=f"{verb} a library made by `retrieval index` (default, without --bundle: the "
+        "per-user library)",
+    )
+
+
+def add_split(parser: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
+    """``--split held-out|test``: which part a bundle is scored on."""
+    parser.add_argument("--split", choices=["held-out", "test"], default="held-out", help=help)
+
+
+def add_competition_root(parser: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
+    """``--root``: the competition folder a command reads (``help`` says what for)."""
+    parser.add_argument("--root", type=Path, help=help)
+
+
 def add_weights_file(parser: argparse.ArgumentParser) -> None:
     """``--weights-file``: only for bundles whose features came from a weights file."""
     parser.add_argument(

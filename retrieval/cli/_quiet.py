@@ -1,17 +1,10 @@
 """A quiet command line: native start-up notes off stderr, Python warnings on one line.
 
-TensorFlow's C++ runtime writes notes (``I0000 ... port.cc ... oneDNN``, the absl
-``InitializeLog`` warning, the CPU instruction notice) straight to file descriptor 2, where
-``TF_CPP_MIN_LOG_LEVEL`` does not reach them. :class:`NativeNoiseFilter` puts a pipe in front
-of descriptor 2 and forwards everything except those lines; progress bars (partial lines
-ending in ``\\r``) pass through at once.
-
-Examples
---------
->>> is_noise("I0000 00:00:1795667547.499996 26526 port.cc:153] oneDNN custom operations are on.")
-True
->>> is_noise("training 'demo' on 449 items")
-False
+TensorFlow's C++ runtime writes notes straight to file descriptor 2, where
+``TF_CPP_MIN_LOG_LEVEL`` does not reach them (:mod:`retrieval.native_notes` says which).
+:class:`NativeNoiseFilter` puts a pipe in front of descriptor 2 for the whole run and forwards
+everything except those lines; progress bars (partial lines ending in ``\\r``) pass through
+at once.
 """
 
 from __future__ import annotations

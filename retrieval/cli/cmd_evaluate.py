@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retrieval.cli._options import add_bundle, add_command
+from retrieval.cli._options import add_bundle, add_command, add_competition_root, add_split
 
 EXAMPLE = """examples:
   retrieval evaluate --bundle runs/demo/bundle                       # the held-out split it was trained without
@@ -21,13 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example=EXAMPLE,
     )
     add_bundle(parser)
-    parser.add_argument("--root", type=Path, help="data root (default: the bundle config's)")
-    parser.add_argument(
-        "--split",
-        choices=["held-out", "test"],
-        default="held-out",
-        help="what to score (default held-out)",
-    )
+    add_competition_root(parser, "data root (default: the bundle config's)")
+    add_split(parser, "what to score (default held-out)")
     parser.add_argument(
         "--answers", type=Path, help="answer file for --split test (default ROOT/answers_test.csv)"
     )

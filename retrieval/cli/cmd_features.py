@@ -4,7 +4,6 @@ manifest or competition CSVs."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from retrieval.cli._options import (
@@ -121,9 +120,12 @@ def expand_folders(paths: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retrieval.features import extract_features, write_competition_features
+    from retrieval.features import (
+        extract_features,
+        write_competition_features,
+        write_feature_manifest,
+    )
     from retrieval.features.networks import NETWORKS, network_record
-    from retrieval.fileio import atomic_write
 
     weights = feature_weights(args.weights)
     is_clip = args.model.startswith("clip:") or args.model == "clip"
@@ -148,18 +150,18 @@ def run(args: argparse.Namespace) -> int:
         for path in written:
             print(path)
         return 0
+    extraction = {  # how every path below extracts: the network, its weights, the speed
+        "model": args.model,
+        "weights": weights,
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "precision": args.precision,
+        "cache_dir": args.cache,
+        "seed": args.seed,
+    }
     if args.competition is not None:
         written = write_competition_features(
-            args.competition,
-            args.split,
-            weights=weights,
-            fc1000=True,
-            batch_size=args.batch_size,
-            workers=args.workers,
-            precision=args.precision,
-            seed=args.seed,
-            cache_dir=args.cache,
-            model=args.model,
+            args.competition, args.split, fc1000=True, **extraction
         )
         for path in written:
             print(path)
@@ -177,39 +179,12 @@ def run(args: argparse.Namespace) -> int:
             record=record,
             shard_size=args.shard_size,
             dtype="float16" if args.float16 else "float32",
-            model=args.model,
-            weights=weights,
-            batch_size=args.batch_size,
-            workers=args.workers,
-            precision=args.precision,
-            cache_dir=args.cache,
-            seed=args.seed,
+            **extraction,
         )
         print(summary)
         return 0 if summary.pictures else 1
-    result = extract_features(
-        args.images,
-        model=args.model,
-        weights=weights,
-        fc1000=args.fc1000,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        precision=args.precision,
-        cache_dir=args.cache,
-        out=args.out,
-        seed=args.seed,
-    )
-    manifest = {
-        "features": record,
-        "paths": [str(p) for p in result.paths],
-        "skipped": [{"path": str(p), "reason": r} for p, r in result.failures],
-    }
-    if result.fc1000 is not None:
-        from retrieval.fileio import save_npy
-
-        save_npy(args.out.with_suffix(".fc1000.npy"), result.fc1000)
-    with atomic_write(args.out.with_suffix(".json")) as handle:
-        json.dump(manifest, handle, indent=1)
+    result = extract_features(args.images, fc1000=args.fc1000, out=args.out, **extraction)
+    write_feature_manifest(args.out, result, record)
     print(
         f"{len(result.paths)} pictures -> {args.out} ({len(result.failures)} skipped, {result.reused} from cache)"
     )

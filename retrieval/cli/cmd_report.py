@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from retrieval.cli._options import add_bundle, add_command
+from retrieval.cli._options import add_bundle, add_command, add_competition_root, add_split
 
 EXAMPLE = """examples:
   retrieval report --bundle runs/demo/bundle --out reports/demo           # its held-out split
@@ -30,15 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scores", type=Path, action="append", default=[], help="a run saved as .npz"
     )
     add_bundle(parser, repeat=True)
-    parser.add_argument(
-        "--split",
-        choices=["held-out", "test"],
-        default="held-out",
-        help="what --bundle is scored on",
-    )
-    parser.add_argument(
-        "--root", type=Path, help="data root for --bundle (default: the bundle config's)"
-    )
+    add_split(parser, "what --bundle is scored on")
+    add_competition_root(parser, "data root for --bundle (default: the bundle config's)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
         "--title", help="the report's title (default: 'Retrieval report: the SPLIT part')"

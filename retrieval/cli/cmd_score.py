@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retrieval.cli._options import add_command
+from retrieval.cli._options import add_command, add_competition_root
 
 EXAMPLE = """examples:
   retrieval score submission.csv data/demo/answers_test.csv
@@ -27,10 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", type=Path, help="the submission CSV to score")
     parser.add_argument("answers", type=Path, help="the answer file (Description_ID,Image_ID rows)")
-    parser.add_argument(
-        "--root",
-        type=Path,
-        help="competition folder whose test images are the gallery: every submitted id must be "
+    add_competition_root(
+        parser,
+        "competition folder whose test images are the gallery: every submitted id must be "
         "one of them, and the answers must match its test part",
     )
     parser.set_defaults(run=run)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retrieval.cli._options import add_command, add_weights_file, positive
+from retrieval.cli._options import add_bundle_or_library, add_command, add_weights_file, positive
 
 EXAMPLE = """examples:
   retrieval search "a red apple" --bundle runs/demo/bundle --k 5
@@ -45,13 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example=EXAMPLE,
     )
     parser.add_argument("query", nargs="?", help="a description; omit it for an interactive prompt")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--bundle", type=Path, help="search this trained bundle's gallery")
-    source.add_argument(
-        "--library",
-        type=Path,
-        help="search a library made by `retrieval index` (default, without --bundle: the per-user library)",
-    )
+    add_bundle_or_library(parser, "search")
     parser.add_argument("--k", type=positive, default=20, help="how many results (default 20)")
     parser.add_argument(
         "--image", type=Path, help="query by this example image (with a text: both, added)"

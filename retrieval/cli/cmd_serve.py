@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retrieval.cli._options import add_command, add_weights_file
+from retrieval.cli._options import add_bundle_or_library, add_command, add_weights_file
 
 EXAMPLE = """examples:
   retrieval serve --bundle runs/demo/bundle                   # http://127.0.0.1:8000
@@ -25,13 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve a web page and a JSON API over a bundle's gallery or a library (OpenAPI at /docs).",
         example=EXAMPLE,
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--bundle", type=Path, help="serve this trained bundle's gallery")
-    source.add_argument(
-        "--library",
-        type=Path,
-        help="serve a library made by `retrieval index` (default, without --bundle: the per-user library)",
-    )
+    add_bundle_or_library(parser, "serve")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retrieval.cli._options import add_command
+from retrieval.cli._options import add_command, add_competition_root
 
 EXAMPLE = """examples:
   retrieval validate submission.csv
@@ -26,10 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example=EXAMPLE,
     )
     parser.add_argument("file", type=Path, help="the submission CSV to check")
-    parser.add_argument(
-        "--root",
-        type=Path,
-        help="competition folder: rows must be its test descriptions, in order, and every id "
+    add_competition_root(
+        parser,
+        "competition folder: rows must be its test descriptions, in order, and every id "
         "one of its test images",
     )
     parser.add_argument(

@@ -19,6 +19,7 @@ from retrieval.features._extract import (
     extract_array,
     extract_features,
     get_model,
+    write_feature_manifest,
 )
 from retrieval.features._images import (
     HEIF_SUFFIXES,
@@ -62,6 +63,7 @@ __all__ = [
     "logit_layer",
     "network_record",
     "to_rgb_on_white",
+    "write_feature_manifest",
     "weights_from_record",
     "write_competition_features",
     "write_layout_features",

@@ -563,3 +563,25 @@ def extract_array(
         )
         parts.append(encode(pixels))
     return np.concatenate(parts)
+
+
+def write_feature_manifest(
+    out: str | os.PathLike[str], result: ExtractionResult, record: dict[str, Any]
+) -> Path:
+    """Beside the ``.npy`` that :func:`extract_features` wrote to ``out``: the ImageNet logits
+    (``.fc1000.npy``, when extracted) and the manifest (``.json``: the network ``record``, the
+    pictures in row order and the skipped ones with their reasons), each written atomically.
+    Returns the manifest's path."""
+    from retrieval.fileio import atomic_write
+
+    out = Path(out)
+    if result.fc1000 is not None:
+        save_npy(out.with_suffix(".fc1000.npy"), result.fc1000)
+    manifest = {
+        "features": record,
+        "paths": [str(p) for p in result.paths],
+        "skipped": [{"path": str(p), "reason": reason} for p, reason in result.failures],
+    }
+    with atomic_write(out.with_suffix(".json")) as handle:
+        json.dump(manifest, handle, indent=1)
+    return out.with_suffix(".json")

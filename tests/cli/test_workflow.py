@@ -276,6 +276,26 @@ def test_features_of_nothing_readable_is_an_error(
     assert f"cache: {tmp_path / 'cache-home' / 'retrieval' / 'features'} (the default" in err
 
 
+def test_features_to_a_file_write_the_rows_and_their_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import numpy as np
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    pictures = [str(DEMO / "images_train" / f"{i}.jpg") for i in (0, 1)]
+    (tmp_path / "bad.jpg").write_text("not a picture")
+    out = tmp_path / "f.npy"
+    args = ["features", *pictures, str(tmp_path / "bad.jpg"), "--out", str(out)]
+    assert main([*args, "--model", "efficientnet_lite0", "--fc1000"]) == 0
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["paths"] == pictures and manifest["features"]["model"] == "efficientnet_lite0"
+    assert [s["path"] for s in manifest["skipped"]] == [str(tmp_path / "bad.jpg")]
+    assert np.load(out).shape == (2, 1280)
+    assert np.load(out.with_suffix(".fc1000.npy")).shape == (2, 1000)
+
+
 def test_train_on_a_captions_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
