@@ -227,6 +227,28 @@ def test_benchmark_pages_hold_no_hand_copied_table() -> None:
         assert not rows, f"{_name(page)} copies a table by hand: {rows[0]}"
 
 
+# The benchmark pages whose prose may quote no figure. quality.md is not among them: its prose
+# is regenerated separately from the quality results. A new page under docs/benchmarks/ must be
+# added here (or to the exception) before the test passes.
+PROSE_WITHOUT_FIGURES = ["feedback.md", "index.md", "speed.md"]
+PROSE_REGENERATED_SEPARATELY = ["quality.md"]
+
+
+def test_benchmark_pages_quote_no_figure_outside_results_files() -> None:
+    """Every decimal on these pages comes from an included results file, none is typed."""
+    pages = sorted(p.name for p in (DOCS / "benchmarks").glob("*.md"))
+    assert pages == sorted(PROSE_WITHOUT_FIGURES + PROSE_REGENERATED_SEPARATELY)
+    for name in PROSE_WITHOUT_FIGURES:
+        prose = docs_snippets.FENCE.sub("", _text(DOCS / "benchmarks" / name))
+        prose = re.sub(r'^--8<-- "[^"]+"$', "", prose, flags=re.M)
+        # a version (of Python, of the package, of a library), an address
+        prose = re.sub(
+            r"\b(?:Python|[Vv]ersion|Keras|keras-hub) \d+(?:\.\d+)+|https?://\S+", "", prose
+        )
+        figures = re.findall(r"\b\d+\.\d+\b", prose)
+        assert not figures, f"docs/benchmarks/{name} types figures by hand: {figures}"
+
+
 def test_benchmark_pages_include_results_files_that_exist() -> None:
     included = []
     for page in sorted((DOCS / "benchmarks").glob("*.md")):
