@@ -166,31 +166,23 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             self._init_from_pca(target)
         rng = np.random.default_rng(self.seed)
         n_val = int(round(len(X) * self.validation_fraction))
-        callbacks, validation = [], None
+        validation = None
         X_fit, target_fit = X, target
         if n_val >= 2 and len(X) - n_val >= 2:
             order = rng.permutation(len(X))
             val, train = order[:n_val], order[n_val:]
             validation = (X[val], target[val])
             X_fit, target_fit = X[train], target[train]
-            if self.patience:
-                callbacks.append(
-                    keras.callbacks.EarlyStopping(
-                        monitor="val_loss", patience=self.patience, restore_best_weights=True
-                    )
-                )
-        self.history_: dict[str, list[float]] = {}
-        if self.epochs:
-            self.history_ = fit_history(
-                self.model_,
-                X_fit,
-                target_fit,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                validation=validation,
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
+        self.history_: dict[str, list[float]] = fit_history(
+            self.model_,
+            X_fit,
+            target_fit,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation=validation,
+            patience=self.patience,
+            verbose=self.verbose,
+        )
         return self
 
     def transform(self, X: Any) -> np.ndarray:

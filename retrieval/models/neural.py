@@ -189,25 +189,16 @@ class NeuralMapper(Mapper):
             self.model_.get_layer("code").set_weights(list(start))
         if image_start is not None:
             trained.get_layer("image_code").set_weights([image_start])
-        callbacks = []
-        if validation is not None and self.patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=self.patience, restore_best_weights=True
-                )
-            )
-        self.history_: dict[str, list[float]] = {}
-        if self.epochs:
-            self.history_ = fit_history(
-                trained,
-                fit_inputs,
-                fit_targets,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                validation=validation,
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
+        self.history_: dict[str, list[float]] = fit_history(
+            trained,
+            fit_inputs,
+            fit_targets,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation=validation,
+            patience=self.patience,
+            verbose=self.verbose,
+        )
         self.stack_ = DenseStack.from_keras(self.model_)
         if image_start is not None:
             weights = trained.get_layer("image_code").get_weights()[0]

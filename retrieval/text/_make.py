@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sklearn.base import BaseEstimator
 
@@ -14,6 +15,41 @@ from retrieval.text._encoders import (
     Word2VecEncoder,
 )
 from retrieval.text._neighbours import NeighbourTfidfEncoder
+
+
+def _vocabulary(config: TextConfig) -> dict[str, Any]:
+    """The TF-IDF settings both TF-IDF encoders take."""
+    return {
+        "max_features": config.max_features,
+        "min_df": config.min_df,
+        "sublinear_tf": config.sublinear_tf,
+        "stop_words": config.stop_words,
+    }
+
+
+ENCODERS: dict[str, Callable[[TextConfig, int], BaseEstimator]] = {
+    "tfidf": lambda config, seed: TfidfEncoder(
+        ngram_range=(1, config.ngram_max), **_vocabulary(config)
+    ),
+    "word2vec": lambda config, seed: Word2VecEncoder(
+        vector_size=config.word2vec_dim,
+        epochs=config.word2vec_epochs,
+        min_count=config.word2vec_min_count,
+        stop_words=config.stop_words,
+        seed=seed,
+    ),
+    "glove": lambda config, seed: PretrainedEncoder(
+        "glove", limit=config.glove_vocabulary, normalize=True, stop_words=config.stop_words
+    ),
+    "tfidf_neighbours": lambda config, seed: NeighbourTfidfEncoder(
+        neighbours=config.neighbours,
+        min_similarity=config.neighbour_similarity,
+        limit=config.glove_vocabulary,
+        **_vocabulary(config),
+    ),
+}
+"""How each encoder name of :class:`~retrieval.config.TextConfig` is built from its settings
+(a test checks that it covers every name the config admits)."""
 
 
 def make_encoder(
@@ -33,46 +69,7 @@ def make_encoder(
         raise ValueError(
             f"text.weights has {len(config.weights)} entries for {len(config.encoders)} encoders"
         )
-    vocabulary = {  # the TF-IDF settings both TF-IDF encoders take
-        "max_features": config.max_features,
-        "min_df": config.min_df,
-        "sublinear_tf": config.sublinear_tf,
-        "stop_words": config.stop_words,
-    }
-    encoders = []
-    for name in config.encoders:
-        if name == "tfidf":
-            encoders.append(TfidfEncoder(ngram_range=(1, config.ngram_max), **vocabulary))
-        elif name == "word2vec":
-            encoders.append(
-                Word2VecEncoder(
-                    vector_size=config.word2vec_dim,
-                    epochs=config.word2vec_epochs,
-                    min_count=config.word2vec_min_count,
-                    stop_words=config.stop_words,
-                    seed=seed,
-                )
-            )
-        elif name == "glove":
-            encoders.append(
-                PretrainedEncoder(
-                    "glove",
-                    limit=config.glove_vocabulary,
-                    normalize=True,
-                    stop_words=config.stop_words,
-                )
-            )
-        elif name == "tfidf_neighbours":
-            encoders.append(
-                NeighbourTfidfEncoder(
-                    neighbours=config.neighbours,
-                    min_similarity=config.neighbour_similarity,
-                    limit=config.glove_vocabulary,
-                    **vocabulary,
-                )
-            )
-        else:  # TextConfig admits only the names above
-            raise AssertionError(f"no construction for text encoder {name!r}")
+    encoders = [ENCODERS[name](config, seed) for name in config.encoders]
     if len(encoders) == 1 and not config.weights:
         return encoders[0]
     return ConcatEncoder(encoders, list(config.weights) or None)

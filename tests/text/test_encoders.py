@@ -136,7 +136,9 @@ def test_every_encoder_name_the_config_admits_is_built() -> None:
     import typing
 
     from retrieval.config import EncoderName
+    from retrieval.text._make import ENCODERS
 
+    assert set(ENCODERS) == set(typing.get_args(EncoderName))
     for name in typing.get_args(EncoderName):
         assert make_encoder(name).get_params() is not None
 
