@@ -29,11 +29,11 @@ CPU: ``python benchmarks/bench_features.py --count 128 --bf16`` and
 
 GPU (KERAS_BACKEND=jax; TensorFlow is neither needed nor imported). On a machine with
 jax[cuda] but without Keras, bring the wheels from a machine online, then run from the
-repository root (the script puts the repository on ``sys.path``; no install of the package)::
+repository root, the repository on ``PYTHONPATH`` (no install of the package)::
 
     pip download -d wheels keras tqdm pillow      # keras pulls namex, optree, absl-py, rich, h5py
     pip install --no-index --find-links wheels keras tqdm pillow      # on the GPU machine
-    KERAS_BACKEND=jax python benchmarks/bench_features.py --count 8192 --bf16 --memory-counts 1024 8192
+    PYTHONPATH=. KERAS_BACKEND=jax python benchmarks/bench_features.py --count 8192 --bf16 --memory-counts 1024 8192
 
 Expect about 4 minutes there (8,192 pictures: three rounds, four compilations).
 """
@@ -57,8 +57,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 
 def make_picture(args: tuple[Path, int, int | None]) -> None:

@@ -2,7 +2,8 @@
 
 1. **Choose on train folds.** :func:`cross_validate` trains a config on k-1 folds of a train
    part and ranks the held-out fold's images for each of its descriptions; the mean MAP@20
-   over folds is what selection looks at (:func:`select`). Test parts are never used to choose.
+   over folds is what selection looks at (:meth:`retrieval.evaluation.study.ScoreCache.choose`,
+   which keeps each score). Test parts are never used to choose.
 2. **Report on test parts, with intervals.** Each chosen config is trained once on the whole
    train part and scored on the test part. :func:`bootstrap_interval` gives a 95% interval
    of a per-query metric by resampling the queries; :func:`paired_test` compares two methods
@@ -19,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,18 +90,6 @@ def cross_validate(
         rest = np.setdiff1d(everything, fold)
         result.fold_ranks.append(ranks(config, train.subset(rest), train.subset(fold)))
     return result
-
-
-def select(
-    candidates: Mapping[str, RunConfig], train: Dataset, *, folds: int = 5, seed: int = 0, **options
-) -> tuple[str, dict[str, CrossValidation]]:
-    """The candidate with the best cross-validated MAP@20 (ties: the first), and every result."""
-    results = {
-        name: cross_validate(config, train, folds=folds, seed=seed, **options)
-        for name, config in candidates.items()
-    }
-    best = max(results, key=lambda name: results[name].score)
-    return best, results
 
 
 def bootstrap_interval(

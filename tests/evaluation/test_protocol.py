@@ -13,7 +13,6 @@ from retrieval.evaluation.protocol import (
     fold_indices,
     paired_test,
     reciprocal_ranks,
-    select,
 )
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -45,17 +44,6 @@ def test_cross_validation_never_shows_a_fold_to_its_own_training() -> None:
     assert result.score == pytest.approx(
         np.mean([reciprocal_ranks(r).mean() for r in result.fold_ranks])
     )
-
-
-@pytest.mark.slow
-def test_select_prefers_a_real_mapper_to_a_crippled_one() -> None:
-    train = load_competition(DEMO, "train", features=["pool5"])
-    good = RunConfig.from_dict({"name": "cca", "mappers": [{"kind": "cca", "space": "features"}]})
-    bad = RunConfig.from_dict(
-        {"name": "ridge", "mappers": [{"kind": "ridge", "params": {"alpha": 1e6}}]}
-    )
-    best, results = select({"crippled": bad, "cca": good}, train, folds=3)
-    assert best == "cca" and results["cca"].score > results["crippled"].score
 
 
 def test_bootstrap_interval_covers_the_mean_and_narrows_with_more_queries() -> None:
