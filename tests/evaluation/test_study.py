@@ -58,8 +58,8 @@ def test_the_test_part_ranks_one_image_per_description() -> None:
 def test_candidates_and_their_descriptions() -> None:
     assert PEERS[0].startswith("ridge") and all(FAMILIES[name] for name in PEERS)
     assert describe(FAMILIES["CCA"][0]) == "cca(reg 0.3, n_components 128); power 0.5"
-    epochs = varied(default_values(), "mappers.0.params.epochs", 3)
-    assert epochs["mappers"][0]["params"]["epochs"] == 3
-    assert default_values()["mappers"][0]["params"]["epochs"] == 10  # a copy was changed
+    epochs = varied(default_values(), "mappers.0.params.epochs", 10)
+    assert epochs["mappers"][0]["params"]["epochs"] == 10
+    assert default_values()["mappers"][0]["params"]["epochs"] == 3  # a copy was changed
     with pytest.raises(KeyError, match="image.no_such_setting"):
         varied(default_values(), "image.no_such_setting", 1)
