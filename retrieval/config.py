@@ -116,7 +116,7 @@ class TextConfig:
     glove_vocabulary: int = 100000
     neighbours: int = 5
     neighbour_similarity: float = 0.5
-    stop_words: Literal["english", "function", "none"] = "english"
+    stop_words: Literal["english", "function", "none"] = "function"
 
     def __post_init__(self) -> None:
         known = typing.get_args(EncoderName)

@@ -7,7 +7,7 @@ Examples
 --------
 >>> from retrieval.text import TfidfEncoder, tokenize
 >>> tokenize("Two dogs play in the park.")
-['dogs', 'play', 'park']
+['two', 'dogs', 'play', 'park']
 >>> TfidfEncoder().fit(["a dog", "a cat"]).transform(["dog"]).tolist()
 [[0.0, 1.0]]
 """

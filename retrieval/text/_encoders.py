@@ -100,7 +100,7 @@ class TfidfEncoder(BaseEstimator, TransformerMixin):
         min_df: int | float = _TEXT.min_df,
         ngram_range: tuple[int, int] = (1, _TEXT.ngram_max),
         sublinear_tf: bool = _TEXT.sublinear_tf,
-        stop_words: str | list[str] | None = "english",
+        stop_words: str | list[str] | None = "function",
         sparse: bool = False,
         on_empty: OnEmpty = "zero",
     ):
@@ -286,7 +286,7 @@ class Word2VecEncoder(_WordVectorEncoder):
         seed: int = 0,
         weighting: Literal["tfidf", "mean"] = "tfidf",
         normalize: bool = False,
-        stop_words: str | list[str] | None = "english",
+        stop_words: str | list[str] | None = "function",
         on_empty: OnEmpty = "zero",
     ):
         self.vector_size = vector_size
@@ -350,7 +350,7 @@ class PretrainedEncoder(_WordVectorEncoder):
         limit: int | None = _TEXT.glove_vocabulary,
         weighting: Literal["tfidf", "mean"] = "tfidf",
         normalize: bool = False,
-        stop_words: str | list[str] | None = "english",
+        stop_words: str | list[str] | None = "function",
         on_empty: OnEmpty = "zero",
     ):
         self.vectors = vectors

@@ -104,7 +104,7 @@ class NeighbourTfidfEncoder(BaseEstimator, TransformerMixin):
         max_features: int | None = _TEXT.max_features,
         min_df: int | float = _TEXT.min_df,
         sublinear_tf: bool = _TEXT.sublinear_tf,
-        stop_words: str | list[str] | None = "english",
+        stop_words: str | list[str] | None = "function",
         on_empty: OnEmpty = "zero",
     ) -> None:
         self.neighbours = neighbours

@@ -131,7 +131,7 @@ class Tokenizer:
     ([], ['empty', 'fire'])
     """
 
-    def __init__(self, stop_words: str | Iterable[str] | None = "english", min_length: int = 1):
+    def __init__(self, stop_words: str | Iterable[str] | None = "function", min_length: int = 1):
         self.stop_words = stop_words
         self.min_length = min_length
         if stop_words == "english":
