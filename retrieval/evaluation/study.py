@@ -64,6 +64,17 @@ def on_features(values: dict, kind: str) -> dict:
     return {**values, "data": {**values.get("data", {}), "features": kind}}
 
 
+def with_text(values: dict) -> dict:
+    """``values`` with the default's text settings written out when it has none of its own.
+
+    >>> with_text({"mappers": []})["text"]["stop_words"]
+    'function'
+    """
+    if "text" in values:
+        return values
+    return {**values, "text": RunConfig().to_dict()["text"]}
+
+
 class ScoreCache:
     """Cross-validation scores by dataset and config, kept in a JSON file; every config reads
     the ``features`` kind."""
@@ -77,8 +88,12 @@ class ScoreCache:
 
     def cv(self, root: str, values: dict, train: Dataset, folds: int) -> float:
         """The ``folds``-fold cross-validated MAP@20 of ``values`` on ``train`` (the train part
-        of the dataset at ``root``), computed once and kept."""
-        values = on_features(values, self.features)
+        of the dataset at ``root``), computed once and kept.
+
+        An entry without a ``text`` table reads the default's text features (every method of
+        the study shares them), so the default's text settings are written into its key: a
+        change of them (the stop words, say) is a new key, never a stale score."""
+        values = with_text(on_features(values, self.features))
         key = f"{root}|{folds}|{json.dumps(values, sort_keys=True)}"
         if key not in self.data:
             result = cross_validate(study_config(values, "cv"), train, folds=folds)
