@@ -60,3 +60,17 @@ def standard_scale(std: np.ndarray) -> np.ndarray:
     std = np.asarray(std, dtype=np.float64)
     constant = std <= 1e-6 * max(float(std.max(initial=0.0)), 1.0)
     return np.where(constant, 1.0, 1.0 / np.where(constant, 1.0, std))
+
+
+def z_scores(scores: Any) -> np.ndarray:
+    """``scores`` minus their mean, over their standard deviation (all zeros when they are all
+    equal): one query's scores over a gallery on the scale every search answers in.
+
+    >>> z_scores([1.0, 2.0, 3.0]).round(3).tolist()
+    [-1.225, 0.0, 1.225]
+    >>> z_scores([0.5, 0.5]).tolist()
+    [0.0, 0.0]
+    """
+    scores = np.asarray(scores, np.float64)
+    spread = float(scores.std())
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)

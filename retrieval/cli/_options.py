@@ -133,10 +133,16 @@ def library_or_default(store: Path | None, *, must_exist: bool) -> Path:
     return folder
 
 
+AUTO_INDEX_LIMIT = 5000
+"""The most pictures a search indexes on its way; a larger working folder is left to
+``retrieval index``, said in one line."""
+
+
 def index_here_first(folder: Path) -> None:
     """Index the working folder into the library at ``folder`` when the library does not
     cover it yet and it holds pictures, as a search there would need: rclip's habit of
     searching where you stand. Said in one line on stderr; the summary follows there too."""
+    import itertools
     import sys
 
     from retrieval.library import PictureLibrary
@@ -146,7 +152,14 @@ def index_here_first(folder: Path) -> None:
     here = Path.cwd().resolve()
     if not library.index_path.is_dir() or library.covers(here):
         return
-    if next(iter(iter_image_files([here])), None) is None:
+    found = sum(1 for _ in itertools.islice(iter_image_files([here]), AUTO_INDEX_LIMIT + 1))
+    if not found:
+        return
+    if found > AUTO_INDEX_LIMIT:
+        announce(
+            f"{here} holds more than {AUTO_INDEX_LIMIT} pictures the library lacks: not indexed "
+            "on the way to a search; `retrieval index .` indexes them (--no-index hides this)"
+        )
         return
     announce(
         f"indexing {here} into the library first (its first search here; later ones search it "

@@ -18,11 +18,12 @@ from retrieval.core.bundle import load_bundle, save_bundle
 from retrieval.core.combined import QueryTerm, check_terms, combined_scores, search_combined
 from retrieval.core.gallery import CODE, Gallery
 from retrieval.core.model import Member, TrainedModel
-from retrieval.core.searcher import GallerySearcher, Searcher, SearchHit
+from retrieval.core.searcher import SCALE, GallerySearcher, Searcher, SearchHit
 from retrieval.core.trainer import Trainer, choose_weights
 
 __all__ = [
     "CODE",
+    "SCALE",
     "Gallery",
     "Member",
     "QueryTerm",

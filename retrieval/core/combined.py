@@ -4,9 +4,8 @@
 Each term is scored against the whole gallery on its own (a text by the model's text
 scores, a picture by its cosine with every gallery picture), its scores are standardised
 over the gallery (mean 0, standard deviation 1) so that texts and pictures weigh alike, and
-the combined score is the weighted sum: a subtracted term has a negative weight. A combined
-score is therefore a sum of z-scores, not a cosine; a single term with weight 1 is left to
-the plain searches, whose scores keep their own scale.
+the combined score is the weighted sum: a subtracted term has a negative weight. Its hits are
+scored, as every search's, by their z-score over the gallery.
 
 Works with any searcher that has ``scores(texts)``, ``image_scores(image, weights_file=...)``
 and a ``gallery`` with ``ids`` and ``paths`` (a bundle's :class:`retrieval.core.Searcher`, a
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.arrays import z_scores
 from retrieval.core.searcher import SearchHit
 from retrieval.features import IMAGE_SUFFIXES
 from retrieval.metrics import top_k
@@ -73,12 +73,6 @@ def check_terms(terms: Sequence[QueryTerm]) -> None:
             raise FileNotFoundError(f"{term.image}: no such image file (a term of the query)")
 
 
-def _standardised(scores: np.ndarray) -> np.ndarray:
-    scores = np.asarray(scores, np.float64)
-    spread = float(scores.std())
-    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
-
-
 def combined_scores(
     searcher: Any, terms: Sequence[QueryTerm], *, weights_file: Any = None
 ) -> np.ndarray:
@@ -91,15 +85,16 @@ def combined_scores(
             scores = searcher.scores([term.text])[0]
         else:
             scores = searcher.image_scores(term.image, weights_file=weights_file)
-        total += term.weight * _standardised(scores)
+        total += term.weight * z_scores(scores)
     return total
 
 
 def search_combined(
     searcher: Any, terms: Sequence[QueryTerm], k: int = 20, *, weights_file: Any = None
 ) -> list[SearchHit]:
-    """The ``k`` gallery pictures with the best combined score (see :func:`combined_scores`)."""
-    scores = combined_scores(searcher, terms, weights_file=weights_file)
+    """The ``k`` gallery pictures with the best combined score (see :func:`combined_scores`),
+    each scored as a z-score over the gallery, as every search answers."""
+    scores = z_scores(combined_scores(searcher, terms, weights_file=weights_file))
     gallery = searcher.gallery
     return [
         SearchHit(int(i), gallery.ids[i], gallery.paths[i], float(scores[i]))

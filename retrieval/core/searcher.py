@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from retrieval.arrays import unit_rows
+from retrieval.arrays import unit_rows, z_scores
 from retrieval.config import IndexConfig
 from retrieval.core.gallery import Gallery
 from retrieval.core.model import CONCEPTS, HUBNESS, TrainedModel, z_sample
@@ -43,6 +43,14 @@ class SearchHit(NamedTuple):
     score: float
 
 
+SCALE = "z-score"
+"""What every search's hits are scored in, whatever searches and whatever the query (a text,
+an example picture, both, or a refinement): the z-score of the picture's similarity over the
+gallery, how many standard deviations above the gallery's mean it is for this query. Compare
+scores within one query; the raw similarities are :meth:`GallerySearcher.scores` and
+:meth:`GallerySearcher.code_scores`."""
+
+
 class GallerySearcher:
     """What every searcher of one gallery answers, whatever embeds its queries: a trained
     model (:class:`Searcher`) or CLIP (:class:`~retrieval.library.ClipSearcher`).
@@ -53,10 +61,6 @@ class GallerySearcher:
     """
 
     gallery: Gallery
-    text_scale: str = "cosine"
-    """What a text query's scores are: ``"cosine"``, or ``"z-score"`` for a trained model's
-    fused scores (each part's cosines standardised over the gallery, weighted and summed:
-    compare them within one query only). Code and example-image scores are cosines."""
 
     def scores(self, texts: Sequence[str], *, as_a_set: bool = False) -> np.ndarray:
         """Similarity of every description with every gallery picture, (n_texts, n_gallery)."""
@@ -107,6 +111,9 @@ class GallerySearcher:
         return self._hits(self.image_scores(image, weights_file=weights_file), k)
 
     def _hits(self, scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[SearchHit]:
+        """The best ``k`` of ``scores`` (over the whole gallery, or over the candidate
+        ``rows`` an index found), scored as z-scores over what was scored."""
+        scores = z_scores(scores)
         best = top_k(scores[None], k)[0]
         positions = best if rows is None else rows[best]
         return [
@@ -117,8 +124,6 @@ class GallerySearcher:
 
 class Searcher(GallerySearcher):
     """Searches ``gallery`` with ``model``; ``index`` (default: the model's config) picks candidates."""
-
-    text_scale = "z-score"
 
     def __init__(
         self, model: TrainedModel, gallery: Gallery, *, index: IndexConfig | None = None

@@ -21,6 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.staticfiles import StaticFiles
 
+from retrieval.arrays import z_scores
+from retrieval.core import SCALE as SCORE_SCALE
 from retrieval.core import SearchHit
 from retrieval.features import HEIF_SUFFIXES, BadImageError, heif_as_jpeg
 from retrieval.library import DEFAULT_EXTENSIONS
@@ -72,10 +74,10 @@ class Result(BaseModel):
 
 
 SCALE = Field(
-    "cosine",
-    description="what the scores are: 'cosine' (-1 to 1), or 'z-score' (a trained model's "
-    "fused scores, or a refinement's: standardised over the gallery, comparable within one "
-    "answer only)",
+    SCORE_SCALE,
+    description="what the scores are, in every answer: 'z-score', how many standard "
+    "deviations a picture's similarity is above the gallery's mean for this query "
+    "(comparable within one answer only)",
 )
 
 
@@ -254,8 +256,7 @@ def create_app(
             raise HTTPException(422, "the query is blank")
         view = snapshot()
         hits = results(view, [(h.index, h.score) for h in view.search_text(q, k)])
-        scale = getattr(view, "text_scale", "cosine")
-        return Results(query=q, results=hits, note=view.query_note(q), scale=scale)
+        return Results(query=q, results=hits, note=view.query_note(q))
 
     @app.post(
         "/api/search/image",
@@ -280,6 +281,7 @@ def create_app(
             return code, np.asarray(view.code_scores(code))
 
         code, scores = await run_in_threadpool(code_and_scores)  # both off the event loop
+        scores = z_scores(scores)  # the scale of every answer
         order = top_k(scores[None], k)[0]
         return Results(
             query=file.filename or "image",
@@ -348,10 +350,9 @@ def create_app(
             initial = view.text_scores(request.query) if request.query.strip() else None
         session = RelevanceFeedback(view.codes, initial_scores=initial)
         session.vote_many(list(request.votes), list(request.votes.values()))
-        scores = session.scores()
+        scores = z_scores(session.scores())  # the scale of every answer
         ranking = session.ranking(include_voted=True)[: request.k]
         return FeedbackResults(
-            scale="z-score",
             proposals=results(view, [(i, scores[i]) for i in session.propose(8)]),
             ranking=results(view, [(int(i), scores[i]) for i in ranking]),
         )

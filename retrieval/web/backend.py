@@ -38,11 +38,6 @@ class SearcherBackend:
         self.codes = searcher.gallery.codes
         self._roots = roots
 
-    @property
-    def text_scale(self) -> str:
-        """What a text query's scores are (see :attr:`~retrieval.core.GallerySearcher.text_scale`)."""
-        return getattr(self.searcher, "text_scale", "cosine")
-
     def search_text(self, text: str, k: int) -> list[SearchHit]:
         return self.searcher.search(text, k)
 

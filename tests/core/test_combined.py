@@ -78,7 +78,8 @@ def test_each_term_weighs_alike_whatever_its_scale(tmp_path: Path) -> None:
     assert searcher.weights_files == ["w.h5"]
     hits = search_combined(searcher, terms, k=2)
     assert hits[0].id == "p2" and hits[0].path == "2.jpg"
-    assert hits[0].score == pytest.approx(2 * 0.5 * unit)
+    # its score is the combined score's z-score over the gallery ([0, 0, a, -a]: a / (a / sqrt 2))
+    assert hits[0].score == pytest.approx(np.sqrt(2))
 
 
 def test_a_subtracted_term_sinks_what_it_matches() -> None:

@@ -189,6 +189,8 @@ def test_the_per_user_library_is_the_default_and_remembers_its_bundle(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no pictures here: no search indexes it
     default = tmp_path / "data-home" / "retrieval" / "library"
     assert main(["search", "a red apple"]) == 1
     assert f"the default library {default} holds nothing yet" in capsys.readouterr().err
@@ -206,6 +208,30 @@ def test_the_per_user_library_is_the_default_and_remembers_its_bundle(
     out = capsys.readouterr()
     assert f"library: {default} (the default" in out.err
     assert all(Path(p).is_relative_to(photos) for p in out.out.split())
+
+
+def test_a_search_indexes_a_working_folder_only_up_to_a_limit(
+    bundle: Path,
+    photos: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A working folder with more new pictures than the limit is left to ``retrieval index``,
+    said in one line; within the limit it is indexed first."""
+    from retrieval.cli import _options
+
+    store = tmp_path / "store"
+    PictureLibrary(store).update([photos / "trip"], bundle=bundle)
+    monkeypatch.chdir(photos)
+    monkeypatch.setattr(_options, "AUTO_INDEX_LIMIT", 2)
+    _options.index_here_first(store)
+    assert "holds more than 2 pictures the library lacks" in capsys.readouterr().err
+    assert not PictureLibrary(store).covers(photos)
+    monkeypatch.setattr(_options, "AUTO_INDEX_LIMIT", 100)
+    _options.index_here_first(store)
+    assert f"indexing {photos.resolve()} into the library first" in capsys.readouterr().err
+    assert PictureLibrary(store).covers(photos)
 
 
 def test_the_summary_says_no_duplicates_rather_than_zero_of_them() -> None:
@@ -245,11 +271,14 @@ def test_the_page_follows_re_indexing_and_never_offers_a_deleted_picture(
         if r["name"] == "q.jpg"
     )
     assert client.get(f"/images/{index}").status_code == 200  # the new root is served
-    # each answer says its scale: a trained model's text scores are fused z-scores, an example
-    # picture's are cosines
+    # one scale on the page, whatever the query: z-scores over the gallery, said in each answer
     assert client.get("/api/search", params={"q": "a dog"}).json()["scale"] == "z-score"
     upload = {"file": ("q.jpg", (extra / "q.jpg").read_bytes(), "image/jpeg")}
-    assert client.post("/api/search/image", files=upload).json()["scale"] == "cosine"
+    answer = client.post("/api/search/image", files=upload).json()
+    assert answer["scale"] == "z-score" and answer["results"][0]["name"] == "q.jpg"
+    assert (
+        answer["results"][0]["score"] > 1.5
+    )  # the picture itself stands out (a cosine is at most 1)
 
 
 def test_near_duplicates_are_grouped_and_listed_by_the_command(
