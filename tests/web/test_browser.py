@@ -91,7 +91,7 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
         assert "yes" in cards.nth(0).get_attribute("class")
         page.click("#refine")
         expect(page.locator("#status")).to_have_text(
-            "Refined with 2 votes; scores are z-scores (compare within this answer)"
+            "Refined with 2 votes; scores are z-scores over the gallery (compare within this answer)"
         )
         ids = [c.get_attribute("data-id") for c in page.locator(".card").all()]
         assert len(ids) == 24 and ids[0] == yes and no not in ids  # the yes kept on top
@@ -120,7 +120,7 @@ def test_search_vote_and_refine_in_the_browser(server_url: str, tmp_path: Path) 
 
         page.set_input_files("#image", str(DEMO / "images_train" / "7.jpg"))
         page.click("#search-image")
-        expect(page.locator("#status")).to_contain_text("like 7.jpg; scores are cosines")
+        expect(page.locator("#status")).to_contain_text("like 7.jpg; scores are z-scores")
         assert page.locator(".card").first.get_attribute("data-id") == "7"
         thumbnail = page.locator("#query-picture")
         assert thumbnail.is_visible() and thumbnail.get_attribute("src").startswith("blob:")
