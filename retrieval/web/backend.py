@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from retrieval.core import GallerySearcher, SearchHit
+from retrieval.core.gallery import picture_folders
 from retrieval.store import MANIFEST
 
 
@@ -71,7 +72,7 @@ class SearcherBackend:
         recorded = getattr(self.searcher.gallery, "roots", None)
         if recorded is not None:
             return list(recorded)
-        return sorted({Path(os.path.abspath(p)).parent for p in self.paths})
+        return picture_folders(self.paths)
 
 
 class LibraryBackend:
