@@ -60,6 +60,12 @@ def add_competition_root(parser: argparse.ArgumentParser, help: str) -> None:  #
     parser.add_argument("--root", type=Path, help=help)
 
 
+def add_submission_file(parser: argparse.ArgumentParser, *, action: str, root_help: str) -> None:
+    """``FILE``, the submission CSV to ``action``, and ``--root`` (``root_help`` says what for)."""
+    parser.add_argument("file", type=Path, help=f"the submission CSV to {action}")
+    add_competition_root(parser, root_help)
+
+
 def add_weights_file(parser: argparse.ArgumentParser) -> None:
     """``--weights-file``: only for bundles whose features came from a weights file."""
     parser.add_argument(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retrieval.cli._options import add_command, add_competition_root
+from retrieval.cli._options import add_command, add_submission_file
 
 EXAMPLE = """examples:
   retrieval score submission.csv data/demo/answers_test.csv
@@ -25,13 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Score a Kaggle submission file against the answers it should find.",
         example=EXAMPLE,
     )
-    parser.add_argument("file", type=Path, help="the submission CSV to score")
-    parser.add_argument("answers", type=Path, help="the answer file (Description_ID,Image_ID rows)")
-    add_competition_root(
+    add_submission_file(
         parser,
-        "competition folder whose test images are the gallery: every submitted id must be "
+        action="score",
+        root_help="competition folder whose test images are the gallery: every submitted id must be "
         "one of them, and the answers must match its test part",
     )
+    parser.add_argument("answers", type=Path, help="the answer file (Description_ID,Image_ID rows)")
     parser.set_defaults(run=run)
 
 

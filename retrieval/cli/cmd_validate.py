@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from retrieval.cli._options import add_command, add_competition_root
+from retrieval.cli._options import add_command, add_submission_file
 
 EXAMPLE = """examples:
   retrieval validate submission.csv
@@ -25,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check a Kaggle submission file; with --root, against a test part's ids.",
         example=EXAMPLE,
     )
-    parser.add_argument("file", type=Path, help="the submission CSV to check")
-    add_competition_root(
+    add_submission_file(
         parser,
-        "competition folder: rows must be its test descriptions, in order, and every id "
+        action="check",
+        root_help="competition folder: rows must be its test descriptions, in order, and every id "
         "one of its test images",
     )
     parser.add_argument(

@@ -15,6 +15,8 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,23 +39,64 @@ def _absolute_paths(paths: list[str], folder: Path) -> list[str]:
     return [os.path.normpath(os.path.join(base, p)) for p in paths]
 
 
+@dataclass(frozen=True)
+class Bundle:
+    """A trained model and its gallery as one :class:`~retrieval.store.Stateful` object.
+
+    The gallery's paths and the folders they are in are stored relative to ``base`` (the
+    bundle's folder), and :meth:`located` makes loaded ones absolute again. ``base`` is
+    ``None`` for paths loaded as the earliest bundles stored them, absolute.
+
+    >>> Bundle.__name__
+    'Bundle'
+    """
+
+    model: TrainedModel
+    gallery: Gallery
+    base: Path | None = Path(".")
+
+    def get_state(self) -> tuple[store.Meta, store.Arrays]:
+        model_meta, model_arrays = self.model.get_state()
+        gallery_meta, gallery_arrays = self.gallery.get_state()
+        gallery = self.gallery
+        roots = gallery.roots if gallery.roots is not None else picture_folders(gallery.paths)
+        base = self.base if self.base is not None else Path(".")
+        gallery_meta["roots"] = _relative_paths([str(r) for r in roots], base)
+        gallery_meta["paths"] = _relative_paths(gallery_meta["paths"], base)
+        gallery_meta["paths_base"] = PATHS_BASE
+        meta = {"model": model_meta, "gallery": gallery_meta}
+        return meta, {**store.nest("model", model_arrays), **store.nest("gallery", gallery_arrays)}
+
+    @classmethod
+    def from_state(
+        cls, meta: store.Meta, arrays: Mapping[str, np.ndarray], *, source: str = "bundle"
+    ) -> Bundle:
+        """The bundle with its gallery's paths as stored (relative: see :meth:`located`)."""
+        model = TrainedModel.from_state(meta["model"], store.part("model", arrays), source=source)
+        gallery = Gallery.from_state(dict(meta["gallery"]), store.part("gallery", arrays))
+        relative = meta["gallery"].get("paths_base") == PATHS_BASE
+        return cls(model, gallery, base=Path(".") if relative else None)
+
+    def located(self, folder: Path) -> Bundle:
+        """The bundle with stored relative paths resolved against its ``folder``."""
+        if self.base is None:
+            return self
+        paths = _absolute_paths([str(p) for p in self.gallery.paths], folder)
+        roots = self.gallery.roots
+        gallery = replace(
+            self.gallery,
+            paths=[Path(p) for p in paths],
+            roots=None if roots is None else [Path(r) for r in _absolute_paths(roots, folder)],
+        )
+        return Bundle(self.model, gallery, base=folder)
+
+
 def save_bundle(path: str | os.PathLike[str], model: TrainedModel, gallery: Gallery) -> Path:
     """Write the bundle folder atomically (an existing one is replaced only when complete).
 
     The folders the gallery's pictures are in are recorded beside their paths (both relative
     to the bundle), so that the page serves no picture outside them."""
-    model_meta, model_arrays = model.get_state()
-    gallery_meta, gallery_arrays = gallery.get_state()
-    roots = gallery.roots if gallery.roots is not None else picture_folders(gallery.paths)
-    gallery_meta["roots"] = _relative_paths([str(r) for r in roots], Path(path))
-    gallery_meta["paths"] = _relative_paths(gallery_meta["paths"], Path(path))
-    gallery_meta["paths_base"] = PATHS_BASE
-    return store.save(
-        path,
-        KIND,
-        {"model": model_meta, "gallery": gallery_meta},
-        {**store.nest("model", model_arrays), **store.nest("gallery", gallery_arrays)},
-    )
+    return store.save_state(path, KIND, Bundle(model, gallery, base=Path(path)))
 
 
 def load_bundle(path: str | os.PathLike[str]) -> tuple[TrainedModel, Gallery]:
@@ -61,22 +104,15 @@ def load_bundle(path: str | os.PathLike[str]) -> tuple[TrainedModel, Gallery]:
     stored = store.load(path, KIND)
     manifest = stored.folder / store.MANIFEST
     try:
-        model = TrainedModel.from_state(
-            stored.meta["model"], store.part("model", stored.arrays), source=str(manifest)
-        )
-        gallery_meta = dict(stored.meta["gallery"])
-        if gallery_meta.get("paths_base") == PATHS_BASE:
-            gallery_meta["paths"] = _absolute_paths(gallery_meta["paths"], stored.folder)
-            if isinstance(gallery_meta.get("roots"), list):
-                gallery_meta["roots"] = _absolute_paths(gallery_meta["roots"], stored.folder)
-        gallery = Gallery.from_state(gallery_meta, store.part("gallery", stored.arrays))
+        bundle = Bundle.from_state(store.state_of(stored), stored.arrays, source=str(manifest))
+        bundle = bundle.located(stored.folder)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         if isinstance(exc, store.StoreError):
             raise
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise store.StoreError(f"{manifest}: not a complete bundle ({detail})") from None
-    check_parts_fit(model, gallery, source=manifest)
-    return model, gallery
+    check_parts_fit(bundle.model, bundle.gallery, source=manifest)
+    return bundle.model, bundle.gallery
 
 
 PROBE = "a photo"

@@ -188,6 +188,18 @@ class _WordVectorEncoder(BaseEstimator, TransformerMixin):
 
     kind = ""
 
+    def __init__(
+        self,
+        weighting: Literal["tfidf", "mean"] = "tfidf",
+        normalize: bool = False,
+        stop_words: str | list[str] | None = "function",
+        on_empty: OnEmpty = "zero",
+    ):
+        self.weighting = weighting
+        self.normalize = normalize
+        self.stop_words = stop_words
+        self.on_empty = on_empty
+
     def _set_vectors(self, words: Sequence[str], vectors: np.ndarray, token_lists) -> None:
         self.words_ = [str(w) for w in words]
         self.vectors_ = np.asarray(vectors, dtype=np.float32)
@@ -201,8 +213,10 @@ class _WordVectorEncoder(BaseEstimator, TransformerMixin):
         # Smoothed idf as scikit-learn computes it; words never seen in training get the maximum.
         self.idf_ = (np.log((1 + n) / (1 + df)) + 1.0).astype(np.float32)
 
-    def _tokens(self, texts: Sequence[str]) -> list[list[str]]:
-        tokenizer = getattr(self, "tokenizer_", None) or Tokenizer(self.stop_words)
+    def _tokens(self, texts: Sequence[str], fitting: bool = False) -> list[list[str]]:
+        """Each text's tokens; while ``fitting``, with the current ``stop_words``."""
+        tokenizer = None if fitting else getattr(self, "tokenizer_", None)
+        tokenizer = tokenizer or Tokenizer(self.stop_words)
         return [tokenizer(t) for t in _as_texts(texts)]
 
     def known_counts(self, texts: Sequence[str]) -> np.ndarray:
@@ -222,7 +236,7 @@ class _WordVectorEncoder(BaseEstimator, TransformerMixin):
         check_is_fitted(self, "vectors_")
         if self.weighting not in ("tfidf", "mean"):
             raise ValueError(f"weighting must be 'tfidf' or 'mean', got {self.weighting!r}")
-        token_lists = self._tokens(texts)
+        token_lists = self._tokens(texts, fitting=True)
         # one sparse row of token weights per text, so the pooling is one matrix product
         rows = [[self._rows[t] for t in tokens if t in self._rows] for tokens in token_lists]
         counts = np.array([len(r) for r in rows], dtype=np.int64)
@@ -289,21 +303,18 @@ class Word2VecEncoder(_WordVectorEncoder):
         stop_words: str | list[str] | None = "function",
         on_empty: OnEmpty = "zero",
     ):
+        super().__init__(weighting, normalize, stop_words, on_empty)
         self.vector_size = vector_size
         self.window = window
         self.min_count = min_count
         self.epochs = epochs
         self.sg = sg
         self.seed = seed
-        self.weighting = weighting
-        self.normalize = normalize
-        self.stop_words = stop_words
-        self.on_empty = on_empty
 
     def fit(self, texts: Sequence[str], y: object = None) -> Word2VecEncoder:
         from gensim.models import Word2Vec
 
-        token_lists = [Tokenizer(self.stop_words)(t) for t in _as_texts(texts)]
+        token_lists = self._tokens(texts, fitting=True)
         corpus = [t for t in token_lists if t]
         if not corpus:
             raise ValueError("cannot train word2vec: every description is empty")
@@ -353,16 +364,13 @@ class PretrainedEncoder(_WordVectorEncoder):
         stop_words: str | list[str] | None = "function",
         on_empty: OnEmpty = "zero",
     ):
+        super().__init__(weighting, normalize, stop_words, on_empty)
         self.vectors = vectors
         self.limit = limit
-        self.weighting = weighting
-        self.normalize = normalize
-        self.stop_words = stop_words
-        self.on_empty = on_empty
 
     def fit(self, texts: Sequence[str], y: object = None) -> PretrainedEncoder:
         words, vectors = word_vectors(self.vectors, self.limit)
-        token_lists = [Tokenizer(self.stop_words)(t) for t in _as_texts(texts)]
+        token_lists = self._tokens(texts, fitting=True)
         self._set_vectors(words, vectors, token_lists)
         return self
 

@@ -138,6 +138,28 @@ def test_loaded_bundle_searches_without_keras_or_gensim(searcher: Searcher, tmp_
     assert out.split() == ["3", "False", "False", "False"]
 
 
+def test_a_bundle_is_stored_through_the_state_protocol_and_the_former_layout_still_loads(
+    searcher: Searcher, parts, tmp_path: Path
+) -> None:
+    """A bundle is one Stateful object under the manifest's "state" key; a bundle written
+    with its model and gallery at the manifest's top level (the layout before) loads and
+    ranks the same."""
+    _, held_out = parts
+    save_bundle(tmp_path / "bundle", searcher.model, searcher.gallery)
+    stored = store.load(tmp_path / "bundle", "retrieval.bundle")
+    assert set(stored.meta) == {store.STATE} and set(stored.meta[store.STATE]) == {
+        "model",
+        "gallery",
+    }
+    store.save(tmp_path / "former", "retrieval.bundle", stored.meta[store.STATE], stored.arrays)
+    # the copy sits at the same depth as the original, so its relative paths still hold
+    model, gallery = load_bundle(tmp_path / "former")
+    assert [p.resolve() for p in gallery.paths] == [p.resolve() for p in searcher.gallery.paths]
+    np.testing.assert_array_equal(
+        Searcher(model, gallery).rank(held_out.texts(), 20), searcher.rank(held_out.texts(), 20)
+    )
+
+
 def test_other_format_versions_and_older_bundles_fail_clearly(
     searcher: Searcher, tmp_path: Path
 ) -> None:

@@ -176,10 +176,10 @@ def test_a_picture_added_to_a_bundle_s_manifest_later_is_not_served(
     edited = save_bundle(tmp_path / "edited" / "bundle", *load_bundle(trained_bundle))
     manifest = edited / "manifest.json"
     meta = json.loads(manifest.read_text())
-    roots = [(edited / r).resolve() for r in meta["gallery"]["roots"]]
+    roots = [(edited / r).resolve() for r in meta["state"]["gallery"]["roots"]]
     demo_pictures = (REPO / "data" / "demo" / "images_train").resolve()
     assert roots == [demo_pictures]
-    meta["gallery"]["paths"][1] = os.path.relpath(private, edited)
+    meta["state"]["gallery"]["paths"][1] = os.path.relpath(private, edited)
     manifest.write_text(json.dumps(meta))
     model, gallery = load_bundle(edited)
     assert gallery.paths[1] == private
