@@ -36,6 +36,11 @@ NATIVE_LOG_LINE = re.compile(r"^[IW]\d{4} \d\d:\d\d:\d\d")  # absl: I0000 00:00:
 NATIVE_CUDA_PROBE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d.*cuda", re.IGNORECASE)
 # logged at error level, but a note: an int64 op (CLIP's tokens) runs without oneDNN
 NATIVE_ONEDNN_NOTE = re.compile(r"^E\d{4} \d\d:\d\d:\d\d.*\] oneDNN supports DT_INT64 only")
+# Ray's core worker, when Ray Data starts an actor pool (its own constructor arguments)
+RAY_ACTOR_NOTE = re.compile(
+    r"^\[[\d-]+ [\d:,]+ E \d+ \d+\] core_worker\.cc:\d+: Actor with class name: "
+    r"'MapWorker\(.*has constructor arguments in the object store"
+)
 QUIETED = ("tensorflow",)
 
 
@@ -55,9 +60,14 @@ def is_noise(line: str) -> bool:
     >>> is_noise("E0000 00:00:1795669840.427210 20179 util.cc:131] oneDNN supports DT_INT64 only on "
     ...          "platforms with AVX-512. Falling back to the default Eigen-based implementation")
     True
+    >>> is_noise("[2026-12-06 08:19:20,508 E 19404 19404] core_worker.cc:2465: Actor with class "
+    ...          "name: 'MapWorker(MapBatches(SpecNetworkActor))' and ID: 'cc98' has constructor "
+    ...          "arguments in the object store and max_restarts > 0.")
+    True
     """
     return (
         line.startswith(NOISE_PREFIXES)
+        or bool(RAY_ACTOR_NOTE.match(line))
         or bool(NATIVE_LOG_LINE.match(line))
         or bool(NATIVE_CUDA_PROBE.match(line))
         or bool(NATIVE_ONEDNN_NOTE.match(line))

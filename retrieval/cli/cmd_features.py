@@ -21,6 +21,7 @@ EXAMPLE = """examples:
   retrieval features --competition data/demo --split train --model efficientnet_lite0  # ImageNet features, offline
   retrieval features photos/*.jpg --out feats.npy --cache .cache/features       # .npy + feats.json manifest
   retrieval features ~/archive --shards out/archive --model efficientnet_lite0  # resumable shards of 10,000
+  retrieval features paths.parquet --shards out/a --engine ray --address auto   # the same shards, on a Ray cluster
   retrieval features --competition data/demo --split train --model clip:clip_vit_base_patch32  # features_clip_train.csv"""
 
 
@@ -36,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "images",
         nargs="*",
         type=Path,
-        help="picture files or folders (searched recursively, in sorted order), unless --competition",
+        help="picture files, folders (searched recursively, in sorted order), list files (.txt: "
+        "a path a line) or manifests (.csv, .parquet: a 'path' column), unless --competition",
     )
     parser.add_argument(
         "--competition",
@@ -88,6 +90,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=positive,
         help="pictures per model call (default: chosen from the machine)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process and its decoding workers (default); ray: decoding tasks and "
+        "network actors on a Ray cluster, the same rows (pip install 'retrieval[ray]')",
+    )
+    parser.add_argument(
+        "--address",
+        help="with --engine ray: the cluster (auto, HOST:PORT or ray://HOST:PORT; default: "
+        "$RAY_ADDRESS, else a cluster started on this machine for the run)",
+    )
+    parser.add_argument(
+        "--actors",
+        type=positive,
+        help="with --engine ray: copies of the network (default: one per GPU, else the "
+        "cluster's CPUs less one)",
+    )
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument(
         "--cache",
@@ -99,26 +119,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def expand_folders(paths: list[Path]) -> list[Path]:
-    """Each folder replaced by the pictures below it (sorted, hidden ones left out)."""
-    from retrieval.features._images import IMAGE_SUFFIXES
-
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = [
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in IMAGE_SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ]
-            out += sorted(found)
-        else:
-            out.append(path)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from retrieval.features import (
         extract_features,
@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         write_feature_manifest,
     )
     from retrieval.features.networks import NETWORKS, network_record
+    from retrieval.features.sources import picture_sources
 
     weights = feature_weights(args.weights)
     is_clip = args.model.startswith("clip:") or args.model == "clip"
@@ -133,17 +134,18 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--model {args.model!r}: use one of {', '.join(NETWORKS)} or clip:PRESET_OR_FOLDER"
         )
-    if args.cache is None and not args.no_cache:
+    on_ray = args.engine == "ray"
+    if on_ray and args.competition is not None:
+        raise ValueError("--engine ray writes --shards or --out from pictures; drop --competition")
+    if on_ray:
+        args.cache = None  # the Ray engine resumes by shards
+    elif args.cache is None and not args.no_cache:
         args.cache = default_cache_folder()
         announce(f"cache: {args.cache} (the default; --cache DIR or --no-cache)")
-    if is_clip:
+    if is_clip and args.competition is not None:
         from retrieval.features._competition import write_competition_clip_features
         from retrieval.features.clip import parse_model_spec
 
-        if args.competition is None:
-            raise ValueError(
-                "--model clip:PRESET writes a competition folder's CLIP CSV: give --competition"
-            )
         written = write_competition_clip_features(
             args.competition, args.split, preset=parse_model_spec(args.model), cache_dir=args.cache
         )
@@ -168,21 +170,58 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.images or (args.out is None and args.shards is None):
         raise ValueError("give picture files and --out or --shards, or --competition FOLDER")
-    args.images = expand_folders(args.images)
-    record = network_record(args.model, weights, args.seed, precision=args.precision)
+    args.images = picture_sources(args.images)
+    if is_clip:
+        from retrieval.features.clip import clip_encoder, parse_model_spec
+
+        encoder = clip_encoder(parse_model_spec(args.model))
+        record = encoder.record
+        if not on_ray:
+            extraction = {"network": encoder.images, "cache_dir": args.cache}
+            extraction |= {"batch_size": args.batch_size, "workers": args.workers}
+    else:
+        record = network_record(args.model, weights, args.seed, precision=args.precision)
+    if on_ray:
+        extraction = {
+            "model": args.model,
+            "weights": weights,
+            "seed": args.seed,
+            "precision": args.precision,
+            "batch_size": args.batch_size,
+        }
     if args.shards is not None:
         from retrieval.features.shards import write_shards
+
+        engine = None
+        if on_ray:
+            from retrieval.features.ray_engine import NetworkSpec, extract_shards
+
+            spec = NetworkSpec(
+                args.model, None if weights is None else str(weights), args.seed, args.precision
+            )
+
+            def engine(pending):
+                return extract_shards(
+                    pending,
+                    spec,
+                    address=args.address,
+                    actors=args.actors,
+                    batch_size=args.batch_size,
+                )
 
         summary = write_shards(
             args.images,
             args.shards,
             record=record,
+            engine=engine,
             shard_size=args.shard_size,
             dtype="float16" if args.float16 else "float32",
-            **extraction,
+            **({} if on_ray else extraction),
         )
         print(summary)
         return 0 if summary.pictures else 1
+    if on_ray:
+        extraction |= {"engine": "ray", "address": args.address, "actors": args.actors}
     result = extract_features(args.images, fc1000=args.fc1000, out=args.out, **extraction)
     write_feature_manifest(args.out, result, record)
     print(

@@ -350,6 +350,9 @@ def extract_features(
     prefetch: int | None = None,
     network: ImageNetwork | None = None,
     model: str = "resnet50",
+    engine: str = "local",
+    address: str | None = None,
+    actors: int | None = None,
 ) -> ExtractionResult:
     """Features of ``paths``; bad files are skipped and listed in ``failures``.
 
@@ -374,7 +377,33 @@ def extract_features(
     float32 features about 0.99999). ``draft=False`` decodes JPEGs at full size first, exactly as
     :func:`load_picture` does by default; draft decoding differs by a few grey levels on
     pictures at least twice the model's input.
+
+    ``engine="ray"`` runs the same decoding and network on a Ray cluster (``address``:
+    ``auto``, ``HOST:PORT`` or ``ray://...``; None starts one on this machine), ``actors``
+    copies of the network (see :mod:`retrieval.features.ray_engine`); the rows are the same.
+    It resumes by shards (:func:`~retrieval.features.shards.write_shards`), so ``cache_dir``
+    and a given ``network`` object do not apply (CLIP is ``model="clip:PRESET"``).
     """
+    if engine == "ray":
+        return _extract_on_ray(
+            paths,
+            model=model,
+            weights=weights,
+            seed=seed,
+            precision=precision,
+            fc1000=fc1000,
+            jit_compile=jit_compile,
+            batch_size=batch_size,
+            draft=draft,
+            progress=progress,
+            out=out,
+            address=address,
+            actors=actors,
+            cache_dir=cache_dir,
+            network=network,
+        )
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     from retrieval.features._compiled import default_batch_size, default_workers
     from retrieval.features._decode import SlotDecoder
 
@@ -476,6 +505,38 @@ def extract_features(
     pool5_all = pool5_rows.finish(keep)
     fc_all = fc_rows.finish(keep) if fc_rows is not None else None
     return ExtractionResult(ok, pool5_all, fc_all, failures, label, reused)
+
+
+def _extract_on_ray(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    out: str | os.PathLike[str] | None,
+    cache_dir: str | os.PathLike[str] | None,
+    network: ImageNetwork | None,
+    model: str,
+    weights: str | os.PathLike[str] | None,
+    seed: int,
+    precision: str,
+    fc1000: bool,
+    jit_compile: bool | str,
+    **options: Any,
+) -> ExtractionResult:
+    from retrieval.features.ray_engine import NetworkSpec, extract_on_ray
+
+    if cache_dir is not None:
+        raise ValueError(
+            "engine='ray' resumes by shards (write_shards), not by a per-file cache: "
+            "leave cache_dir out"
+        )
+    if network is not None:
+        raise ValueError("engine='ray' builds its network on each actor: name it with model=")
+    spec = NetworkSpec(
+        model, None if weights is None else str(weights), seed, precision, fc1000, jit_compile
+    )
+    result = extract_on_ray(paths, spec, **options)
+    if out is not None:
+        save_npy(out, result.pool5)
+    return result
 
 
 def _run_pipeline(

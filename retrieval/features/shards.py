@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,8 @@ def write_shards(
     out: str | os.PathLike[str],
     *,
     extract: Callable[[list[Path]], Any] | None = None,
+    engine: Callable[[list[tuple[int, list[Path]]]], Iterable[tuple[int, Sequence[Path], Any]]]
+    | None = None,
     record: dict | None = None,
     shard_size: int = 10_000,
     dtype: str = "float32",
@@ -134,7 +136,10 @@ def write_shards(
 
     ``extract`` maps a list of paths to an :class:`~retrieval.features.ExtractionResult`
     (default: :func:`~retrieval.features.extract_features` with ``extract_kwargs``), and
-    ``record`` is the network record kept in the manifest. A folder written with another
+    ``record`` is the network record kept in the manifest. ``engine`` extracts many shards at
+    once instead: it takes the unfinished ``(number, paths)`` shards and yields ``(number,
+    paths, result)`` as each completes, in any order (the Ray engine,
+    :func:`~retrieval.features.ray_engine.extract_shards`). A folder written with another
     network, shard size or row type is refused, naming its manifest.
     """
     import pandas as pd
@@ -164,6 +169,7 @@ def write_shards(
                 )
     _write_manifest(folder, record, shard_size, dtype, shards)
     summary = ShardSummary(folder=folder, shards=shards)
+    pending = []
     for number in range(shards):
         chunk = inputs[number * shard_size : (number + 1) * shard_size]
         if _complete(folder, number, chunk):
@@ -173,27 +179,42 @@ def write_shards(
             summary.skipped += [
                 (p, s) for p, s in zip(kept["path"], kept["status"], strict=True) if s != "ok"
             ]
-            continue
-        result = extract(chunk)
-        rows = {os.path.abspath(p): i for i, p in enumerate(result.paths)}
-        reasons = {os.path.abspath(p): reason for p, reason in result.failures}
-        table = []
-        for path in chunk:
-            row = rows.get(os.path.abspath(path), -1)
-            status = "ok" if row >= 0 else reasons.get(os.path.abspath(path), "not extracted")
-            size, mtime = _stat(path)
-            table.append((str(path), size, mtime, _digest(path) if row >= 0 else "", status, row))
-        save_npy(
-            folder / "features" / f"{shard_name(number)}.npy",
-            np.asarray(result.pool5, dtype=dtype),
-        )
-        frame = pd.DataFrame(table, columns=list(COLUMNS))
-        with atomic_write(folder / "metadata" / f"{shard_name(number)}.parquet", "wb") as handle:
-            frame.to_parquet(handle, index=False)
-        summary.written += 1
-        summary.pictures += len(result.paths)
-        summary.skipped += [(p, s) for p, *_, s, r in table if r < 0]
+        else:
+            pending.append((number, chunk))
+    if engine is not None:
+        finished = engine(pending)
+    else:
+        finished = ((number, chunk, extract(chunk)) for number, chunk in pending)
+    for number, chunk, result in finished:
+        _write_shard(folder, number, chunk, result, dtype, summary)
     return summary
+
+
+def _write_shard(
+    folder: Path, number: int, chunk: Sequence[Path], result: Any, dtype: str, summary: ShardSummary
+) -> None:
+    """Write shard ``number`` of ``chunk`` from its extraction ``result``: the array, then
+    the metadata that marks it complete."""
+    import pandas as pd
+
+    rows = {os.path.abspath(p): i for i, p in enumerate(result.paths)}
+    reasons = {os.path.abspath(p): reason for p, reason in result.failures}
+    table = []
+    for path in chunk:
+        row = rows.get(os.path.abspath(path), -1)
+        status = "ok" if row >= 0 else reasons.get(os.path.abspath(path), "not extracted")
+        size, mtime = _stat(path)
+        table.append((str(path), size, mtime, _digest(path) if row >= 0 else "", status, row))
+    save_npy(
+        folder / "features" / f"{shard_name(number)}.npy",
+        np.asarray(result.pool5, dtype=dtype),
+    )
+    frame = pd.DataFrame(table, columns=list(COLUMNS))
+    with atomic_write(folder / "metadata" / f"{shard_name(number)}.parquet", "wb") as handle:
+        frame.to_parquet(handle, index=False)
+    summary.written += 1
+    summary.pictures += len(result.paths)
+    summary.skipped += [(p, s) for p, *_, s, r in table if r < 0]
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict:
