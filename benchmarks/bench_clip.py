@@ -64,38 +64,22 @@ def build_tower(patch: int, keras_hub, seed: int = 0):  # noqa: ANN001, ANN201
     import keras
 
     from retrieval.features.clip import ClipImageTower
-    from retrieval.features.clip_random import CLIP_MEAN, CLIP_STD
+    from retrieval.features.clip_random import TowerShape, converter_settings, random_clip_backbone
 
     keras.utils.set_random_seed(seed)
-    vision = keras_hub.models.CLIPVisionEncoder(
+    backbone = random_clip_backbone(
+        keras_hub,
+        image_size=224,
         patch_size=patch,
-        hidden_dim=768,
-        num_layers=12,
-        num_heads=12,
-        intermediate_dim=3072,
-        image_shape=(224, 224, 3),
-    )
-    text = keras_hub.models.CLIPTextEncoder(  # small: only the image side is timed
+        vision=TowerShape(width=768, layers=12, heads=12),  # ViT-B
+        text=TowerShape(width=64, layers=1, heads=2),  # small: only the image side is timed
         vocabulary_size=512,
-        embedding_dim=64,
-        hidden_dim=64,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=128,
-        max_sequence_length=16,
-    )
-    backbone = keras_hub.models.CLIPBackbone(
-        vision_encoder=vision, text_encoder=text, projection_dim=512
+        sequence_length=16,
+        projection_dim=512,
     )
     # what the tower reads of a preset's CLIPImageConverter (a keras-hub preprocessing layer,
     # which needs TensorFlow to be built; its arithmetic runs inside the tower)
-    converter = types.SimpleNamespace(
-        image_size=(224, 224),
-        scale=[1.0 / (255.0 * s) for s in CLIP_STD],
-        offset=[-m / s for m, s in zip(CLIP_MEAN, CLIP_STD, strict=True)],
-        interpolation="bicubic",
-        crop_to_aspect_ratio=True,
-    )
+    converter = types.SimpleNamespace(**converter_settings(224))
     return ClipImageTower(backbone, converter, f"clip-vit-b{patch}-random-{seed}")
 
 

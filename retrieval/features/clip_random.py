@@ -15,7 +15,9 @@ Examples
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 WORDS = (  # noqa: SIM905 - a sentence of words reads better than a 34-line list
     "a an the of on in with and photo picture red green blue white black yellow apple dog cat "
@@ -75,6 +77,70 @@ def bpe_vocabulary(words: tuple[str, ...] | list[str] = WORDS) -> tuple[dict[str
     return vocabulary, merges
 
 
+def converter_settings(image_size: int) -> dict[str, Any]:
+    """A CLIP image converter's settings: the input size, OpenAI's pixel mean and standard
+    deviation as a scale and an offset, bicubic resampling and a centre crop.
+
+    >>> converter_settings(224)["interpolation"]
+    'bicubic'
+    """
+    return {
+        "image_size": (image_size, image_size),
+        "scale": [1.0 / (255.0 * s) for s in CLIP_STD],
+        "offset": [-m / s for m, s in zip(CLIP_MEAN, CLIP_STD, strict=True)],
+        "interpolation": "bicubic",
+        "crop_to_aspect_ratio": True,
+    }
+
+
+@dataclass(frozen=True)
+class TowerShape:
+    """The size of a transformer tower: width, layers, heads (the MLP is 4x or given)."""
+
+    width: int
+    layers: int
+    heads: int
+    intermediate: int | None = None
+
+    @property
+    def mlp(self) -> int:
+        return self.intermediate or 4 * self.width
+
+
+def random_clip_backbone(
+    keras_hub: Any,
+    *,
+    image_size: int,
+    patch_size: int,
+    vision: TowerShape,
+    text: TowerShape,
+    vocabulary_size: int,
+    sequence_length: int,
+    projection_dim: int,
+) -> Any:
+    """A keras-hub ``CLIPBackbone`` with random weights (Keras' global seed decides them)."""
+    vision_encoder = keras_hub.models.CLIPVisionEncoder(
+        patch_size=patch_size,
+        hidden_dim=vision.width,
+        num_layers=vision.layers,
+        num_heads=vision.heads,
+        intermediate_dim=vision.mlp,
+        image_shape=(image_size, image_size, 3),
+    )
+    text_encoder = keras_hub.models.CLIPTextEncoder(
+        vocabulary_size=vocabulary_size,
+        embedding_dim=text.width,
+        hidden_dim=text.width,
+        num_layers=text.layers,
+        num_heads=text.heads,
+        intermediate_dim=text.mlp,
+        max_sequence_length=sequence_length,
+    )
+    return keras_hub.models.CLIPBackbone(
+        vision_encoder=vision_encoder, text_encoder=text_encoder, projection_dim=projection_dim
+    )
+
+
 def random_clip_preset(
     folder: str | os.PathLike[str],
     *,
@@ -95,34 +161,18 @@ def random_clip_preset(
     keras_hub = import_keras_hub()
     keras.utils.set_random_seed(seed)
     vocabulary, merges = bpe_vocabulary()
-    width = 32
-    vision = keras_hub.models.CLIPVisionEncoder(
+    tiny = TowerShape(width=32, layers=2, heads=2, intermediate=64)
+    backbone = random_clip_backbone(
+        keras_hub,
+        image_size=image_size,
         patch_size=max(1, image_size // 4),
-        hidden_dim=width,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=2 * width,
-        image_shape=(image_size, image_size, 3),
-    )
-    text = keras_hub.models.CLIPTextEncoder(
+        vision=tiny,
+        text=tiny,
         vocabulary_size=len(vocabulary),
-        embedding_dim=width,
-        hidden_dim=width,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=2 * width,
-        max_sequence_length=sequence_length,
+        sequence_length=sequence_length,
+        projection_dim=embedding_dim,
     )
-    backbone = keras_hub.models.CLIPBackbone(
-        vision_encoder=vision, text_encoder=text, projection_dim=embedding_dim
-    )
-    converter = keras_hub.layers.CLIPImageConverter(
-        image_size=(image_size, image_size),
-        scale=[1.0 / (255.0 * s) for s in CLIP_STD],
-        offset=[-m / s for m, s in zip(CLIP_MEAN, CLIP_STD, strict=True)],
-        interpolation="bicubic",
-        crop_to_aspect_ratio=True,
-    )
+    converter = keras_hub.layers.CLIPImageConverter(**converter_settings(image_size))
     preprocessor = keras_hub.models.CLIPPreprocessor(
         tokenizer=keras_hub.models.CLIPTokenizer(vocabulary=vocabulary, merges=merges),
         image_converter=converter,

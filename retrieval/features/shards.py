@@ -265,6 +265,19 @@ def read_shards(folder: str | os.PathLike[str]) -> Iterator[Shard]:
         yield Shard(number, [Path(p) for p in ok["path"]], features, metadata)
 
 
+def shard_row_count(folder: str | os.PathLike[str]) -> int:
+    """How many rows the finished shards hold, read from their metadata alone."""
+    import pandas as pd
+
+    folder = Path(folder)
+    total = 0
+    for number in range(int(read_manifest(folder)["shards"])):
+        metadata = folder / "metadata" / f"{shard_name(number)}.parquet"
+        if metadata.is_file():
+            total += int((pd.read_parquet(metadata, columns=["row"])["row"] >= 0).sum())
+    return total
+
+
 def _same_network(a: dict, b: dict) -> bool:
     """Whether two network records describe one network (counts of skipped files aside)."""
     return {k: v for k, v in a.items() if k != "skipped"} == {
@@ -274,36 +287,72 @@ def _same_network(a: dict, b: dict) -> bool:
 
 def rows_by_path(
     folder: str | os.PathLike[str], record: dict
-) -> dict[str, tuple[int, float, np.ndarray]]:
-    """Each extracted picture's resolved path -> (size, mtime, row), for reuse by an index.
+) -> dict[str, tuple[int, float, int, int]]:
+    """Each extracted picture's resolved path -> (size, mtime, shard number, row), for reuse
+    by an index; the rows themselves stay on disk (see :class:`ShardRows`).
 
     ``record`` is the network the rows must come from; shards of another are refused. Paths
     written relative are resolved against the current folder.
     """
+    import pandas as pd
+
+    folder = Path(folder)
     manifest = read_manifest(folder)
     if not _same_network(manifest["features"], record):
         raise DataFormatError(
-            f"{Path(folder) / MANIFEST}: its rows come from {manifest['features']}, not from "
+            f"{folder / MANIFEST}: its rows come from {manifest['features']}, not from "
             f"{record}; extract shards with the same network"
         )
-    out: dict[str, tuple[int, float, np.ndarray]] = {}
-    for shard in read_shards(folder):
-        ok = shard.metadata[shard.metadata["row"] >= 0]
+    out: dict[str, tuple[int, float, int, int]] = {}
+    for number in range(int(manifest["shards"])):
+        metadata = folder / "metadata" / f"{shard_name(number)}.parquet"
+        if not metadata.is_file():
+            continue
+        table = pd.read_parquet(metadata, columns=["path", "size", "mtime", "row"])
+        ok = table[table["row"] >= 0]
         for path, size, mtime, row in zip(
             ok["path"], ok["size"], ok["mtime"], ok["row"], strict=True
         ):
-            out[str(Path(path).resolve())] = (int(size), float(mtime), shard.features[int(row)])
+            out[str(Path(path).resolve())] = (int(size), float(mtime), number, int(row))
     return out
+
+
+class ShardRows:
+    """Rows of a shard folder read from disk on demand: each shard's array is memory-mapped
+    (read-only, never unpickled) when first asked for, so a process holds the pages it reads,
+    not every shard."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self._arrays: dict[int, np.ndarray] = {}
+
+    def row(self, number: int, row: int) -> np.ndarray:
+        """Row ``row`` of shard ``number`` as float32."""
+        if number not in self._arrays:
+            path = self.folder / "features" / f"{shard_name(number)}.npy"
+            try:
+                self._arrays[number] = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise DataFormatError(f"{path}: damaged ({exc})") from None
+        array = self._arrays[number]
+        if array.ndim != 2 or not 0 <= row < len(array):
+            raise DataFormatError(
+                f"{self.folder / 'features' / shard_name(number)}.npy: no row {row} "
+                f"(its metadata lists it)"
+            )
+        return np.asarray(array[row], dtype=np.float32)
 
 
 def reusing_shards(
     encode: Callable[[list[Path]], Any], folder: str | os.PathLike[str], record: dict
 ) -> Callable[[list[Path]], Any]:
     """``encode`` that takes a picture's row from the shards when its size and mtime still
-    match, and extracts only the others (counted as ``reused`` in the result)."""
+    match, and extracts only the others (counted as ``reused`` in the result). Only the
+    paths' metadata is held in memory; rows are read from the memory-mapped shards."""
     from retrieval.features._extract import ExtractionResult
 
     known = rows_by_path(folder, record)
+    stored = ShardRows(folder)
 
     def encode_with_shards(files: list[Path]) -> Any:
         found: dict[str, np.ndarray] = {}
@@ -312,7 +361,7 @@ def reusing_shards(
             entry = known.get(str(Path(path).resolve()))
             size, mtime = _stat(Path(path))
             if entry is not None and entry[0] == size and abs(entry[1] - mtime) < 1e-6:
-                found[str(path)] = entry[2]
+                found[str(path)] = stored.row(entry[2], entry[3])
             else:
                 todo.append(path)
         extracted = encode(todo) if todo else None

@@ -56,12 +56,15 @@ def add_shards(
     """Add every finished shard of a feature-shard folder to ``index``, one shard at a time.
 
     Ids are the pictures' paths; ``transform`` maps a shard's rows first (a model's image code,
-    for instance). Memory stays at one shard plus the index. Returns the number of rows added.
+    for instance). The index makes room for every row first (counted from the shards'
+    metadata), so memory stays at one shard plus the index, with no copy of the index as it
+    grows. Returns the number of rows added.
 
     >>> add_shards(make_index("hnsw"), "out/shards", transform=model.image_coder.transform)  # doctest: +SKIP
     """
-    from retrieval.features.shards import read_shards
+    from retrieval.features.shards import read_shards, shard_row_count
 
+    index.reserve(len(index) + shard_row_count(folder))
     added = 0
     for shard in read_shards(folder):
         if not shard.paths:

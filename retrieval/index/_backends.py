@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.arrays import unit_rows
-from retrieval.index._base import IndexStateError, Metric, VectorIndex
+from retrieval.index._base import IndexStateError, Metric, VectorIndex, append_rows
 
 
 class ExactIndex(VectorIndex):
@@ -29,6 +29,11 @@ class ExactIndex(VectorIndex):
     def __init__(self, metric: Metric = "cosine") -> None:
         super().__init__(metric)
         self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._buffer = self._vectors  # _vectors is its first len(self) rows
+        self._room = 0
+
+    def reserve(self, total: int) -> None:
+        self._room = max(self._room, int(total))
 
     def _fit(self) -> None:
         from sklearn.neighbors import NearestNeighbors
@@ -37,8 +42,9 @@ class ExactIndex(VectorIndex):
 
     def add(self, ids: Sequence[object], vectors: Any) -> None:
         ids, matrix = self._check_add(ids, vectors)
-        self._vectors = matrix if not len(self._vectors) else np.vstack([self._vectors, matrix])
+        self._buffer = append_rows(self._buffer, len(self.ids_), matrix, self._room)
         self.ids_.extend(ids)
+        self._vectors = self._buffer[: len(self.ids_)]
         self._fit()
 
     def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +58,7 @@ class ExactIndex(VectorIndex):
 
     def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
         self._vectors = np.asarray(arrays["vectors"], dtype=np.float32)
+        self._buffer = self._vectors
         self._fit()
 
 
@@ -82,6 +89,12 @@ class HNSWIndex(VectorIndex):
             seed,
         )
         self._graph = None
+        self._room = 0
+
+    def reserve(self, total: int) -> None:
+        self._room = max(self._room, int(total))
+        if self._graph is not None and self._room > self._graph.get_max_elements():
+            self._graph.resize_index(self._room)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -103,7 +116,7 @@ class HNSWIndex(VectorIndex):
         if self._graph is None:
             self._graph = hnswlib.Index(space=self._space(), dim=self.dim_)
             self._graph.init_index(
-                max_elements=max(1024, len(matrix)),
+                max_elements=max(1024, len(matrix), self._room),
                 M=self.M,
                 ef_construction=self.ef_construction,
                 random_seed=self.seed,
@@ -150,7 +163,12 @@ class BinaryIndex(VectorIndex):
         self.candidates, self.keep_vectors = candidates, keep_vectors
         self._codes = np.zeros((0, 0), dtype=np.uint64)
         self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._code_buffer, self._vector_buffer = self._codes, self._vectors
+        self._room = 0
         self.centre_: np.ndarray | None = None
+
+    def reserve(self, total: int) -> None:
+        self._room = max(self._room, int(total))
 
     def params(self) -> dict[str, Any]:
         return {
@@ -171,11 +189,14 @@ class BinaryIndex(VectorIndex):
             matrix = unit_rows(matrix)
         if self.centre_ is None:
             self.centre_ = matrix.mean(axis=0)
-        codes = self._encode(matrix)
-        self._codes = codes if not len(self._codes) else np.vstack([self._codes, codes])
+        count = len(self.ids_)
+        self._code_buffer = append_rows(self._code_buffer, count, self._encode(matrix), self._room)
         if self.keep_vectors:
-            self._vectors = matrix if not len(self._vectors) else np.vstack([self._vectors, matrix])
+            self._vector_buffer = append_rows(self._vector_buffer, count, matrix, self._room)
         self.ids_.extend(ids)
+        self._codes = self._code_buffer[: len(self.ids_)]
+        if self.keep_vectors:
+            self._vectors = self._vector_buffer[: len(self.ids_)]
 
     def hamming(self, queries: np.ndarray) -> np.ndarray:
         """Hamming distances ``(n_queries, n_items)`` between query codes and the index."""
@@ -215,6 +236,7 @@ class BinaryIndex(VectorIndex):
     def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
         self._codes = np.asarray(arrays["codes"], dtype=np.uint64)
         self._vectors = np.asarray(arrays["vectors"], dtype=np.float32)
+        self._code_buffer, self._vector_buffer = self._codes, self._vectors
         self.centre_ = np.asarray(arrays["centre"], dtype=np.float32)
 
 

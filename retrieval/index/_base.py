@@ -21,6 +21,24 @@ class IndexStateError(RetrievalError):
     """An index operation that the backend or its state does not allow."""
 
 
+def append_rows(buffer: np.ndarray, count: int, rows: np.ndarray, room: int = 0) -> np.ndarray:
+    """``buffer`` whose first ``count`` rows are kept, with ``rows`` written after them; a
+    full buffer is replaced by one of ``room`` rows, or twice the rows needed, whichever is more.
+
+    >>> buffer = append_rows(np.zeros((0, 2)), 0, np.ones((3, 2)), room=4)
+    >>> buffer.shape, append_rows(buffer, 3, np.ones((1, 2))) is buffer
+    ((4, 2), True)
+    """
+    needed = count + len(rows)
+    if buffer.ndim != 2 or needed > len(buffer) or buffer.shape[1] != rows.shape[1]:
+        grown = np.empty((max(room, 2 * needed if count else needed), rows.shape[1]), rows.dtype)
+        if count:
+            grown[:count] = buffer[:count]
+        buffer = grown
+    buffer[count:needed] = rows
+    return buffer
+
+
 def as_matrix(vectors: Any, dim: int | None = None, name: str = "vectors") -> np.ndarray:
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim == 1:
@@ -55,6 +73,10 @@ class VectorIndex(ABC):
 
     def __len__(self) -> int:
         return len(self.ids_)
+
+    def reserve(self, total: int) -> None:  # noqa: B027 - a hint most backends need not take
+        """Make room for ``total`` vectors in all, so that adding them in parts never copies
+        what is already there (backends that hold arrays or a graph take the hint)."""
 
     def _check_add(self, ids: Sequence[object], vectors: Any) -> tuple[list[str], np.ndarray]:
         matrix = as_matrix(vectors, self.dim_)

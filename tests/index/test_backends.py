@@ -124,3 +124,19 @@ def test_binary_codes_are_compact_and_hamming_is_right() -> None:
     assert (distances[np.arange(3), np.arange(3)] == 0).all()
     bits = (index._encode(index.centre_[None] + 1.0) != 0).sum()
     assert bits > 0
+
+
+@pytest.mark.parametrize("backend", ["exact", "binary"])
+def test_reserved_room_is_filled_in_place_not_copied(backend: str) -> None:
+    """With room reserved for every vector, adding them in parts never copies what is held."""
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(10, 6)).astype(np.float32)
+    index = make_index(backend)
+    index.reserve(10)
+    index.add([str(i) for i in range(4)], vectors[:4])
+    first = index.get_state()[1]["vectors"]
+    index.add([str(i) for i in range(4, 10)], vectors[4:])
+    after = index.get_state()[1]["vectors"]
+    assert after.shape == (10, 6) and np.shares_memory(first, after)
+    ids, _ = index.search(vectors[[2, 8]], k=1)
+    assert ids.tolist() == [["2"], ["8"]]
