@@ -48,12 +48,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """The address of a running Ray cluster with a head and one worker node."""
+    """The address of a running Ray cluster with a head and one worker node.
+
+    A cluster these tests start runs without token authentication (it listens on
+    127.0.0.1 only), whatever token an earlier ``ray.init()`` left in ``~/.ray``."""
     pytest.importorskip("ray", reason="the Ray engine's tests need Ray (retrieval[ray])")
     address = os.environ.get("RAY_ADDRESS")
     if address:
         yield address
         return
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # for the nodes, this process and the commands
     address = f"127.0.0.1:{_free_port()}"
     head = _ray("start", "--head", f"--port={address.split(':')[1]}", "--num-cpus=1", *NODE)
     assert head.returncode == 0, head.stderr
@@ -63,6 +68,10 @@ def cluster() -> Iterator[str]:
         yield address
     finally:
         _ray("stop", "--force")
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +154,9 @@ def test_the_ray_engine_writes_the_local_engine_s_rows(
 def test_extract_features_on_ray_returns_what_the_local_engine_returns(
     cluster: str, pictures: Path
 ) -> None:
-    paths = [Path(line) for line in pictures.read_text().splitlines()][90:130]  # the corrupt one too
+    paths = [Path(line) for line in pictures.read_text().splitlines()][
+        90:130
+    ]  # the corrupt one too
     settings = {"model": MODEL, "batch_size": BATCH, "progress": False}
     local = extract_features(paths, workers=1, **settings)
     on_ray = extract_features(paths, engine="ray", address=cluster, actors=1, **settings)
@@ -218,3 +229,35 @@ def test_without_ray_one_line_says_how_to_install(
     code = main([*command, "--model", MODEL])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "pip install 'retrieval[ray]'" in err[0]
+
+
+@pytest.mark.parametrize("network", ["resnet50", "clip"])
+def test_resnet50_and_clip_run_on_ray_with_the_local_rows(
+    cluster: str, pictures: Path, network: str, clip_preset: Path
+) -> None:
+    """ResNet-50 (random weights, seeded) and a CLIP preset folder, built in each actor."""
+    from retrieval.features.clip import clip_encoder
+
+    paths = [Path(line) for line in pictures.read_text().splitlines()][95:115]
+    if network == "clip":
+        model, local_network, weights = f"clip:{clip_preset}", clip_encoder(str(clip_preset)), None
+        local = extract_features(
+            paths, network=local_network.images, batch_size=BATCH, workers=1, progress=False
+        )
+    else:
+        model, weights = "resnet50", None
+        local = extract_features(
+            paths, model=model, weights=None, batch_size=BATCH, workers=1, progress=False
+        )
+    on_ray = extract_features(
+        paths,
+        model=model,
+        weights=weights,
+        engine="ray",
+        address=cluster,
+        actors=1,
+        batch_size=BATCH,
+        progress=False,
+    )
+    assert on_ray.paths == local.paths and len(on_ray.paths) == 19
+    np.testing.assert_array_equal(on_ray.pool5, local.pool5)
