@@ -24,6 +24,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from retrieval.config import RunConfig
 from retrieval.core import Gallery, Searcher, TrainedModel, Trainer, load_bundle, save_bundle
@@ -73,16 +74,36 @@ def with_extracted_features(
     weights: str | None = "imagenet",
     seed: int = 0,
     cache_dir: str | os.PathLike[str] | None = None,
+    shards: str | os.PathLike[str] | None = None,
 ) -> Dataset:
     """``dataset`` with ResNet-50 features of its pictures (for a captions table); pictures that
-    cannot be read are dropped with their descriptions, each named on stderr by the extractor."""
-    from retrieval.features import extract_features, feature_record
+    cannot be read are dropped with their descriptions, each named on stderr by the extractor.
 
-    result = extract_features(dataset.image_paths, weights=weights, seed=seed, cache_dir=cache_dir)
+    With ``shards`` (a folder that ``retrieval features --shards`` wrote), the features are
+    those shards' network's: each picture's row comes from the shards while its size and
+    modification time match, and only the others are extracted."""
+    from retrieval.features import extract_features, extraction_settings, feature_record
+
+    record = feature_record(weights, seed)
+    settings: dict = {"weights": weights, "seed": seed}
+    if shards is not None:
+        from retrieval.features.shards import read_manifest
+
+        record = read_manifest(shards)["features"]
+        settings = extraction_settings(record)
+
+    def encode(files: list[Path]) -> Any:
+        return extract_features(files, cache_dir=cache_dir, **settings)
+
+    if shards is not None:
+        from retrieval.features.shards import reusing_shards
+
+        encode = reusing_shards(encode, shards, record)
+    result = encode(list(dataset.image_paths))
     position = {Path(p): i for i, p in enumerate(dataset.image_paths)}
     kept = dataset.subset([position[Path(p)] for p in result.paths])
     kept.pool5 = result.pool5
-    kept.feature_record = feature_record(weights, seed)
+    kept.feature_record = record
     return kept
 
 

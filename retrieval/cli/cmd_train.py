@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="train on this captions table instead of a competition folder",
     )
+    parser.add_argument(
+        "--shards",
+        type=Path,
+        metavar="DIR",
+        help="with --captions: take the pictures' features from these shards (`retrieval "
+        "features --shards`; their network is the bundle's), extracting only pictures they lack",
+    )
     add_feature_weights(parser)
     parser.add_argument(
         "--full", action="store_true", help="train on all items (no held-out evaluation)"
@@ -79,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
             weights=feature_weights(args.weights),
             seed=args.seed,
             cache_dir=cache,
+            shards=args.shards,
         )
+    elif args.shards is not None:
+        raise ValueError("--shards gives the features of a --captions table's pictures")
     result = train(config, root=args.root, out=args.out, full=args.full, data=data)
     print(f"bundle: {result.files['bundle']}")
     if result.evaluation is not None:

@@ -306,6 +306,9 @@ def extract_shards(
     ``actors``: network actors (default: one per GPU of the cluster, else its CPUs less one
     for decoding, at least 1); ``gpus_per_actor``: GPUs each actor holds (default 1 when the
     cluster has GPUs, else 0). ``batch_size`` defaults to 256 with GPUs, 32 without.
+    ``decode_cpus``: CPUs each decoding task holds beside GPU actors (beside CPU actors it
+    holds none, and at most one runs per CPU). ``draft`` as in
+    :func:`~retrieval.features.extract_features`.
     """
     from retrieval.features._compiled import ACCELERATOR_BATCH, CPU_BATCH
     from retrieval.progress import progress_bar

@@ -63,7 +63,8 @@ def _manifest(file: Path) -> list[Path]:
         else:
             table = pd.read_csv(file, dtype=str, keep_default_na=False)
     except (OSError, ValueError, ImportError) as exc:
-        raise DataFormatError(f"{file}: cannot read the manifest ({exc})") from None
+        detail = " ".join(str(exc).split())
+        raise DataFormatError(f"{file}: cannot read the manifest ({detail})") from None
     column = next((c for c in PATH_COLUMNS if c in table.columns), None)
     if column is None:
         raise DataFormatError(

@@ -393,3 +393,41 @@ def test_a_search_inside_a_folder_the_library_lacks_indexes_it_first(
     again = retrieval("search", "a red apple", "--paths-only", cwd=trip / ".")
     assert again.returncode == 0 and "indexing" not in again.stderr
     assert again.stdout == found.stdout
+
+
+def test_train_on_a_captions_table_takes_features_from_shards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """Pictures in the shards are not extracted again; the bundle records the shards' network."""
+    import csv
+
+    import retrieval.features
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    pictures = [DEMO / "images_train" / f"{i}.jpg" for i in range(24)]
+    shards = tmp_path / "shards"
+    made = ["features", *map(str, pictures[:16]), "--shards", str(shards), "--shard-size", "8"]
+    assert main([*made, "--model", "efficientnet_lite0", "--no-cache"]) == 0
+    table = tmp_path / "captions.csv"
+    with table.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "caption"])
+        for i, picture in enumerate(pictures):
+            writer.writerow([str(picture), (DEMO / "descriptions_train" / f"{i}.txt").read_text()])
+    asked: list[int] = []
+    extract = retrieval.features.extract_features
+
+    def counting(paths, **kwargs):
+        asked.append(len(paths))
+        return extract(paths, **kwargs)
+
+    monkeypatch.setattr(retrieval.features, "extract_features", counting)
+    out = tmp_path / "run"
+    args = ["train", "--captions", str(table), "--shards", str(shards), "--out", str(out)]
+    assert main([*args, "--config", str(REPO / "configs" / "peers" / "ridge.toml")]) == 0
+    assert asked == [8]  # only the pictures the shards lack
+    from retrieval.core import load_bundle
+
+    model, gallery = load_bundle(out / "bundle")
+    assert model.feature_record["model"] == "efficientnet_lite0" and len(gallery) == 24
+    capsys.readouterr()
