@@ -30,14 +30,7 @@ import numpy as np
 
 from retrieval import store
 from retrieval.index._backends import BinaryIndex, ExactIndex, HNSWIndex, QdrantIndex
-from retrieval.index._base import KIND, IndexStateError, VectorIndex
-
-BACKENDS: dict[str, type[VectorIndex]] = {
-    "exact": ExactIndex,
-    "hnsw": HNSWIndex,
-    "binary": BinaryIndex,
-    "qdrant": QdrantIndex,
-}
+from retrieval.index._base import BACKENDS, KIND, IndexStateError, VectorIndex
 
 
 def make_index(backend: str = "exact", **params: Any) -> VectorIndex:

@@ -9,9 +9,16 @@ from typing import Any
 import numpy as np
 
 from retrieval.arrays import unit_rows
-from retrieval.index._base import IndexStateError, Metric, VectorIndex, append_rows
+from retrieval.index._base import (
+    IndexStateError,
+    Metric,
+    VectorIndex,
+    append_rows,
+    registered,
+)
 
 
+@registered
 class ExactIndex(VectorIndex):
     """Exact search with scikit-learn's ``NearestNeighbors`` (brute force); incremental ``add``.
 
@@ -62,6 +69,7 @@ class ExactIndex(VectorIndex):
         self._fit()
 
 
+@registered
 class HNSWIndex(VectorIndex):
     """Approximate search with hnswlib's HNSW graph; incremental ``add`` (the graph grows).
 
@@ -148,6 +156,7 @@ class HNSWIndex(VectorIndex):
         self._graph.load_index(str(graph_file), max_elements=len(self.ids_))
 
 
+@registered
 class BinaryIndex(VectorIndex):
     """1-bit codes: the signs of the centred vectors, searched by Hamming distance; the best
     ``candidates`` are re-ranked exactly. Memory per vector: ``dim / 8`` bytes for the codes
@@ -240,6 +249,7 @@ class BinaryIndex(VectorIndex):
         self.centre_ = np.asarray(arrays["centre"], dtype=np.float32)
 
 
+@registered
 class QdrantIndex(VectorIndex):
     """Qdrant through ``qdrant-client``: embedded in this process by default, or a server (or
     cluster) at ``url``. Points carry the string id as payload; ``add`` is incremental.

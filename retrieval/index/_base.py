@@ -52,6 +52,18 @@ def as_matrix(vectors: Any, dim: int | None = None, name: str = "vectors") -> np
     return matrix
 
 
+BACKENDS: dict[str, type[VectorIndex]] = {}
+"""Every backend by its tag; a backend class enters it with :func:`registered`."""
+
+
+def registered(cls: type[VectorIndex]) -> type[VectorIndex]:
+    """Class decorator: list a backend in :data:`BACKENDS` under its ``backend`` tag."""
+    if not cls.backend or cls.backend in BACKENDS:
+        raise ValueError(f"backend tag {cls.backend!r} is empty or taken")
+    BACKENDS[cls.backend] = cls
+    return cls
+
+
 class VectorIndex(ABC):
     """``add(ids, vectors)``, ``search(vectors, k) -> (ids, scores)``, ``save``, ``load``, ``len``.
 

@@ -140,3 +140,14 @@ def test_reserved_room_is_filled_in_place_not_copied(backend: str) -> None:
     assert after.shape == (10, 6) and np.shares_memory(first, after)
     ids, _ = index.search(vectors[[2, 8]], k=1)
     assert ids.tolist() == [["2"], ["8"]]
+
+
+def test_every_backend_is_registered_once_and_the_config_names_exactly_them() -> None:
+    import typing
+
+    from retrieval.config import IndexConfig
+    from retrieval.index import BACKENDS
+
+    assert {tag: cls.backend for tag, cls in BACKENDS.items()} == {t: t for t in BACKENDS}
+    configurable = typing.get_args(typing.get_type_hints(IndexConfig)["backend"])
+    assert set(configurable) == set(BACKENDS) == {"exact", "hnsw", "binary", "qdrant"}
