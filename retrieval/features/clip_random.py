@@ -102,9 +102,14 @@ class TowerShape:
     heads: int
     intermediate: int | None = None
 
-    @property
-    def mlp(self) -> int:
-        return self.intermediate or 4 * self.width
+    def encoder_args(self) -> dict[str, int]:
+        """The keyword arguments of a keras-hub CLIP encoder for this shape."""
+        return {
+            "hidden_dim": self.width,
+            "num_layers": self.layers,
+            "num_heads": self.heads,
+            "intermediate_dim": self.intermediate or 4 * self.width,
+        }
 
 
 def random_clip_backbone(
@@ -120,21 +125,13 @@ def random_clip_backbone(
 ) -> Any:
     """A keras-hub ``CLIPBackbone`` with random weights (Keras' global seed decides them)."""
     vision_encoder = keras_hub.models.CLIPVisionEncoder(
-        patch_size=patch_size,
-        hidden_dim=vision.width,
-        num_layers=vision.layers,
-        num_heads=vision.heads,
-        intermediate_dim=vision.mlp,
-        image_shape=(image_size, image_size, 3),
+        patch_size=patch_size, image_shape=(image_size, image_size, 3), **vision.encoder_args()
     )
     text_encoder = keras_hub.models.CLIPTextEncoder(
         vocabulary_size=vocabulary_size,
         embedding_dim=text.width,
-        hidden_dim=text.width,
-        num_layers=text.layers,
-        num_heads=text.heads,
-        intermediate_dim=text.mlp,
         max_sequence_length=sequence_length,
+        **text.encoder_args(),
     )
     return keras_hub.models.CLIPBackbone(
         vision_encoder=vision_encoder, text_encoder=text_encoder, projection_dim=projection_dim
