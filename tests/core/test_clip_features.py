@@ -74,6 +74,21 @@ def test_clip_features_train_search_and_encode_pictures_the_same_way(
     assert main(["search", "--image", str(photos / "three.jpg"), "--library", str(store)]) == 0
 
 
-def test_clip_features_need_a_competition_folder(capsys: pytest.CaptureFixture[str]) -> None:
+def test_clip_features_of_pictures_and_an_unknown_preset(
+    clip_preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CLIP embeds pictures into a .npy (and into shards) as the other networks do; a preset
+    that is neither a folder nor a known name is one line naming it."""
+    import json
+
+    pictures = [str(p) for p in sorted((DEMO / "images_train").glob("*.jpg"))[:3]]
+    out = tmp_path / "clip.npy"
+    command = ["features", *pictures, "--out", str(out), "--model", f"clip:{clip_preset}"]
+    assert main([*command, "--no-cache"]) == 0
+    rows = np.load(out)
+    assert rows.shape[0] == 3 and np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
+    assert json.loads(out.with_suffix(".json").read_text())["features"]["model"] == "clip"
+    capsys.readouterr()
     assert main(["features", "x.jpg", "--out", "f.npy", "--model", "clip:somewhere"]) == 1
-    assert "give --competition" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "somewhere" in err[-1] and err[-1].startswith("retrieval features: error:")
