@@ -17,7 +17,6 @@ from retrieval.features._extract import (
     FeatureCache,
     choose_decoder,
     extract_array,
-    extract_features,
     get_model,
     write_feature_manifest,
 )
@@ -36,6 +35,7 @@ from retrieval.features._model import (
     keras_models_dir,
     weights_from_record,
 )
+from retrieval.features.engines import extract_features
 from retrieval.features.networks import NETWORKS, extraction_settings, logit_layer, network_record
 
 __all__ = [

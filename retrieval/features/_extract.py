@@ -350,60 +350,9 @@ def extract_features(
     prefetch: int | None = None,
     network: ImageNetwork | None = None,
     model: str = "resnet50",
-    engine: str = "local",
-    address: str | None = None,
-    actors: int | None = None,
 ) -> ExtractionResult:
-    """Features of ``paths``; bad files are skipped and listed in ``failures``.
-
-    ``model`` names the network (``retrieval.features.networks.NETWORKS``): ResNet-50
-    (pool5, and ``fc1000`` logits when asked) or EfficientNet-Lite0/1/2 (the 1280-d pooled
-    features, and its 1000 ImageNet logits in ``result.fc1000`` when ``fc1000``).
-    ``network`` runs another :class:`ImageNetwork` instead (e.g. CLIP's image tower): its rows
-    come back in ``result.pool5``, and ``weights``, ``seed``, ``precision`` do not apply.
-
-    With ``cache_dir``, features are kept per file (keyed by path, size and mtime): a re-run
-    extracts only new or changed files, and an interrupted run resumes. With ``out`` (a
-    ``.npy`` path), pool5 rows are written to that file instead of held in memory, so peak
-    memory does not grow with the number of pictures; ``result.pool5`` then maps it.
-
-    Speed settings (none changes which rows come back): ``batch_size`` pictures per compiled
-    model call (default 256 with an accelerator, 32 on CPUs); ``workers`` decoding workers
-    (default all cores but one with an accelerator, a quarter of them on CPUs); ``decoder``
-    ``"process"``, ``"thread"`` or ``"auto"`` (processes unless there are only a couple of
-    batches to do); ``prefetch`` batches decoded ahead (default ``max(2, workers)``, at most 8);
-    ``jit_compile`` as in Keras (``"auto"``: XLA under JAX, and under TensorFlow with an
-    accelerator). ``precision="bfloat16"`` runs the convolutions in mixed bfloat16 (cosine to
-    float32 features about 0.99999). ``draft=False`` decodes JPEGs at full size first, exactly as
-    :func:`load_picture` does by default; draft decoding differs by a few grey levels on
-    pictures at least twice the model's input.
-
-    ``engine="ray"`` runs the same decoding and network on a Ray cluster (``address``:
-    ``auto``, ``HOST:PORT`` or ``ray://...``; None starts one on this machine), ``actors``
-    copies of the network (see :mod:`retrieval.features.ray_engine`); the rows are the same.
-    It resumes by shards (:func:`~retrieval.features.shards.write_shards`), so ``cache_dir``
-    and a given ``network`` object do not apply (CLIP is ``model="clip:PRESET"``).
-    """
-    if engine == "ray":
-        return _extract_on_ray(
-            paths,
-            model=model,
-            weights=weights,
-            seed=seed,
-            precision=precision,
-            fc1000=fc1000,
-            jit_compile=jit_compile,
-            batch_size=batch_size,
-            draft=draft,
-            progress=progress,
-            out=out,
-            address=address,
-            actors=actors,
-            cache_dir=cache_dir,
-            network=network,
-        )
-    if engine != "local":
-        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    """The local engine of :func:`retrieval.features.extract_features`, whose docstring
+    describes every option: this process, its decoding workers and one compiled network."""
     from retrieval.features._compiled import default_batch_size, default_workers
     from retrieval.features._decode import SlotDecoder
 
@@ -505,38 +454,6 @@ def extract_features(
     pool5_all = pool5_rows.finish(keep)
     fc_all = fc_rows.finish(keep) if fc_rows is not None else None
     return ExtractionResult(ok, pool5_all, fc_all, failures, label, reused)
-
-
-def _extract_on_ray(
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    out: str | os.PathLike[str] | None,
-    cache_dir: str | os.PathLike[str] | None,
-    network: ImageNetwork | None,
-    model: str,
-    weights: str | os.PathLike[str] | None,
-    seed: int,
-    precision: str,
-    fc1000: bool,
-    jit_compile: bool | str,
-    **options: Any,
-) -> ExtractionResult:
-    from retrieval.features.ray_engine import NetworkSpec, extract_on_ray
-
-    if cache_dir is not None:
-        raise ValueError(
-            "engine='ray' resumes by shards (write_shards), not by a per-file cache: "
-            "leave cache_dir out"
-        )
-    if network is not None:
-        raise ValueError("engine='ray' builds its network on each actor: name it with model=")
-    spec = NetworkSpec(
-        model, None if weights is None else str(weights), seed, precision, fc1000, jit_compile
-    )
-    result = extract_on_ray(paths, spec, **options)
-    if out is not None:
-        save_npy(out, result.pool5)
-    return result
 
 
 def _run_pipeline(

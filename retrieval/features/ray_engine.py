@@ -405,3 +405,41 @@ def extract_on_ray(
     for _, _, result in extract_shards([(0, chunk)], spec, **options):
         return result
     raise AssertionError("extract_shards yields every shard it is given")
+
+
+def extract_features_on_ray(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    model: str = "resnet50",
+    weights: str | os.PathLike[str] | None = "imagenet",
+    seed: int = 0,
+    precision: str = "float32",
+    fc1000: bool = False,
+    jit_compile: bool | str = "auto",
+    out: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    network: Any = None,
+    workers: int | None = None,
+    decoder: str = "auto",
+    prefetch: int | None = None,
+    **options: Any,
+) -> Any:
+    """:func:`retrieval.features.extract_features` with ``engine="ray"``: its options, read as
+    the Ray engine reads them (the local decoders' ``workers``, ``decoder`` and ``prefetch``
+    do not apply; ``options`` go to :func:`extract_shards`)."""
+    from retrieval.fileio import save_npy
+
+    if cache_dir is not None:
+        raise ValueError(
+            "engine='ray' resumes by shards (write_shards), not by a per-file cache: "
+            "leave cache_dir out"
+        )
+    if network is not None:
+        raise ValueError("engine='ray' builds its network on each actor: name it with model=")
+    spec = NetworkSpec(
+        model, None if weights is None else str(weights), seed, precision, fc1000, jit_compile
+    )
+    result = extract_on_ray(paths, spec, **options)
+    if out is not None:
+        save_npy(out, result.pool5)
+    return result
