@@ -47,8 +47,7 @@ class Bundle:
     bundle's folder), and :meth:`located` makes loaded ones absolute again. ``base`` is
     ``None`` for paths loaded as the earliest bundles stored them, absolute.
 
-    >>> Bundle.__name__
-    'Bundle'
+    >>> store.save_state("runs/x/bundle", KIND, Bundle(model, gallery, base=Path("runs/x/bundle")))  # doctest: +SKIP
     """
 
     model: TrainedModel

@@ -197,11 +197,14 @@ def _write_shard(
     the metadata that marks it complete."""
     import pandas as pd
 
-    rows = {os.path.abspath(p): i for i, p in enumerate(result.paths)}
+    rows: dict[str, list[int]] = {}  # a picture listed twice has a row for each listing
+    for i, done in enumerate(result.paths):
+        rows.setdefault(os.path.abspath(done), []).append(i)
     reasons = {os.path.abspath(p): reason for p, reason in result.failures}
     table = []
     for path in chunk:
-        row = rows.get(os.path.abspath(path), -1)
+        found = rows.get(os.path.abspath(path))
+        row = found.pop(0) if found else -1
         status = "ok" if row >= 0 else reasons.get(os.path.abspath(path), "not extracted")
         size, mtime = _stat(path)
         table.append((str(path), size, mtime, _digest(path) if row >= 0 else "", status, row))

@@ -151,3 +151,22 @@ def test_an_index_is_built_shard_by_shard(tmp_path: Path) -> None:
         assert add_shards(index, tmp_path / "s", transform=lambda rows: 2 * rows) == 50
         ids, _ = index.search(vectors[[7, 31]], k=1)
         assert ids.tolist() == [[str(paths[7])], [str(paths[31])]]
+
+
+def test_a_picture_listed_twice_in_one_shard_has_a_row_for_each_listing(tmp_path: Path) -> None:
+    from retrieval.features import ExtractionResult
+
+    rng = np.random.default_rng(0)
+    vectors = {name: rng.normal(size=4).astype(np.float32) for name in "abc"}
+    listed = [tmp_path / name for name in "abac"]
+
+    def extract(chunk):  # as extract_features returns them: every listing, in input order
+        return ExtractionResult(
+            paths=list(chunk), pool5=np.stack([vectors[p.name] for p in chunk]), fc1000=None
+        )
+
+    write_shards(listed, tmp_path / "s", extract=extract, shard_size=4)
+    (shard,) = read_shards(tmp_path / "s")
+    assert shard.metadata["row"].tolist() == [0, 1, 2, 3]
+    assert [p.name for p in shard.paths] == ["a", "b", "a", "c"]
+    np.testing.assert_array_equal(shard.features[2], vectors["a"])
