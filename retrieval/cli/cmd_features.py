@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from retrieval.cli._options import (
     add_command,
@@ -152,18 +153,9 @@ def run(args: argparse.Namespace) -> int:
         for path in written:
             print(path)
         return 0
-    extraction = {  # how every path below extracts: the network, its weights, the speed
-        "model": args.model,
-        "weights": weights,
-        "batch_size": args.batch_size,
-        "workers": args.workers,
-        "precision": args.precision,
-        "cache_dir": args.cache,
-        "seed": args.seed,
-    }
     if args.competition is not None:
         written = write_competition_features(
-            args.competition, args.split, fc1000=True, **extraction
+            args.competition, args.split, fc1000=True, **_extraction(args, weights)
         )
         for path in written:
             print(path)
@@ -171,44 +163,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.images or (args.out is None and args.shards is None):
         raise ValueError("give picture files and --out or --shards, or --competition FOLDER")
     args.images = picture_sources(args.images)
+    encoder = None
     if is_clip:
         from retrieval.features.clip import clip_encoder, parse_model_spec
 
         encoder = clip_encoder(parse_model_spec(args.model))
         record = encoder.record
-        if not on_ray:
-            extraction = {"network": encoder.images, "cache_dir": args.cache}
-            extraction |= {"batch_size": args.batch_size, "workers": args.workers}
     else:
         record = network_record(args.model, weights, args.seed, precision=args.precision)
-    if on_ray:
-        extraction = {
-            "model": args.model,
-            "weights": weights,
-            "seed": args.seed,
-            "precision": args.precision,
-            "batch_size": args.batch_size,
-        }
+    extraction = _extraction(args, weights, encoder)
     if args.shards is not None:
         from retrieval.features.shards import write_shards
 
         engine = None
         if on_ray:
-            from retrieval.features.ray_engine import NetworkSpec, extract_shards
+            from retrieval.features.ray_engine import shard_engine
 
-            spec = NetworkSpec(
-                args.model, None if weights is None else str(weights), args.seed, args.precision
-            )
-
-            def engine(pending):
-                return extract_shards(
-                    pending,
-                    spec,
-                    address=args.address,
-                    actors=args.actors,
-                    batch_size=args.batch_size,
-                )
-
+            engine, extraction = shard_engine(**extraction), {}
         summary = write_shards(
             args.images,
             args.shards,
@@ -216,12 +187,12 @@ def run(args: argparse.Namespace) -> int:
             engine=engine,
             shard_size=args.shard_size,
             dtype="float16" if args.float16 else "float32",
-            **({} if on_ray else extraction),
+            **extraction,
         )
         print(summary)
         return 0 if summary.pictures else 1
     if on_ray:
-        extraction |= {"engine": "ray", "address": args.address, "actors": args.actors}
+        extraction["engine"] = "ray"
     result = extract_features(args.images, fc1000=args.fc1000, out=args.out, **extraction)
     write_feature_manifest(args.out, result, record)
     print(
@@ -235,3 +206,21 @@ def run(args: argparse.Namespace) -> int:
             else "no pictures given"
         )
     return 0
+
+
+def _extraction(args: argparse.Namespace, weights: Any, encoder: Any = None) -> dict[str, Any]:
+    """How the pictures are extracted: ``extract_features``' options from the command line
+    (a CLIP ``encoder``'s picture tower instead of a named network, locally)."""
+    if args.engine == "ray":
+        named = {"model": args.model, "weights": weights, "seed": args.seed}
+        return named | {
+            "precision": args.precision,
+            "batch_size": args.batch_size,
+            "address": args.address,
+            "actors": args.actors,
+        }
+    speed = {"batch_size": args.batch_size, "workers": args.workers, "cache_dir": args.cache}
+    if encoder is not None:
+        return {"network": encoder.images, **speed}
+    named = {"model": args.model, "weights": weights, "seed": args.seed}
+    return named | {"precision": args.precision, **speed}

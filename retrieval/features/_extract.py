@@ -99,6 +99,29 @@ def file_key(path: Path) -> str:
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
+def readable(paths: Sequence[Path]) -> tuple[dict[Path, str], list[tuple[Path, str]]]:
+    """Each readable picture's cache key, once, in first-seen order; and every listing of
+    an unreadable one with why. Both engines read their inputs so."""
+    keys: dict[Path, str] = {}
+    failures: list[tuple[Path, str]] = []
+    for path in paths:
+        try:
+            keys[path] = file_key(path)
+        except OSError as exc:
+            failures.append((path, f"cannot read ({exc.strerror or exc})"))
+    return keys, failures
+
+
+def call_batch_size(batch_size: int, pictures: int) -> int:
+    """The compiled batch shape for ``pictures``: ``batch_size``, or for a short job the
+    smallest power of two that holds it, not a mostly padded batch.
+
+    >>> call_batch_size(32, 1000), call_batch_size(32, 5)
+    (32, 8)
+    """
+    return min(batch_size, 1 << (pictures - 1).bit_length())
+
+
 class FeatureCache:
     """Append-only shards of features under ``folder/<weights label>/``; ``dim``: the width of
     the main rows (2048 for ResNet-50's pool5; another network's own)."""
@@ -372,13 +395,7 @@ def extract_features(
         label, dim = network.label, network.dim
         picture = {"size": network.input_size, "crop": network.crop, "resample": network.resample}
     cache = FeatureCache(cache_dir, label, fc1000, dim=dim) if cache_dir is not None else None
-    failures: list[tuple[Path, str]] = []
-    keys: dict[Path, str] = {}
-    for path in paths:
-        try:
-            keys[path] = file_key(path)
-        except OSError as exc:
-            failures.append((path, f"cannot read ({exc.strerror or exc})"))
+    keys, failures = readable(paths)
     kept = [p for p in paths if p in keys]  # one output row each, in input order (repeats too)
     rows_of: dict[Path, list[int]] = {}
     for position, path in enumerate(kept):
@@ -418,9 +435,7 @@ def extract_features(
             built = network or get_model(
                 None if weights is None else str(weights), fc1000, seed, precision, model
             )
-            batch_size = batch_size or default_batch_size()
-            # a short job: the smallest power of two that holds it, not a mostly padded batch
-            batch_size = min(batch_size, 1 << (len(todo) - 1).bit_length())
+            batch_size = call_batch_size(batch_size or default_batch_size(), len(todo))
             workers = workers or default_workers()
             call = built.compiled(batch_size, jit_compile=jit_compile)
             depth = prefetch or min(8, max(2, workers))

@@ -126,29 +126,25 @@ class ShardPlan:
 
 def plan_shard(number: int, chunk: Sequence[Path]) -> ShardPlan:
     """Which of ``chunk`` can be read, as :func:`~retrieval.features.extract_features` decides."""
+    from retrieval.features._extract import readable
+
     plan = ShardPlan(number, [Path(p) for p in chunk])
-    seen: set[Path] = set()
-    for path in plan.chunk:
-        try:
-            path.stat()
-        except OSError as exc:
-            plan.failures.append((path, f"cannot read ({exc.strerror or exc})"))
-            continue
-        plan.kept.append(path)
-        if path not in seen:
-            seen.add(path)
-            plan.todo.append(path)
+    keys, plan.failures = readable(plan.chunk)
+    plan.kept = [p for p in plan.chunk if p in keys]
+    plan.todo = list(keys)
     return plan
 
 
 def plan_batches(todo_per_shard: Sequence[Sequence[Path]], batch_size: int) -> list[BatchPlan]:
     """Each shard's pictures in batches, with the local engine's batch shape: ``batch_size``,
     or the smallest power of two that holds a shorter shard."""
+    from retrieval.features._extract import call_batch_size
+
     batches = []
     for shard, todo in enumerate(todo_per_shard):
         if not todo:
             continue
-        size = min(batch_size, 1 << (len(todo) - 1).bit_length())
+        size = call_batch_size(batch_size, len(todo))
         for index, start in enumerate(range(0, len(todo), size)):
             paths = [str(p) for p in todo[start : start + size]]
             batches.append(BatchPlan(shard, index, paths, size))
@@ -407,28 +403,22 @@ def extract_on_ray(
     raise AssertionError("extract_shards yields every shard it is given")
 
 
-def extract_features_on_ray(
-    paths: Sequence[str | os.PathLike[str]],
-    *,
+def _spec(
     model: str = "resnet50",
     weights: str | os.PathLike[str] | None = "imagenet",
     seed: int = 0,
     precision: str = "float32",
     fc1000: bool = False,
     jit_compile: bool | str = "auto",
-    out: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     network: Any = None,
     workers: int | None = None,
     decoder: str = "auto",
     prefetch: int | None = None,
-    **options: Any,
-) -> Any:
-    """:func:`retrieval.features.extract_features` with ``engine="ray"``: its options, read as
+) -> NetworkSpec:
+    """The network that :func:`retrieval.features.extract_features`' options name, read as
     the Ray engine reads them (the local decoders' ``workers``, ``decoder`` and ``prefetch``
-    do not apply; ``options`` go to :func:`extract_shards`)."""
-    from retrieval.fileio import save_npy
-
+    do not apply)."""
     if cache_dir is not None:
         raise ValueError(
             "engine='ray' resumes by shards (write_shards), not by a per-file cache: "
@@ -436,10 +426,39 @@ def extract_features_on_ray(
         )
     if network is not None:
         raise ValueError("engine='ray' builds its network on each actor: name it with model=")
-    spec = NetworkSpec(
+    return NetworkSpec(
         model, None if weights is None else str(weights), seed, precision, fc1000, jit_compile
     )
-    result = extract_on_ray(paths, spec, **options)
+
+
+_SHARD_OPTIONS = ("address", "batch_size", "actors", "gpus_per_actor", "decode_cpus", "draft")
+
+
+def _split(options: dict[str, Any]) -> tuple[NetworkSpec, dict[str, Any]]:
+    """``extract_features``' options as the network's spec and :func:`extract_shards`' own."""
+    own = {k: options.pop(k) for k in [*_SHARD_OPTIONS, "progress"] if k in options}
+    return _spec(**options), own
+
+
+def extract_features_on_ray(paths: Sequence[str | os.PathLike[str]], **options: Any) -> Any:
+    """:func:`retrieval.features.extract_features` with ``engine="ray"`` (its options; ``out``
+    is written once every row is in)."""
+    from retrieval.fileio import save_npy
+
+    out = options.pop("out", None)
+    spec, own = _split(options)
+    result = extract_on_ray(paths, spec, **own)
     if out is not None:
         save_npy(out, result.pool5)
     return result
+
+
+def shard_engine(**options: Any) -> Any:
+    """The ``engine`` of :func:`~retrieval.features.shards.write_shards` that extracts with
+    ``extract_features``' ``options`` on Ray."""
+    spec, own = _split(options)
+
+    def engine(pending: list[tuple[int, list[Path]]]) -> Iterator[tuple[int, list[Path], Any]]:
+        return extract_shards(pending, spec, **own)
+
+    return engine
