@@ -7,7 +7,11 @@ the table shows medians over the rounds (a busy machine slows every row alike):
   which build the network once each);
 - ``steady``: pictures of the shards after the first / the time from the first shard's
   completion to the last one's (the rate a long job runs at, start-up left out);
-- ``start-up``: seconds to the first finished shard.
+- ``start-up``: seconds to the first finished shard;
+
+and, in the same rounds, the two bounds of this machine: decoding alone (the pictures into
+uint8 batches by ``load_picture`` in this process, one core) and the model alone (the
+compiled call on a batch already in memory).
 
 The Ray engine runs on a cluster started in this process (all of this machine's CPUs), or on
 ``--address``. With GPUs in the cluster, each actor holds one (``--actors`` sets how many).
@@ -111,6 +115,36 @@ def one_run(paths: list[Path], engine: Callable, shard_size: int, scratch: Path)
     }
 
 
+def decode_only(paths: list[Path], batch_size: int) -> float:
+    """Pictures a second, decoded into uint8 batches in this process (one core)."""
+    from retrieval.features import load_picture
+    from retrieval.features.networks import picture_settings
+
+    picture = picture_settings(MODEL)
+    size = picture.pop("size")
+    batch = np.zeros((batch_size, size, size, 3), np.uint8)
+    start = time.perf_counter()
+    for i, path in enumerate(paths):
+        batch[i % batch_size] = load_picture(path, size, draft=True, **picture)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def model_only(batch_size: int, calls: int) -> float:
+    """Pictures a second through the compiled network, on one batch already in memory."""
+    from retrieval.features import get_model
+    from retrieval.features.networks import picture_settings
+
+    network = get_model("imagenet", False, 0, "float32", MODEL)
+    call = network.compiled(batch_size)
+    side = picture_settings(MODEL)["size"]
+    pixels = np.random.default_rng(0).integers(0, 255, (batch_size, side, side, 3), np.uint8)
+    call.fetch(call.submit(pixels))  # compiled before the clock starts
+    start = time.perf_counter()
+    for _ in range(calls):
+        call.fetch(call.submit(pixels))
+    return calls * batch_size / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=4096, help="pictures (default 4096)")
@@ -149,7 +183,10 @@ def main() -> None:
         one_run(
             paths[: 2 * args.shard_size], next(iter(engines.values())), args.shard_size, scratch
         )
+        bounds: dict[str, list[float]] = {"decode only": [], "model only": []}
         for round_number in range(args.rounds):
+            bounds["decode only"].append(decode_only(paths[:1024], args.batch_size))
+            bounds["model only"].append(model_only(args.batch_size, 32))
             for name, engine in engines.items():
                 runs[name].append(one_run(paths, engine, args.shard_size, scratch))
                 print(f"round {round_number + 1}: {name}: {runs[name][-1]}", file=sys.stderr)
@@ -160,6 +197,13 @@ def main() -> None:
         f"({'synthetic 224x224 JPEGs' if not args.images else args.images}), batch "
         f"{args.batch_size}; Ray cluster: {cpus} CPUs, {gpus} GPUs; os.cpu_count() "
         f"{os.cpu_count()}; median of {args.rounds} interleaved rounds.\n"
+    )
+    decode = statistics.median(bounds["decode only"])
+    model = statistics.median(bounds["model only"])
+    print(
+        f"Bounds in the same rounds: decode only {decode:,.1f} images/s on one core "
+        f"(draft JPEG decoding into uint8 batches), model only {model:,.1f} images/s "
+        f"(the compiled call, batch {args.batch_size}, pictures in memory).\n"
     )
     print("| engine | end to end, images/s | steady, images/s | steady / local | start-up s |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -173,6 +217,7 @@ def main() -> None:
             f"| {name} | {row['end to end']:,.1f} | {row['steady']:,.1f} | "
             f"{row['steady'] / local:.2f} | {row['start-up']:.1f} |"
         )
+    print(f"\nsteady rate of the local engine / model-only bound: {local / model:.2f}")
 
 
 if __name__ == "__main__":
