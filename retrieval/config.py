@@ -183,9 +183,16 @@ class TagConfig:
     joint_weights: tuple[float, ...] = (1.0, 3.0)
     predict_missing: bool = False
     predict_alpha: float = 100.0
+    predicted_weights: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
 
     def __post_init__(self) -> None:
         self.joint_weights = tuple(float(w) for w in self.joint_weights)
+        self.predicted_weights = tuple(float(w) for w in self.predicted_weights)
+        if not self.predicted_weights or min(self.predicted_weights) < 0:
+            raise ConfigError(
+                f"'tags.predicted_weights' must list one or more weights of 0 or more, "
+                f"got {list(self.predicted_weights)}"
+            )
         if not self.joint_weights or min(self.joint_weights) < 0:
             raise ConfigError(
                 f"'tags.joint_weights' must list one or more weights of 0 or more, "

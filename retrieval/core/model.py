@@ -139,6 +139,7 @@ class TrainedModel:
     tag_weight: float = 0.0
     tag_side: TagIndicators | None = None
     image_tags: TagRidge | None = None
+    predicted_tag_weight: float | None = None
     concepts: ConceptBridge | None = None
     concept_weight: float = 0.0
     transfer: TextTransfer | None = None
@@ -181,21 +182,30 @@ class TrainedModel:
     ) -> dict[str, np.ndarray]:
         """Image features (and the images' tag lists, if any) -> every image space needed.
 
-        Pictures without any tag get the tags the image tag model predicts (when the model has
-        one): they join the ``features`` space, and ``predicted_tags`` holds them as 0/1 rows
-        for tag fusion."""
+        A gallery none of whose pictures has a tag gets the tag scores the image tag model
+        predicts (when the model has one), soft, in ``[0, 1]``: they join the ``features``
+        space as the true tags' indicators would, and ``predicted_tags`` holds them over the
+        tag model's classes for tag fusion."""
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or not np.isfinite(features).all():
             raise ValueError("image features must be a finite 2-d array")
         out = {CODE: self.image_coder.transform(features)}
+        predicted = None
         if self.image_tags is not None and not (tags is not None and any(tags)) and len(features):
-            tags = self.image_tags.predict_tags(self.image_coder.features(features))
-            out[PREDICTED_TAGS] = self.image_tags.binarize(tags)
+            predicted = self.image_coder.features(features)  # what the tag ridge reads
+            if self.tag_model is not None:
+                out[PREDICTED_TAGS] = self.image_tags.predict_over(
+                    predicted, self.tag_model.classes_
+                )
         if "features" in self.spaces:
             standardised = self.image_coder.features(features)
             if self.concepts is not None and self.concepts.side_weight:
                 standardised = np.hstack([standardised, self.concepts.side(features)])
-            out["features"] = with_tag_side(standardised, self.tag_side, tags)
+            if predicted is not None and self.tag_side is not None:
+                scores = self.image_tags.predict_over(predicted, self.tag_side.classes_)
+                out["features"] = np.hstack([standardised, self.tag_side.transform_scores(scores)])
+            else:
+                out["features"] = with_tag_side(standardised, self.tag_side, tags)
         if self.concepts is not None:
             out[CONCEPTS] = self.concepts.image_vectors(features)
         if self.transfer is not None:
@@ -244,9 +254,19 @@ class TrainedModel:
         """Each member's query keys for text features ``X``."""
         return [m.mapper.unit_query_keys(X) for m in self.members]
 
+    def gallery_tag_weight(self, gallery: Gallery) -> float:
+        """The tag score's weight for ``gallery``: ``predicted_tag_weight`` (chosen on
+        held-out pictures whose tags were predicted) when none of its pictures has a tag and
+        the model predicts them, ``tag_weight`` otherwise."""
+        untagged = gallery.tags is None or not any(gallery.tags)
+        if untagged and self.image_tags is not None and self.predicted_tag_weight is not None:
+            return self.predicted_tag_weight
+        return self.tag_weight
+
     def tag_matrix(self, gallery: Gallery) -> np.ndarray | None:
-        """The gallery's tags as 0/1 rows over the tag model's classes (``None``: no fusion)."""
-        if self.tag_model is None or self.tag_weight == 0:
+        """The gallery's tags as rows over the tag model's classes: 0/1, or the predicted
+        scores of a gallery without tags (``None``: no fusion)."""
+        if self.tag_model is None or self.gallery_tag_weight(gallery) == 0:
             return None
         if gallery.tags is None or not any(gallery.tags):
             return gallery.spaces.get(PREDICTED_TAGS)
@@ -279,10 +299,12 @@ class TrainedModel:
             neighbours, weights = neighbours[rows], weights[rows]
         return self.transfer.scores(X, neighbours, weights)
 
-    def weights(self, with_tags: bool) -> list[float]:
-        """The weight of every component :meth:`component_scores` returns (the tag score's
-        when ``with_tags``; the concept score's whenever the model has a bridge)."""
-        weights = [m.weight for m in self.members] + ([self.tag_weight] if with_tags else [])
+    def weights(self, with_tags: bool, tag_weight: float | None = None) -> list[float]:
+        """The weight of every component :meth:`component_scores` returns (the tag score's,
+        ``tag_weight`` or else the model's, when ``with_tags``; the concept score's whenever
+        the model has a bridge)."""
+        tag_weight = self.tag_weight if tag_weight is None else tag_weight
+        weights = [m.weight for m in self.members] + ([tag_weight] if with_tags else [])
         weights += [self.concept_weight] if self.concepts is not None else []
         return weights + ([self.transfer_weight] if self.transfer is not None else [])
 
@@ -308,7 +330,10 @@ class TrainedModel:
         components = self.component_scores(X, gallery)
         sample = z_sample(len(gallery))
         reference = None if sample is None else [c[:, sample] for c in components]
-        return self.fuse(components, self.weights(self.tag_matrix(gallery) is not None), reference)
+        weights = self.weights(
+            self.tag_matrix(gallery) is not None, self.gallery_tag_weight(gallery)
+        )
+        return self.fuse(components, weights, reference)
 
     # ------------------------------------------------------------------ images
     def image_features(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:
@@ -352,6 +377,7 @@ class TrainedModel:
             "mappers": members,
             **optional,
             "query_set": self.query_set,
+            "predicted_tag_weight": self.predicted_tag_weight,
         }
         return meta, arrays
 
@@ -378,9 +404,15 @@ class TrainedModel:
             members=members,
             **optional,
             query_set=float(meta.get("query_set", 0.0)),
+            predicted_tag_weight=_optional_float(meta.get("predicted_tag_weight")),
             feature_record=dict(meta.get("features", {})),
             history=dict(meta.get("history", {})),
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    """A stored number, or ``None`` (bundles written before it was stored have none)."""
+    return None if value is None else float(value)
 
 
 _OPTIONAL_PARTS = (

@@ -96,6 +96,8 @@ class Trainer:
         several = several or config.hubness.enabled or len(self._query_set_candidates()) > 1
         hub_choice = (config.hubness.neighbours[0], config.hubness.strengths[0])
         query_set = self._query_set_candidates()[0]
+        predicted_weight = None
+        predict_tags = use_tags and config.tags.predict_missing
         if config.fusion.select == "holdout" and several:
             weights, hub_choice, query_set = self._select_weights(
                 X,
@@ -105,8 +107,10 @@ class Trainer:
                 concepts=None if bridge is None else (bridge, concepts),
                 transfer=transfer,
                 transfer_rows=image_rows,
+                tag_inputs=coder.features(features) if predict_tags else None,
             )
-            member_weights, tag_weight, concept_weight, transfer_weight, joint_weight = weights
+            member_weights, tag_weight, concept_weight, transfer_weight, joint_weight = weights[:5]
+            predicted_weight = weights[5]
         if transfer is not None:
             self._say(f"text transfer: {config.transfer.k} nearest of {len(dataset)} pictures")
             transfer.fit(image_rows, X)
@@ -130,7 +134,7 @@ class Trainer:
         if use_tags:
             self._say("tag model")
             tag_model = TagModel(C=config.tags.C, min_count=config.tags.min_count).fit(X, tags)
-            if config.tags.predict_missing:  # for galleries whose pictures have no tags
+            if predict_tags:  # for galleries whose pictures have no tags
                 self._say("tags from the image features, for galleries without tags")
                 image_tags = TagRidge(config.tags.predict_alpha)
                 image_tags.fit(coder.features(features), tags)
@@ -153,6 +157,7 @@ class Trainer:
             tag_weight=tag_weight,
             tag_side=tag_side,
             image_tags=image_tags,
+            predicted_tag_weight=predicted_weight,
             concepts=bridge,
             concept_weight=concept_weight,
             transfer=transfer,
@@ -203,12 +208,20 @@ class Trainer:
         concepts: tuple[ConceptBridge, np.ndarray] | None = None,
         transfer: TextTransfer | None = None,
         transfer_rows: np.ndarray | None = None,
-    ) -> tuple[tuple[list[float], float, float, float, float], tuple[int, float], float]:
+        tag_inputs: np.ndarray | None = None,
+    ) -> tuple[
+        tuple[list[float], float, float, float, float, float | None], tuple[int, float], float
+    ]:
         """Fusion weights (the members', the tag score's, the concept score's, the text
         transfer's) and the weight of the tags in the features space, with the best MAP@20
         on a held-out part of the training items; then, with those, the hubness correction's
         neighbours and strength (the first candidates when the correction is off), and the
-        query-set temperature (0 when it is off)."""
+        query-set temperature (0 when it is off).
+
+        With ``tag_inputs`` (the rows the image tag model reads), the held-out pictures'
+        tags are also predicted from them, as a gallery without tags would have them, and
+        the tag score's weight for such galleries is chosen there (the sixth fusion weight;
+        ``None`` without ``tag_inputs``)."""
         config = self.config
         fusion = config.fusion
         order = np.random.default_rng(config.seed).permutation(X.shape[0])
@@ -307,8 +320,80 @@ class Trainer:
         tag_weight = next(extra) if tags is not None else 0.0
         concept_weight = next(extra) if concepts is not None else 0.0
         transfer_weight = next(extra) if transfer is not None else 0.0
-        fusion_weights = (member_weights, tag_weight, concept_weight, transfer_weight, joint_weight)
+        predicted_weight = None
+        if tags is not None and tag_inputs is not None:
+            held_tags = HeldOutTags(model, fit_tags, joint_weight)
+            held_tags.fit(tag_inputs[fit], config.tags.predict_alpha)
+            predicted_weight = held_tags.choose_weight(
+                X_val,
+                [(m, c.space) for m, c in zip(mappers, config.mappers, strict=True)],
+                held_val,
+                tag_inputs[val],
+                weights,
+                extra_components,
+                candidates=config.tags.predicted_weights,
+                query_set=query_set,
+            )
+            self._say(
+                f"tag score weight for galleries without tags (predicted): {predicted_weight:g}"
+            )
+        fusion_weights = (
+            member_weights,
+            tag_weight,
+            concept_weight,
+            transfer_weight,
+            joint_weight,
+            predicted_weight,
+        )
         return fusion_weights, hub_choice, query_set
+
+
+class HeldOutTags:
+    """Tags predicted for held-out pictures, as a gallery without tags gets them, to choose
+    the tag score's weight for such galleries (:meth:`choose_weight`)."""
+
+    def __init__(self, tag_model: TagModel, fit_tags: list[list[str]], joint_weight: float):
+        self.tag_model = tag_model
+        self.side = TagIndicators(weight=joint_weight).fit(fit_tags) if joint_weight else None
+        self.fit_tags = fit_tags
+
+    def fit(self, rows: np.ndarray, alpha: float) -> HeldOutTags:
+        """Learn the tags from the fitted items' ``rows`` (the image tag model's inputs)."""
+        self.ridge = TagRidge(alpha).fit(rows, self.fit_tags)
+        return self
+
+    def choose_weight(
+        self,
+        X_val: Any,
+        mappers: Sequence[tuple[Any, str]],
+        val_spaces: dict[str, np.ndarray],
+        val_rows: np.ndarray,
+        weights: Sequence[float],
+        extra_components: Sequence[np.ndarray],
+        *,
+        candidates: Sequence[float],
+        query_set: float = 0.0,
+    ) -> float:
+        """The candidate weight of the tag score with the best held-out MAP@20 when the
+        held-out pictures carry predicted tags (the other weights as chosen); ties keep the
+        earlier candidate. ``extra_components`` start with the true tags' score."""
+        spaces = dict(val_spaces)
+        if self.side is not None:  # the predicted scores stand where the indicators were
+            n_tags = len(self.side.classes_)
+            predicted = self.ridge.predict_over(val_rows, self.side.classes_)
+            spaces["features"] = np.hstack(
+                [spaces["features"][:, :-n_tags], self.side.transform_scores(predicted)]
+            )
+        components = [mapper.similarity(X_val, spaces[space]) for mapper, space in mappers]
+        tag_rows = self.ridge.predict_over(val_rows, self.tag_model.classes_)
+        components.append(tag_scores(self.tag_model.predict_proba(X_val), tag_rows))
+        components += list(extra_components[1:])
+        n = len(mappers)
+        values = {}
+        for weight in candidates:
+            trial = [*weights[:n], weight, *weights[n + 1 :]]
+            values[weight] = _quality(dual_softmax(fused_scores(components, trial), query_set))
+        return float(max(values, key=values.__getitem__))
 
 
 def bank_rows(n: int, size: int, seed: int) -> np.ndarray:

@@ -214,6 +214,23 @@ class TagRidge:
 
     predict_tags = TagModel.predict_tags
 
+    def predict_over(self, X: Any, classes: Sequence[str]) -> np.ndarray:
+        """:meth:`predict_proba` with its columns in the order of ``classes`` (another tag
+        model's), zeros for tags this one never saw.
+
+        >>> X = np.array([[1, 0], [0, 1]], dtype="float32")
+        >>> ridge = TagRidge(alpha=0.1).fit(X, [["dog"], ["cat"]])
+        >>> ridge.predict_over(X[:1], ["owl", "dog"]).round(1).tolist()
+        [[0.0, 1.0]]
+        """
+        scores = self.predict_proba(X)
+        column = {c: j for j, c in enumerate(self.classes_)}
+        out = np.zeros((len(scores), len(classes)), dtype=np.float32)
+        for k, name in enumerate(classes):
+            if name in column:
+                out[:, k] = scores[:, column[name]]
+        return out
+
     def get_state(self) -> tuple[Meta, Arrays]:
         meta = {"kind": "tag_ridge", "alpha": self.alpha, "classes": list(self.classes_)}
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "x_mean": self.x_mean_}
@@ -302,7 +319,18 @@ class TagIndicators(BaseEstimator):
             if n is None:
                 raise ValueError("without tag lists, give the number of images n")
             return np.zeros((n, len(self.classes_)), dtype=np.float32)
-        return (indicator_rows(tags, self.classes_) - self.mean_) * self.scale_
+        return self.transform_scores(indicator_rows(tags, self.classes_))
+
+    def transform_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Rows of scores in ``[0, 1]`` over ``classes_`` (soft, predicted tags), standardised
+        as indicators are.
+
+        >>> side = TagIndicators().fit([["a"], []])
+        >>> side.transform_scores(np.array([[0.5]])).round(2).tolist()
+        [[0.0]]
+        """
+        check_is_fitted(self, "scale_")
+        return ((np.asarray(scores, np.float32) - self.mean_) * self.scale_).astype(np.float32)
 
     def get_state(self) -> tuple[Meta, Arrays]:
         check_is_fitted(self, "scale_")

@@ -139,8 +139,18 @@ def test_a_gallery_without_tags_gets_predicted_tags(tmp_path: Path) -> None:
     assert untagged.tags is None and "predicted_tags" in untagged.spaces
     assert model.tag_matrix(untagged) is not None  # tag fusion runs on the predicted tags
     truth = model.tag_model.binarize([[str(t) for t in ts] for ts in train.tags[:50]])
-    agree = (untagged.spaces["predicted_tags"] * truth).sum(axis=1) > 0
-    assert agree.mean() > 0.7  # training pictures: their predicted tags are mostly theirs
+    scores = untagged.spaces["predicted_tags"]
+    assert scores.shape == truth.shape and 0 <= scores.min() and scores.max() <= 1
+    best = truth[np.arange(50), scores.argmax(axis=1)]
+    assert best.mean() > 0.7  # training pictures: their best-scored tag is mostly theirs
+    # the soft scores, standardised as indicators are, stand where the true tags would
+    side = untagged.spaces["features"][:, -len(model.tag_side.classes_) :]
+    standardised = model.image_coder.features(train.features(LITE0)[:50])
+    expected = model.tag_side.transform_scores(
+        model.image_tags.predict_over(standardised, model.tag_side.classes_)
+    )
+    np.testing.assert_allclose(side, expected, rtol=1e-5, atol=1e-5)
+    assert side.std(axis=0).max() > 0  # not the zeros of a gallery left untagged
     tagged = model.gallery_from_dataset(train.subset(range(50)))
     assert "predicted_tags" not in tagged.spaces
     model, gallery = load_bundle(save_bundle(tmp_path / "bundle", model, untagged))
