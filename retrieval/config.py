@@ -164,16 +164,23 @@ class TagConfig:
     space: each image's standardised tag indicators, times a weight, are appended to its
     standardised features (:class:`~retrieval.models.tags.TagIndicators`), so the mapping
     learns to match a description to the image's tags and features at once. Galleries
-    without tags get zeros there. ``joint_weights`` lists the candidate weights (``0``: the
-    tags stay out of the image side); with ``fusion.select = "holdout"`` the best is chosen
-    on the held-out items together with the fusion weights, otherwise the first is used.
+    without tags get zeros there (or their predicted tags, below). ``joint_weights`` lists
+    the candidate weights (``0``: the tags stay out of the image side); with
+    ``fusion.select = "holdout"`` the best is chosen on the held-out items together with the
+    fusion weights, otherwise the first is used.
 
-    A gallery whose pictures have no tags (your own pictures) gets tags predicted from its
-    image features (``predict_missing``: a ridge regression, penalty ``predict_alpha``, from the
-    standardised features onto the tag indicators; a picture's tags are those scoring 0.5 or
-    more, else its best one), used as its tags everywhere. Off by default: cross-validated on
-    tagless galleries of the three datasets' EfficientNet-Lite0 features, it gave +7.8% on the
-    demo, -2.2% on Openclipart and -2.7% on the icons against no tags (the quality study, docs/benchmarks/quality.md).
+    A gallery none of whose pictures has a tag (your own pictures) gets tag scores predicted
+    from its image features (``predict_missing``: a ridge regression, penalty
+    ``predict_alpha``, from the standardised features onto the tag indicators; soft scores in
+    ``[0, 1]``), used where its tags would be: beside its features, and as the tag score's
+    input. The tag score's weight for such galleries is chosen among ``predicted_weights`` on
+    the held-out items with their tags predicted (``fusion.select = "holdout"``; otherwise the
+    true tags' weight is used). Cross-validated on tagless galleries of the three datasets'
+    EfficientNet-Lite0 features (``benchmarks/bench_tagless.py``), a model trained with tags
+    ranks them better with predicted tags than with its tag columns left at zero (+6.5%,
+    +0.8%, +4.9%: demo, Openclipart, icons); with ``joint_weights = [0]``
+    (``configs/own_pictures.toml``) it also beats the default trained without tags (+2.6%,
+    +0.6%, +1.5%).
     """
 
     enabled: bool = True
@@ -181,7 +188,7 @@ class TagConfig:
     C: Annotated[float, POSITIVE] = 10.0
     min_count: Annotated[int, AT_LEAST_ONE] = 2
     joint_weights: tuple[float, ...] = (1.0, 3.0)
-    predict_missing: bool = False
+    predict_missing: bool = True
     predict_alpha: float = 100.0
     predicted_weights: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
 

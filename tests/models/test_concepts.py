@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.config import RunConfig
-from retrieval.core import Searcher, Trainer, load_bundle, save_bundle
+from retrieval.core import Searcher, TrainedModel, Trainer, load_bundle, save_bundle
 from retrieval.data import load_competition
 from retrieval.models.concepts import ConceptBridge, imagenet_class_names
 from retrieval.store import load, save
@@ -140,7 +140,7 @@ def test_a_gallery_without_tags_gets_predicted_tags(tmp_path: Path) -> None:
     assert model.tag_matrix(untagged) is not None  # tag fusion runs on the predicted tags
     truth = model.tag_model.binarize([[str(t) for t in ts] for ts in train.tags[:50]])
     scores = untagged.spaces["predicted_tags"]
-    assert scores.shape == truth.shape and 0 <= scores.min() and scores.max() <= 1
+    assert scores.shape == truth.shape and scores.min() >= 0 and scores.max() <= 1
     best = truth[np.arange(50), scores.argmax(axis=1)]
     assert best.mean() > 0.7  # training pictures: their best-scored tag is mostly theirs
     # the soft scores, standardised as indicators are, stand where the true tags would
@@ -156,3 +156,45 @@ def test_a_gallery_without_tags_gets_predicted_tags(tmp_path: Path) -> None:
     model, gallery = load_bundle(save_bundle(tmp_path / "bundle", model, untagged))
     assert model.image_tags is not None and "predicted_tags" in gallery.spaces
     assert len(Searcher(model, gallery).search("a red apple", k=5)) == 5
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore")
+def test_the_tag_weight_for_predicted_tags_is_chosen_on_held_out_pictures(tmp_path: Path) -> None:
+    train = load_competition(DEMO, "train")
+
+    def trained(candidates: list[float]) -> TrainedModel:
+        values = {
+            "data": {"features": LITE0},
+            "tags": {"predict_missing": True, "predicted_weights": candidates},
+            "mappers": [{"kind": "ridge", "space": "features"}],
+        }
+        return Trainer(RunConfig.from_dict(values)).fit(train)
+
+    features = train.features(LITE0)[:40]
+    for candidates in ([0.0], [0.4]):  # a lone candidate is what is chosen
+        model = trained(candidates)
+        assert model.predicted_tag_weight == candidates[0]
+        untagged = model.gallery(train.ids[:40], train.image_paths[:40], features)
+        tagged = model.gallery_from_dataset(train.subset(range(40)))
+        assert model.gallery_tag_weight(untagged) == candidates[0]
+        assert model.gallery_tag_weight(tagged) == model.tag_weight
+        # weight 0: no tag score for the gallery without tags; the tagged one keeps its own
+        assert (model.tag_matrix(untagged) is None) == (candidates[0] == 0)
+        if model.tag_weight:
+            assert model.tag_matrix(tagged) is not None
+    loaded, gallery = load_bundle(save_bundle(tmp_path / "bundle", model, untagged))
+    assert loaded.predicted_tag_weight == 0.4 and loaded.gallery_tag_weight(gallery) == 0.4
+    np.testing.assert_allclose(
+        Searcher(loaded, gallery).scores(train.texts()[:5]),
+        Searcher(model, untagged).scores(train.texts()[:5]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    several = trained([0.0, 0.1, 0.25, 0.5, 1.0])
+    assert several.predicted_tag_weight in (0.0, 0.1, 0.25, 0.5, 1.0)
+
+
+def test_tag_weights_for_predicted_tags_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="tags.predicted_weights"):
+        RunConfig.from_dict({"tags": {"predicted_weights": [-1.0]}})
