@@ -15,6 +15,10 @@ EXAMPLE = """examples:
   retrieval index ~/Pictures --model clip:clip_vit_base_patch32 --library ~/clip-library   # zero-shot CLIP
   retrieval index ~/Pictures --model clip:~/models/clip_vit_base_patch32 --library ~/clip-library  # offline
   retrieval index ~/Pictures --exclude-dir thumbnails --exclude-dir ~/Pictures/scans --max-size 20
+  retrieval index --from-shards runs/archive --bundle runs/demo/bundle --backend hnsw --out runs/archive-index
+  retrieval index --from-shards runs/archive --bundle runs/demo/bundle --backend qdrant \
+      --qdrant-url http://qdrant:6333 --upload-workers 8 --out runs/archive-qdrant
+  retrieval search "a red apple" --vectors runs/archive-index
 
 The per-user library lives in $XDG_DATA_HOME/retrieval/library (~/.local/share/retrieval/library).
 Pictures are encoded with the network the bundle's training features came from, or, with
@@ -22,7 +26,13 @@ Pictures are encoded with the network the bundle's training features came from, 
 name is downloaded once into the kagglehub cache ($KAGGLEHUB_CACHE, default
 ~/.cache/kagglehub); a local preset folder (config.json, model.weights.h5, preprocessor.json,
 tokenizer.json, assets/) needs no network. A library holds one kind of pictures: bundle codes
-or CLIP embeddings."""
+or CLIP embeddings.
+
+With --backend and no folders, --from-shards builds a vector index of every picture in the
+shards instead of a library: shard by shard, so memory stays at one shard plus the index
+(exact, hnsw or binary in --out; qdrant embedded, or on a server with --qdrant-url, uploaded
+in parallel batches). It holds the keys of the bundle's first mapper and is searched by text
+with `retrieval search --vectors DIR`."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,6 +99,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="take each picture's features from these shards (`retrieval features --shards`, "
         "made with the bundle's network) when its size and mtime match; extract only the others",
     )
+    vectors = parser.add_argument_group(
+        "a vector index from shards (--from-shards with no folders, --bundle, --out)"
+    )
+    vectors.add_argument(
+        "--backend",
+        choices=["exact", "hnsw", "binary", "qdrant"],
+        help="build a vector index of this backend from --from-shards instead of a library",
+    )
+    vectors.add_argument("--out", type=Path, help="the vector index's folder")
+    vectors.add_argument(
+        "--qdrant-url",
+        metavar="URL",
+        help="with --backend qdrant: a Qdrant server or cluster (default: embedded, in --out)",
+    )
+    vectors.add_argument(
+        "--collection", default="retrieval", help="with --qdrant-url: the collection's name"
+    )
+    vectors.add_argument(
+        "--upload-workers",
+        type=positive,
+        default=4,
+        help="with --qdrant-url: batches uploaded at once (default 4)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -103,10 +136,54 @@ def model_spec(value: str) -> str:
     return value
 
 
+def build_vector_index(args: argparse.Namespace) -> int:
+    """``index --from-shards DIR --backend B --bundle BUNDLE --out OUT``: a vector index."""
+    from retrieval.core import load_bundle
+    from retrieval.library.vectors import index_shards
+
+    if args.folders:
+        raise ValueError(
+            "--backend builds a vector index from --from-shards alone: give no folders"
+        )
+    missing = [
+        name
+        for name, value in (("--from-shards", args.from_shards), ("--bundle", args.bundle))
+        if value is None
+    ]
+    missing += ["--out"] if args.out is None else []
+    if missing:
+        raise ValueError(f"--backend {args.backend} needs {' and '.join(missing)}")
+    params: dict = {}
+    if args.backend == "qdrant":
+        params = {"url": args.qdrant_url, "collection": args.collection}
+        params["upload_workers"] = args.upload_workers
+    elif args.qdrant_url is not None:
+        raise ValueError("--qdrant-url goes with --backend qdrant")
+    model, _ = load_bundle(args.bundle)
+    index = index_shards(model, args.bundle, args.from_shards, backend=args.backend, **params)
+    index.save(args.out)
+    where = (
+        f" (points on {args.qdrant_url}, collection {args.collection})" if args.qdrant_url else ""
+    )
+    print(f"{len(index)} pictures in a {args.backend} index{where}")
+    print(f"index: {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from retrieval.cli._options import announce, library_or_default
+
+    if args.backend is not None:
+        return build_vector_index(args)
+    stray = [
+        name
+        for name, given in (("--out", args.out), ("--qdrant-url", args.qdrant_url))
+        if given is not None
+    ]
+    if stray:
+        raise ValueError(f"{stray[0]} goes with --backend (a vector index from --from-shards)")
     from retrieval.features.clip import is_clip_record
     from retrieval.library import PictureLibrary
 

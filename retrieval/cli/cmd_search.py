@@ -20,7 +20,8 @@ EXAMPLE = """examples:
   retrieval search "a dog" --image beach.jpg --subtract "indoors" --library ~/clip-library
   retrieval search "a red apple" --subtract green.jpg --bundle runs/demo/bundle
   retrieval search "a red apple" --bundle runs/demo/bundle --k 3 --preview   # thumbnails (kitty, iTerm2, sixel)
-  retrieval search --bundle runs/demo/bundle          # interactive: type queries, 'exit' to stop"""
+  retrieval search --bundle runs/demo/bundle          # interactive: type queries, 'exit' to stop
+  retrieval search "a red apple" --vectors runs/archive-index   # a vector index (index --backend)"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a thumbnail under each result, in terminals that show inline pictures: kitty's "
         "protocol, iTerm2's or sixel (auto: the one the terminal announces; elsewhere a line "
         "says why there are none)",
+    )
+    parser.add_argument(
+        "--vectors",
+        type=Path,
+        metavar="DIR",
+        help="search a vector index made by `retrieval index --from-shards DIR --backend ...` "
+        "(a text query; with the bundle it was built with, or --bundle)",
     )
     parser.add_argument(
         "--no-index",
@@ -135,6 +143,34 @@ def _preview_protocol(wanted: str | None) -> str | None:
     return protocol
 
 
+def _search_vectors(args: argparse.Namespace) -> int:
+    """``search "TEXT" --vectors DIR``: the best pictures of a vector index built from shards."""
+    from retrieval.core import SearchHit, load_bundle
+    from retrieval.index import load_index
+    from retrieval.library.vectors import search_index
+
+    if args.query is None or args.image is not None or args.add or args.subtract:
+        raise ValueError(
+            "--vectors searches by one text query: give it, and no --image/--add/--subtract"
+        )
+    if args.library is not None:
+        raise ValueError("give --vectors or --library, not both")
+    index = load_index(args.vectors)
+    bundle = args.bundle if args.bundle is not None else index.info.get("bundle")
+    if bundle is None:
+        raise ValueError(f"{args.vectors}: the index names no bundle; give --bundle")
+    model, _ = load_bundle(bundle)
+    if not model.known_words([args.query])[0]:
+        print(f"no results: no word of {args.query!r} is known to the model", file=sys.stderr)
+        return 1
+    hits = [
+        SearchHit(rank, path, Path(path), score)
+        for rank, (path, score) in enumerate(search_index(model, index, [args.query], k=args.k)[0])
+    ]
+    _print_hits(hits, args.paths_only, _preview_protocol(args.preview))
+    return 0
+
+
 def _terms(args: argparse.Namespace) -> list:
     """The query's terms: the text, ``--image``, each ``--add`` and each ``--subtract``."""
     from retrieval.core import QueryTerm as term_type
@@ -157,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("the query is empty")
     if args.image is not None and not args.image.is_file():
         raise FileNotFoundError(f"{args.image}: no such image file")
+    if args.vectors is not None:
+        return _search_vectors(args)
     terms = _terms(args)
     preview = _preview_protocol(args.preview)
     combined = len(terms) > 1 or bool(args.add or args.subtract)

@@ -288,6 +288,19 @@ def _same_network(a: dict, b: dict) -> bool:
     }
 
 
+def require_network(folder: str | os.PathLike[str], record: dict) -> dict:
+    """The shard folder's manifest, when its rows come from the network ``record`` describes;
+    a :class:`DataFormatError` naming both otherwise."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if not _same_network(manifest["features"], record):
+        raise DataFormatError(
+            f"{folder / MANIFEST}: its rows come from {manifest['features']}, not from "
+            f"{record}; extract shards with the same network"
+        )
+    return manifest
+
+
 def rows_by_path(
     folder: str | os.PathLike[str], record: dict
 ) -> dict[str, tuple[int, float, int, int]]:
@@ -300,12 +313,7 @@ def rows_by_path(
     import pandas as pd
 
     folder = Path(folder)
-    manifest = read_manifest(folder)
-    if not _same_network(manifest["features"], record):
-        raise DataFormatError(
-            f"{folder / MANIFEST}: its rows come from {manifest['features']}, not from "
-            f"{record}; extract shards with the same network"
-        )
+    manifest = require_network(folder, record)
     out: dict[str, tuple[int, float, int, int]] = {}
     for number in range(int(manifest["shards"])):
         metadata = folder / "metadata" / f"{shard_name(number)}.parquet"

@@ -31,6 +31,7 @@ import numpy as np
 from retrieval import store
 from retrieval.index._backends import BinaryIndex, ExactIndex, HNSWIndex, QdrantIndex
 from retrieval.index._base import BACKENDS, KIND, IndexStateError, VectorIndex
+from retrieval.progress import progress_bar
 
 
 def make_index(backend: str = "exact", **params: Any) -> VectorIndex:
@@ -45,26 +46,32 @@ def add_shards(
     folder: str | os.PathLike[str],
     *,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    progress: bool | None = False,
 ) -> int:
     """Add every finished shard of a feature-shard folder to ``index``, one shard at a time.
 
     Ids are the pictures' paths; ``transform`` maps a shard's rows first (a model's image code,
     for instance). The index makes room for every row first (counted from the shards'
     metadata), so memory stays at one shard plus the index, with no copy of the index as it
-    grows. Returns the number of rows added.
+    grows. Returns the number of rows added. ``progress``: a bar of pictures on stderr
+    (``None``: when stderr is a terminal).
 
     >>> add_shards(make_index("hnsw"), "out/shards", transform=model.image_coder.transform)  # doctest: +SKIP
     """
     from retrieval.features.shards import read_shards, shard_row_count
 
-    index.reserve(len(index) + shard_row_count(folder))
+    total = shard_row_count(folder)
+    index.reserve(len(index) + total)
     added = 0
-    for shard in read_shards(folder):
-        if not shard.paths:
-            continue
-        rows = shard.features.astype(np.float32)
-        index.add([str(p) for p in shard.paths], transform(rows) if transform else rows)
-        added += len(shard.paths)
+    disable = None if progress is None else not progress
+    with progress_bar(total=total, desc="indexing shards", unit="pic", disable=disable) as bar:
+        for shard in read_shards(folder):
+            if not shard.paths:
+                continue
+            rows = shard.features.astype(np.float32)
+            index.add([str(p) for p in shard.paths], transform(rows) if transform else rows)
+            added += len(shard.paths)
+            bar.update(len(shard.paths))
     return added
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +257,9 @@ class QdrantIndex(VectorIndex):
 
     An embedded index keeps its vectors in memory and is saved as plain arrays, which a load
     puts into a new embedded collection (Qdrant's own on-disk store is never read). A server
-    index keeps its points on the server; saving writes only the ids.
+    index keeps its points on the server; saving writes only the ids. Points go up in batches
+    of ``batch_size``; to a server, ``upload_workers`` batches at a time (threads: the upload
+    waits on the network, not on this process).
     """
 
     backend = "qdrant"
@@ -267,14 +270,28 @@ class QdrantIndex(VectorIndex):
         url: str | None = None,
         collection: str = "retrieval",
         api_key: str | None = None,
+        upload_workers: int = 1,
+        batch_size: int = 1000,
     ) -> None:
         super().__init__(metric)
+        if upload_workers < 1 or batch_size < 1:
+            raise ValueError(
+                f"upload_workers and batch_size must be at least 1, got {upload_workers} and "
+                f"{batch_size}"
+            )
         self.url, self.collection, self.api_key = url, collection, api_key
+        self.upload_workers, self.batch_size = int(upload_workers), int(batch_size)
         self._client = None
         self._vectors = np.zeros((0, 0), dtype=np.float32)
 
     def params(self) -> dict[str, Any]:
-        return {"metric": self.metric, "url": self.url, "collection": self.collection}
+        return {
+            "metric": self.metric,
+            "url": self.url,
+            "collection": self.collection,
+            "upload_workers": self.upload_workers,
+            "batch_size": self.batch_size,
+        }
 
     def client(self):
         if self._client is None:
@@ -308,17 +325,22 @@ class QdrantIndex(VectorIndex):
                 self.collection,
                 vectors_config=models.VectorParams(size=int(matrix.shape[1]), distance=distance),
             )
-        for offset in range(0, len(ids), 1000):
-            chunk = range(offset, min(offset + 1000, len(ids)))
-            client.upsert(
-                self.collection,
-                points=[
-                    models.PointStruct(
-                        id=start + i, vector=matrix[i].tolist(), payload={"id": ids[i]}
-                    )
-                    for i in chunk
-                ],
-            )
+
+        def upload(offset: int) -> None:
+            chunk = range(offset, min(offset + self.batch_size, len(ids)))
+            points = [
+                models.PointStruct(id=start + i, vector=matrix[i].tolist(), payload={"id": ids[i]})
+                for i in chunk
+            ]
+            client.upsert(self.collection, points=points)
+
+        offsets = range(0, len(ids), self.batch_size)
+        if self.url is None or self.upload_workers == 1 or len(offsets) == 1:
+            for offset in offsets:
+                upload(offset)
+            return
+        with ThreadPoolExecutor(self.upload_workers) as pool:
+            list(pool.map(upload, offsets))  # the first failed batch's error is raised
 
     def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries, k = self._check_search(vectors, k)

@@ -15,6 +15,8 @@ from retrieval.errors import RetrievalError
 
 Metric = Literal["cosine", "euclidean"]
 KIND = "retrieval.index"
+INFO_ARRAYS = "info"
+"""Where an index's ``info_arrays`` are stored among its arrays (``info/NAME``)."""
 
 
 class IndexStateError(RetrievalError):
@@ -68,7 +70,9 @@ class VectorIndex(ABC):
     """``add(ids, vectors)``, ``search(vectors, k) -> (ids, scores)``, ``save``, ``load``, ``len``.
 
     Scores are similarities (higher is better): cosine similarity, or the negative
-    Euclidean distance for ``metric="euclidean"``. Ids are strings.
+    Euclidean distance for ``metric="euclidean"``. Ids are strings. ``info`` (plain data)
+    and ``info_arrays`` (named arrays) are stored with the index for its users: what its
+    vectors are, a sample of them.
     """
 
     backend: str = ""
@@ -82,6 +86,8 @@ class VectorIndex(ABC):
         self.dim_: int | None = None
         self._known: set[str] = set()
         self._id_array = np.empty(0, dtype=object)
+        self.info: dict[str, Any] = {}
+        self.info_arrays: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.ids_)
@@ -137,8 +143,15 @@ class VectorIndex(ABC):
         """The index as plain data (the :class:`~retrieval.store.Stateful` protocol): its
         backend, parameters, ids and size, and the backend's arrays. A backend with files of
         its own format (HNSW's graph) writes them beside these in :meth:`save`."""
-        meta = {"kind": self.backend, "params": self.params(), "ids": self.ids_, "dim": self.dim_}
-        return meta, self._state_arrays()
+        meta = {
+            "kind": self.backend,
+            "params": self.params(),
+            "ids": self.ids_,
+            "dim": self.dim_,
+            "info": self.info,
+        }
+        extra = {f"{INFO_ARRAYS}/{name}": values for name, values in self.info_arrays.items()}
+        return meta, {**self._state_arrays(), **extra}
 
     @classmethod
     def from_state(
@@ -148,6 +161,13 @@ class VectorIndex(ABC):
         are, for the backends that have them)."""
         index = cls(**meta["params"])
         index.ids_, index.dim_ = [str(i) for i in meta["ids"]], meta["dim"]
+        index.info = dict(meta.get("info") or {})
+        prefix = f"{INFO_ARRAYS}/"
+        index.info_arrays = {
+            name.removeprefix(prefix): np.asarray(values)
+            for name, values in arrays.items()
+            if name.startswith(prefix)
+        }
         index._restore(folder if folder is not None else Path("."), arrays)
         return index
 

@@ -151,3 +151,20 @@ def test_every_backend_is_registered_once_and_the_config_names_exactly_them() ->
     assert {tag: cls.backend for tag, cls in BACKENDS.items()} == {t: t for t in BACKENDS}
     configurable = typing.get_args(typing.get_type_hints(IndexConfig)["backend"])
     assert set(configurable) == set(BACKENDS) == {"exact", "hnsw", "binary", "qdrant"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_info_and_info_arrays_are_stored_with_the_index(backend: str, tmp_path: Path) -> None:
+    index = make_index(backend)
+    index.add(["a", "b"], np.eye(2, dtype=np.float32))
+    index.info = {"vectors": "keys", "bundle": "/b"}
+    index.info_arrays["sample"] = np.arange(6, dtype=np.float32).reshape(3, 2)
+    loaded = load_index(index.save(tmp_path / "index"))
+    assert loaded.info == {"vectors": "keys", "bundle": "/b"}
+    np.testing.assert_array_equal(loaded.info_arrays["sample"], index.info_arrays["sample"])
+    assert loaded.search(np.array([[0.0, 1.0]]), k=1)[0].tolist() == [["b"]]
+
+
+def test_qdrant_upload_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="upload_workers and batch_size must be at least 1"):
+        make_index("qdrant", upload_workers=0)
