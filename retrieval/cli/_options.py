@@ -103,6 +103,15 @@ def add_speed(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_batch_size(parser: argparse.ArgumentParser) -> None:
+    """``--batch-size``: pictures per call of the feature network."""
+    parser.add_argument(
+        "--batch-size",
+        type=positive,
+        help="pictures per model call (default: chosen from the machine)",
+    )
+
+
 def feature_weights(value: str) -> str | None:
     """The ``weights`` argument of the feature extractor for a ``--weights`` value."""
     return None if value == "none" else value

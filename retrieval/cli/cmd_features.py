@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.cli._options import (
+    add_batch_size,
     add_command,
     add_feature_weights,
     add_speed,
@@ -86,11 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         'written to features_<model>_<split>.csv for [data] features = "<model>"); or '
         "clip:PRESET_OR_FOLDER (CLIP picture embeddings, features_clip_<split>.csv; needs --competition)",
     )
-    parser.add_argument(
-        "--batch-size",
-        type=positive,
-        help="pictures per model call (default: chosen from the machine)",
-    )
+    add_batch_size(parser)
     parser.add_argument(
         "--engine",
         choices=["local", "ray"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retrieval.cli._options import add_command, add_weights_file, positive
+from retrieval.cli._options import add_batch_size, add_command, add_weights_file, positive
 
 EXAMPLE = """examples:
   retrieval index ~/Pictures --bundle runs/demo/bundle    # the per-user library; the bundle is remembered
@@ -87,11 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MB",
         help="skip picture files larger than this many megabytes (remembered; 0 clears)",
     )
-    parser.add_argument(
-        "--batch-size",
-        type=positive,
-        help="pictures per model call (default: chosen from the machine)",
-    )
+    add_batch_size(parser)
     parser.add_argument(
         "--from-shards",
         type=Path,

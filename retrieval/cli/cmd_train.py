@@ -7,6 +7,7 @@ from pathlib import Path
 
 from retrieval.cli._options import (
     add_command,
+    add_competition_root,
     add_feature_weights,
     announce,
     default_cache_folder,
@@ -38,9 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a TOML run config (default: the built-in default, configs/default.toml)",
     )
     parser.add_argument("--out", type=Path, help="output folder (default runs/<config name>)")
-    parser.add_argument(
-        "--root", type=Path, help="the competition folder (default: the config's data.root)"
-    )
+    add_competition_root(parser, "the competition folder (default: the config's data.root)")
     parser.add_argument(
         "--captions",
         type=Path,
