@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +69,8 @@ class ExactIndex(VectorIndex):
     def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
         self._vectors = np.asarray(arrays["vectors"], dtype=np.float32)
         self._buffer = self._vectors
-        self._fit()
+        if len(self._vectors):  # an empty index is fitted by its first add
+            self._fit()
 
 
 @registered
@@ -145,11 +148,15 @@ class HNSWIndex(VectorIndex):
         return self._ids_array(rows.astype(np.int64)), scores.astype(np.float32)
 
     def _write_files(self, folder: Path) -> None:
-        self._graph.save_index(str(folder / "hnsw.bin"))
+        if self._graph is not None:  # an empty index has no graph yet
+            self._graph.save_index(str(folder / "hnsw.bin"))
 
     def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
         import hnswlib
 
+        if not self.ids_:
+            self._graph = None
+            return
         graph_file = folder / "hnsw.bin"
         if not graph_file.is_file():
             raise IndexStateError(f"{graph_file}: missing (the index folder is incomplete)")
@@ -241,13 +248,15 @@ class BinaryIndex(VectorIndex):
         return int(self._codes.nbytes + (self._vectors.nbytes if self.keep_vectors else 0))
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
-        return {"codes": self._codes, "vectors": self._vectors, "centre": self.centre_}
+        centre = np.zeros(0, np.float32) if self.centre_ is None else self.centre_
+        return {"codes": self._codes, "vectors": self._vectors, "centre": centre}
 
     def _restore(self, folder: Path, arrays: Mapping[str, np.ndarray]) -> None:
         self._codes = np.asarray(arrays["codes"], dtype=np.uint64)
         self._vectors = np.asarray(arrays["vectors"], dtype=np.float32)
         self._code_buffer, self._vector_buffer = self._codes, self._vectors
-        self.centre_ = np.asarray(arrays["centre"], dtype=np.float32)
+        centre = np.asarray(arrays["centre"], dtype=np.float32)
+        self.centre_ = centre if centre.size else None  # an empty index has no centre yet
 
 
 @registered
@@ -308,9 +317,31 @@ class QdrantIndex(VectorIndex):
             )
         return self._client
 
+    @contextmanager
+    def _server(self) -> Iterator[None]:
+        """Errors of the Qdrant server (unreachable, or refusing a request) as one
+        :class:`IndexStateError` that names it."""
+        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+        try:
+            yield
+        except (ResponseHandlingException, UnexpectedResponse) as exc:
+            reason = str(exc)
+            if isinstance(exc, UnexpectedResponse):  # the server's own words, on one line
+                try:
+                    said = json.loads(exc.content)["status"]["error"]
+                except (ValueError, KeyError, TypeError):
+                    said = exc.reason_phrase
+                reason = f"HTTP {exc.status_code}: {said}"
+            where = self.url or "the embedded store"
+            raise IndexStateError(
+                f"Qdrant at {where}, collection {self.collection!r}: {reason}"
+            ) from exc
+
     def add(self, ids: Sequence[object], vectors: Any) -> None:
         ids, matrix = self._check_add(ids, vectors)
-        self._upsert(len(self.ids_), ids, matrix)
+        with self._server():
+            self._upsert(len(self.ids_), ids, matrix)
         if self.url is None:
             self._vectors = matrix if not len(self._vectors) else np.vstack([self._vectors, matrix])
         self.ids_.extend(ids)
@@ -347,9 +378,9 @@ class QdrantIndex(VectorIndex):
         ids = np.empty((len(queries), k), dtype=object)
         scores = np.empty((len(queries), k), dtype=np.float32)
         for row, query in enumerate(queries):
-            points = (
-                self.client().query_points(self.collection, query=query.tolist(), limit=k).points
-            )
+            with self._server():
+                found = self.client().query_points(self.collection, query=query.tolist(), limit=k)
+            points = found.points
             ids[row] = [self.ids_[p.id] for p in points]
             scores[row] = [p.score if self.metric == "cosine" else -p.score for p in points]
         return ids, scores

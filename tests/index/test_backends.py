@@ -168,3 +168,34 @@ def test_info_and_info_arrays_are_stored_with_the_index(backend: str, tmp_path: 
 def test_qdrant_upload_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="upload_workers and batch_size must be at least 1"):
         make_index("qdrant", upload_workers=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_empty_index_is_saved_loaded_and_grows(backend: str, tmp_path: Path) -> None:
+    loaded = load_index(make_index(backend).save(tmp_path / "empty"))
+    assert len(loaded) == 0
+    with pytest.raises(IndexStateError, match="the index is empty"):
+        loaded.search(np.ones((1, 2)), k=1)
+    loaded.add(["a", "b"], np.eye(2, dtype=np.float32))
+    assert loaded.search(np.array([[1.0, 0.1]]), k=1)[0].tolist() == [["a"]]
+
+
+def test_a_qdrant_server_that_fails_is_named_in_one_error() -> None:
+    import socket
+
+    from tests.qdrant_standin import serving
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    closed = make_index("qdrant", url=f"http://127.0.0.1:{port}", collection="c")
+    with pytest.raises(IndexStateError, match=f"Qdrant at http://127.0.0.1:{port}, collection 'c'"):
+        closed.add(["a"], np.ones((1, 2)))
+    with serving() as server:
+        index = make_index("qdrant", url=server.url, collection="c")
+        index.add(["a", "b"], np.eye(2, dtype=np.float32))
+        server.collections.clear()  # the collection is dropped on the server
+        with pytest.raises(
+            IndexStateError, match="collection 'c': HTTP 404: Collection `c` doesn't exist"
+        ):
+            index.search(np.ones((1, 2)), k=1)
