@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.standin_http import JSONHandler, running
 
 PORT = 7777
 SERVICE = "/api/v1/competitions.CompetitionApiService/"
@@ -47,22 +47,8 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _handler(state: KaggleStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # keep test output quiet
-            pass
-
-        def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-        def _json(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+def _handler(state: KaggleStandIn) -> type[JSONHandler]:
+    class Handler(JSONHandler):
         def _error(self, status: int, message: str) -> None:
             self._json(status, {"code": status, "message": message})
 
@@ -149,11 +135,5 @@ def _listed(index: int, submission: dict) -> dict:
 @contextmanager
 def serving(state: KaggleStandIn) -> Iterator[KaggleStandIn]:
     """Serve ``state`` on 127.0.0.1:7777 for the duration of the block."""
-    server = ThreadingHTTPServer(("127.0.0.1", PORT), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(_handler(state), PORT):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -15,9 +15,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
+
+from tests.standin_http import JSONHandler, running
 
 
 @dataclass
@@ -40,24 +41,12 @@ def _ok(result: object) -> dict:
     return {"result": result, "status": "ok", "time": 0.0}
 
 
-def _handler(state: QdrantStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(state: QdrantStandIn) -> type[JSONHandler]:
+    class Handler(JSONHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _body(self) -> dict:
-            length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length) or b"{}")
-
-        def _json(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        def _request(self) -> dict:
+            return json.loads(self._body() or b"{}")
 
         def _missing(self, name: str) -> None:
             self._json(404, {"status": {"error": f"Collection `{name}` doesn't exist!"}})
@@ -73,7 +62,7 @@ def _handler(state: QdrantStandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             path = self.path.split("?")[0]
-            body = self._body()
+            body = self._request()
             if match := re.fullmatch(r"/collections/([^/]+)", path):
                 vectors = body["vectors"]
                 state.collections[match[1]] = {
@@ -106,7 +95,7 @@ def _handler(state: QdrantStandIn) -> type[BaseHTTPRequestHandler]:
                 return self._json(404, {"status": {"error": f"no route {path}"}})
             if match[1] not in state.collections:
                 return self._missing(match[1])
-            body = self._body()
+            body = self._request()
             collection = state.collections[match[1]]
             ids = sorted(collection["points"])
             matrix = np.stack([collection["points"][i][0] for i in ids])
@@ -140,12 +129,6 @@ def _handler(state: QdrantStandIn) -> type[BaseHTTPRequestHandler]:
 def serving() -> Iterator[QdrantStandIn]:
     """A running stand-in on a free port of 127.0.0.1 (``state.url``), stopped afterwards."""
     state = QdrantStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(_handler(state)) as port:
+        state.url = f"http://127.0.0.1:{port}"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

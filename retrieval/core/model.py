@@ -79,13 +79,21 @@ def with_tag_side(
     features: np.ndarray,
     tag_side: TagIndicators | None,
     tags: Sequence[Sequence[Any]] | None,
+    predicted: np.ndarray | None = None,
 ) -> np.ndarray:
     """Standardised features followed by the images' tag indicators (as they are without
-    ``tag_side``). A gallery none of whose images has a tag is untagged: zeros there."""
+    ``tag_side``). A gallery none of whose images has a tag is untagged: its ``predicted``
+    tag scores there (rows over ``tag_side.classes_``), standardised as indicators are, or
+    zeros without them."""
     if tag_side is None:
         return features
-    known = tags if tags is not None and any(tags) else None
-    return np.hstack([features, tag_side.transform(known, n=len(features))])
+    if tags is not None and any(tags):
+        side = tag_side.transform(tags)
+    elif predicted is not None:
+        side = tag_side.transform_scores(predicted)
+    else:
+        side = tag_side.transform(None, n=len(features))
+    return np.hstack([features, side])
 
 
 def z_sample(n: int) -> np.ndarray | None:
@@ -190,26 +198,23 @@ class TrainedModel:
         if features.ndim != 2 or not np.isfinite(features).all():
             raise ValueError("image features must be a finite 2-d array")
         out = {CODE: self.image_coder.transform(features)}
-        predicted = None
+        standardised = self.image_coder.features(features)  # cheap: a power and a scaling
+        predicted = None  # the image tag model's scores, for a gallery without tags
         if self.image_tags is not None and not (tags is not None and any(tags)) and len(features):
-            predicted = self.image_coder.features(features)  # what the tag ridge reads
+            predicted = self.image_tags.predict_proba(standardised)
             if self.tag_model is not None:
-                out[PREDICTED_TAGS] = self.image_tags.predict_over(
-                    predicted, self.tag_model.classes_
-                )
+                out[PREDICTED_TAGS] = self.image_tags.align(predicted, self.tag_model.classes_)
         if "features" in self.spaces:
-            standardised = self.image_coder.features(features)
+            rows = standardised
             if self.concepts is not None and self.concepts.side_weight:
-                standardised = np.hstack([standardised, self.concepts.side(features)])
+                rows = np.hstack([rows, self.concepts.side(features)])
             if predicted is not None and self.tag_side is not None:
-                scores = self.image_tags.predict_over(predicted, self.tag_side.classes_)
-                out["features"] = np.hstack([standardised, self.tag_side.transform_scores(scores)])
-            else:
-                out["features"] = with_tag_side(standardised, self.tag_side, tags)
+                predicted = self.image_tags.align(predicted, self.tag_side.classes_)
+            out["features"] = with_tag_side(rows, self.tag_side, tags, predicted)
         if self.concepts is not None:
             out[CONCEPTS] = self.concepts.image_vectors(features)
         if self.transfer is not None:
-            rows = out[CODE] if self.transfer.space == CODE else self.image_coder.features(features)
+            rows = out[CODE] if self.transfer.space == CODE else standardised
             out[TRANSFER[0]], out[TRANSFER[1]] = self.transfer.neighbours(rows)
         if self.hubness is not None:
             keys = [m.mapper.unit_gallery_keys(out[m.space]) for m in self.members]
@@ -299,12 +304,15 @@ class TrainedModel:
             neighbours, weights = neighbours[rows], weights[rows]
         return self.transfer.scores(X, neighbours, weights)
 
-    def weights(self, with_tags: bool, tag_weight: float | None = None) -> list[float]:
-        """The weight of every component :meth:`component_scores` returns (the tag score's,
-        ``tag_weight`` or else the model's, when ``with_tags``; the concept score's whenever
-        the model has a bridge)."""
-        tag_weight = self.tag_weight if tag_weight is None else tag_weight
-        weights = [m.weight for m in self.members] + ([tag_weight] if with_tags else [])
+    def weights(self, gallery: Gallery, with_tags: bool | None = None) -> list[float]:
+        """The weight of every component :meth:`component_scores` returns for ``gallery``
+        (the tag score's, :meth:`gallery_tag_weight`, when it fuses tags: ``with_tags``, or
+        else whether :meth:`tag_matrix` has rows; the concept score's whenever the model has
+        a bridge)."""
+        if with_tags is None:
+            with_tags = self.tag_matrix(gallery) is not None
+        weights = [m.weight for m in self.members]
+        weights += [self.gallery_tag_weight(gallery)] if with_tags else []
         weights += [self.concept_weight] if self.concepts is not None else []
         return weights + ([self.transfer_weight] if self.transfer is not None else [])
 
@@ -330,10 +338,7 @@ class TrainedModel:
         components = self.component_scores(X, gallery)
         sample = z_sample(len(gallery))
         reference = None if sample is None else [c[:, sample] for c in components]
-        weights = self.weights(
-            self.tag_matrix(gallery) is not None, self.gallery_tag_weight(gallery)
-        )
-        return self.fuse(components, weights, reference)
+        return self.fuse(components, self.weights(gallery), reference)
 
     # ------------------------------------------------------------------ images
     def image_features(self, images: Sequence[Any], *, weights_file: Any = None) -> np.ndarray:

@@ -172,9 +172,7 @@ class Searcher(GallerySearcher):
 
     def _fused(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         components = self._components(X, rows)
-        weights = self.model.weights(
-            self._tags is not None, self.model.gallery_tag_weight(self.gallery)
-        )
+        weights = self.model.weights(self.gallery, self._tags is not None)
         if len(components) == 1:
             return components[0]
         sample = self._sample
@@ -256,9 +254,8 @@ class Searcher(GallerySearcher):
         components = [
             c.T for c in self.model.component_scores(self.model.text_features(texts), single)
         ]
-        with_tags = self.model.tag_matrix(single) is not None  # predicted tags, if any
-        weights = self.model.weights(with_tags, self.model.gallery_tag_weight(single))
-        scores = self.model.fuse(components, weights)[0]
+        # one picture: its predicted tags, if the model has a tag predictor
+        scores = self.model.fuse(components, self.model.weights(single))[0]
         order = np.argsort(-scores, kind="stable")
         return [(texts[i], float(scores[i])) for i in order]
 

@@ -14,7 +14,7 @@ import itertools
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -65,7 +65,8 @@ class Trainer:
         features = dataset.features(config.data.features)
         self._say(f"image branch: {features.shape[1]}-d features of {len(dataset)} images")
         coder = ImageCoder.from_config(config.image, seed=config.seed).fit(features)
-        spaces = {"code": coder.transform(features), "features": coder.features(features)}
+        standardised = coder.features(features)  # before any tag or concept columns join them
+        spaces = {"code": coder.transform(features), "features": standardised}
         texts = dataset.texts()
         self._say(f"text encoder: {', '.join(config.text.encoders)}")
         encoder = make_encoder(config.text, seed=config.seed).fit(texts)
@@ -89,7 +90,7 @@ class Trainer:
         transfer_weight = config.transfer.weight if transfer is not None else 0.0
         # the rows whose neighbours the text transfer finds (the standardised features, before
         # any tag or concept columns join them)
-        image_rows = spaces["code"] if config.transfer.space == "code" else coder.features(features)
+        image_rows = spaces["code"] if config.transfer.space == "code" else standardised
         joint_candidates = self._joint_candidates(use_tags)
         joint_weight = joint_candidates[0]
         several = len(config.mappers) > 1 or use_tags or bridge is not None or transfer is not None
@@ -107,10 +108,10 @@ class Trainer:
                 concepts=None if bridge is None else (bridge, concepts),
                 transfer=transfer,
                 transfer_rows=image_rows,
-                tag_inputs=coder.features(features) if predict_tags else None,
+                tag_inputs=standardised if predict_tags else None,
             )
             member_weights, tag_weight, concept_weight, transfer_weight, joint_weight = weights[:5]
-            predicted_weight = weights[5]
+            predicted_weight = weights.predicted_tags
         if transfer is not None:
             self._say(f"text transfer: {config.transfer.k} nearest of {len(dataset)} pictures")
             transfer.fit(image_rows, X)
@@ -137,7 +138,7 @@ class Trainer:
             if predict_tags:  # for galleries whose pictures have no tags
                 self._say("tags from the image features, for galleries without tags")
                 image_tags = TagRidge(config.tags.predict_alpha)
-                image_tags.fit(coder.features(features), tags)
+                image_tags.fit(standardised, tags)
         hubness = None
         if config.hubness.enabled and hub_choice[1] > 0:
             bank = bank_rows(X.shape[0], config.hubness.bank, config.seed)
@@ -209,9 +210,7 @@ class Trainer:
         transfer: TextTransfer | None = None,
         transfer_rows: np.ndarray | None = None,
         tag_inputs: np.ndarray | None = None,
-    ) -> tuple[
-        tuple[list[float], float, float, float, float, float | None], tuple[int, float], float
-    ]:
+    ) -> tuple[FusionWeights, tuple[int, float], float]:
         """Fusion weights (the members', the tag score's, the concept score's, the text
         transfer's) and the weight of the tags in the features space, with the best MAP@20
         on a held-out part of the training items; then, with those, the hubness correction's
@@ -254,6 +253,7 @@ class Trainer:
         best = None
         for joint_weight in joint_candidates:
             held_fit, held_val = dict(fit_spaces), dict(val_spaces)
+            side = None
             if joint_weight > 0:
                 side = TagIndicators(weight=joint_weight).fit(fit_tags)
                 held_fit["features"] = with_tag_side(held_fit["features"], side, fit_tags)
@@ -277,8 +277,8 @@ class Trainer:
             if len(joint_candidates) > 1:
                 self._say(f"tags in the features space with weight {joint_weight:g}: {value:.4f}")
             if best is None or value > best[0] + 1e-12:
-                best = (value, weights, joint_weight, mappers, components, held_val)
-        value, weights, joint_weight, mappers, components, held_val = best
+                best = (value, weights, joint_weight, side, mappers, components, held_val)
+        value, weights, joint_weight, side, mappers, components, held_val = best
         self._say("fusion weights: " + ", ".join(f"{w:g}" for w in weights))
         hub_choice = (config.hubness.neighbours[0], config.hubness.strengths[0])
         if config.hubness.enabled:
@@ -322,12 +322,12 @@ class Trainer:
         transfer_weight = next(extra) if transfer is not None else 0.0
         predicted_weight = None
         if tags is not None and tag_inputs is not None:
-            held_tags = HeldOutTags(model, fit_tags, joint_weight)
-            held_tags.fit(tag_inputs[fit], config.tags.predict_alpha)
+            held_tags = HeldOutTags(model, side)
+            held_tags.fit(tag_inputs[fit], fit_tags, config.tags.predict_alpha)
             predicted_weight = held_tags.choose_weight(
                 X_val,
                 [(m, c.space) for m, c in zip(mappers, config.mappers, strict=True)],
-                held_val,
+                val_spaces,
                 tag_inputs[val],
                 weights,
                 extra_components,
@@ -337,7 +337,7 @@ class Trainer:
             self._say(
                 f"tag score weight for galleries without tags (predicted): {predicted_weight:g}"
             )
-        fusion_weights = (
+        fusion_weights = FusionWeights(
             member_weights,
             tag_weight,
             concept_weight,
@@ -348,18 +348,30 @@ class Trainer:
         return fusion_weights, hub_choice, query_set
 
 
+class FusionWeights(NamedTuple):
+    """What the held-out items choose: the weight of each member, of the tag score, of the
+    concept score and of the text transfer; the weight of the tags beside the features; and
+    the tag score's weight for galleries whose tags are predicted (``None``: not chosen)."""
+
+    members: list[float]
+    tags: float
+    concepts: float
+    transfer: float
+    joint: float
+    predicted_tags: float | None
+
+
 class HeldOutTags:
     """Tags predicted for held-out pictures, as a gallery without tags gets them, to choose
-    the tag score's weight for such galleries (:meth:`choose_weight`)."""
+    the tag score's weight for such galleries (:meth:`choose_weight`). ``tag_side``: the
+    tags beside the features that the held-out mappers were fitted with (``None``: none)."""
 
-    def __init__(self, tag_model: TagModel, fit_tags: list[list[str]], joint_weight: float):
-        self.tag_model = tag_model
-        self.side = TagIndicators(weight=joint_weight).fit(fit_tags) if joint_weight else None
-        self.fit_tags = fit_tags
+    def __init__(self, tag_model: TagModel, tag_side: TagIndicators | None):
+        self.tag_model, self.side = tag_model, tag_side
 
-    def fit(self, rows: np.ndarray, alpha: float) -> HeldOutTags:
-        """Learn the tags from the fitted items' ``rows`` (the image tag model's inputs)."""
-        self.ridge = TagRidge(alpha).fit(rows, self.fit_tags)
+    def fit(self, rows: np.ndarray, tags: list[list[str]], alpha: float) -> HeldOutTags:
+        """Learn the fitted items' ``tags`` from their ``rows`` (the image tag model's inputs)."""
+        self.ridge = TagRidge(alpha).fit(rows, tags)
         return self
 
     def choose_weight(
@@ -375,17 +387,17 @@ class HeldOutTags:
         query_set: float = 0.0,
     ) -> float:
         """The candidate weight of the tag score with the best held-out MAP@20 when the
-        held-out pictures carry predicted tags (the other weights as chosen); ties keep the
-        earlier candidate. ``extra_components`` start with the true tags' score."""
+        held-out pictures carry predicted tags (the other weights as chosen; the hubness
+        correction, if any, left out); ties keep the earlier candidate. ``val_spaces`` are
+        the held-out pictures' spaces without tags; ``extra_components`` start with the true
+        tags' score."""
+        predicted = self.ridge.predict_proba(val_rows)
         spaces = dict(val_spaces)
         if self.side is not None:  # the predicted scores stand where the indicators were
-            n_tags = len(self.side.classes_)
-            predicted = self.ridge.predict_over(val_rows, self.side.classes_)
-            spaces["features"] = np.hstack(
-                [spaces["features"][:, :-n_tags], self.side.transform_scores(predicted)]
-            )
+            scores = self.ridge.align(predicted, self.side.classes_)
+            spaces["features"] = with_tag_side(spaces["features"], self.side, None, scores)
         components = [mapper.similarity(X_val, spaces[space]) for mapper, space in mappers]
-        tag_rows = self.ridge.predict_over(val_rows, self.tag_model.classes_)
+        tag_rows = self.ridge.align(predicted, self.tag_model.classes_)
         components.append(tag_scores(self.tag_model.predict_proba(X_val), tag_rows))
         components += list(extra_components[1:])
         n = len(mappers)

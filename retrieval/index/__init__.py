@@ -47,6 +47,7 @@ def add_shards(
     *,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
     progress: bool | None = False,
+    total: int | None = None,
 ) -> int:
     """Add every finished shard of a feature-shard folder to ``index``, one shard at a time.
 
@@ -54,13 +55,14 @@ def add_shards(
     for instance). The index makes room for every row first (counted from the shards'
     metadata), so memory stays at one shard plus the index, with no copy of the index as it
     grows. Returns the number of rows added. ``progress``: a bar of pictures on stderr
-    (``None``: when stderr is a terminal).
+    (``None``: when stderr is a terminal). ``total``: the shards' row count, when the caller
+    has already read it from their metadata (:func:`~retrieval.features.shards.shard_row_count`).
 
     >>> add_shards(make_index("hnsw"), "out/shards", transform=model.image_coder.transform)  # doctest: +SKIP
     """
     from retrieval.features.shards import read_shards, shard_row_count
 
-    total = shard_row_count(folder)
+    total = shard_row_count(folder) if total is None else total
     index.reserve(len(index) + total)
     added = 0
     disable = None if progress is None else not progress

@@ -150,8 +150,7 @@ class VectorIndex(ABC):
             "dim": self.dim_,
             "info": self.info,
         }
-        extra = {f"{INFO_ARRAYS}/{name}": values for name, values in self.info_arrays.items()}
-        return meta, {**self._state_arrays(), **extra}
+        return meta, {**self._state_arrays(), **store.nest(INFO_ARRAYS, self.info_arrays)}
 
     @classmethod
     def from_state(
@@ -162,12 +161,7 @@ class VectorIndex(ABC):
         index = cls(**meta["params"])
         index.ids_, index.dim_ = [str(i) for i in meta["ids"]], meta["dim"]
         index.info = dict(meta.get("info") or {})
-        prefix = f"{INFO_ARRAYS}/"
-        index.info_arrays = {
-            name.removeprefix(prefix): np.asarray(values)
-            for name, values in arrays.items()
-            if name.startswith(prefix)
-        }
+        index.info_arrays = {k: np.asarray(v) for k, v in store.part(INFO_ARRAYS, arrays).items()}
         index._restore(folder if folder is not None else Path("."), arrays)
         return index
 

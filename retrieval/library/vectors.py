@@ -75,7 +75,7 @@ def index_shards(
         seen += len(rows)
         return out
 
-    add_shards(index, shards, transform=keys, progress=progress)
+    add_shards(index, shards, transform=keys, progress=progress, total=total)
     index.info_arrays[SAMPLE] = np.concatenate(sample) if sample else np.zeros((0, 1), np.float32)
     return index
 

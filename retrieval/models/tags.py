@@ -223,7 +223,11 @@ class TagRidge:
         >>> ridge.predict_over(X[:1], ["owl", "dog"]).round(1).tolist()
         [[0.0, 1.0]]
         """
-        scores = self.predict_proba(X)
+        return self.align(self.predict_proba(X), classes)
+
+    def align(self, scores: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """Scores over ``classes_`` (from :meth:`predict_proba`) with their columns in the
+        order of ``classes``; zeros for tags this model never saw."""
         column = {c: j for j, c in enumerate(self.classes_)}
         out = np.zeros((len(scores), len(classes)), dtype=np.float32)
         for k, name in enumerate(classes):

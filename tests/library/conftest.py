@@ -26,3 +26,22 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_bundle(
         tmp_path_factory.mktemp("bundle") / "bundle", model, model.gallery_from_dataset(train)
     )
+
+
+def bundle_network_shards(pictures: list[Path], folder: Path, shard_size: int) -> Path:
+    """Feature shards of ``pictures`` from the bundle's network (ResNet-50, random weights,
+    seed 0: what the demo's pool5 features come from)."""
+    from retrieval.features.networks import network_record
+    from retrieval.features.shards import write_shards
+
+    write_shards(
+        pictures,
+        folder,
+        record=network_record("resnet50", None, 0),
+        shard_size=shard_size,
+        model="resnet50",
+        weights=None,
+        seed=0,
+        progress=False,
+    )
+    return folder

@@ -304,20 +304,11 @@ def test_a_library_takes_its_features_from_shards_made_with_the_bundles_network(
     import numpy as np
 
     from retrieval.errors import DataFormatError
-    from retrieval.features.networks import network_record
     from retrieval.features.shards import write_shards
+    from tests.library.conftest import bundle_network_shards
 
     pictures = sorted(p for p in photos.rglob("*.jpg") if ".hidden" not in p.parts)
-    write_shards(
-        pictures,
-        tmp_path / "shards",
-        record=network_record("resnet50", None, 0),
-        shard_size=3,
-        model="resnet50",
-        weights=None,
-        seed=0,
-        progress=False,
-    )
+    bundle_network_shards(pictures, tmp_path / "shards", shard_size=3)
     from_shards = PictureLibrary(tmp_path / "a")
     report = from_shards.update([photos], bundle=bundle, shards=tmp_path / "shards")
     assert report.indexed == 6 and report.extracted == 0

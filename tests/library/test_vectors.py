@@ -11,10 +11,10 @@ import pytest
 from retrieval.cli import main
 from retrieval.core import load_bundle
 from retrieval.errors import DataFormatError
-from retrieval.features.networks import network_record
 from retrieval.features.shards import load_shards, write_shards
 from retrieval.index import load_index
 from retrieval.library.vectors import SAMPLE, index_shards, picture_keys, search_index
+from tests.library.conftest import bundle_network_shards
 from tests.qdrant_standin import serving
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -29,18 +29,7 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i in range(14):
         pictures.append(root / f"p{i:02d}.jpg")
         shutil.copyfile(DEMO / "images_test" / f"{i}.jpg", pictures[-1])
-    folder = root / "shards"
-    write_shards(
-        pictures,
-        folder,
-        record=network_record("resnet50", None, 0),
-        shard_size=5,
-        model="resnet50",
-        weights=None,
-        seed=0,
-        progress=False,
-    )
-    return folder
+    return bundle_network_shards(pictures, root / "shards", shard_size=5)
 
 
 def expected_ranking(bundle: Path, shards: Path, query: str) -> tuple[list[str], np.ndarray]:

@@ -81,8 +81,8 @@ def test_a_model_with_text_transfer_fuses_it_and_keeps_it_in_its_bundle(tmp_path
     )
     model = Trainer(config).fit(train)
     assert model.transfer is not None and model.transfer_weight == 1.0
-    assert model.weights(False) == [1.0, 1.0]
     gallery = model.gallery_from_dataset(train)
+    assert model.weights(gallery) == [1.0, 1.0]
     assert gallery.spaces["transfer"].shape == (len(train), 10)
     before = Searcher(model, gallery).rank(train.texts()[:20], 5)
     model, gallery = load_bundle(save_bundle(tmp_path / "bundle", model, gallery))
