@@ -80,14 +80,24 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     ranks: Callable[[RunConfig, Dataset, Dataset], np.ndarray] = held_out_ranks,
+    train_fraction: float = 1.0,
 ) -> CrossValidation:
-    """k-fold cross-validation of ``config`` on a paired train part."""
+    """k-fold cross-validation of ``config`` on a paired train part.
+
+    With ``train_fraction`` below 1, each fold trains on that fraction of its training items
+    (a seeded sample; the held-out fold stays whole): a point of a learning curve."""
     if not train.is_paired:
         raise ValueError("cross-validation needs paired data (description i describes image i)")
+    if not 0.0 < train_fraction <= 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
     result = CrossValidation(config.name)
     everything = np.arange(len(train))
-    for fold in fold_indices(len(train), folds, seed):
+    for number, fold in enumerate(fold_indices(len(train), folds, seed)):
         rest = np.setdiff1d(everything, fold)
+        if train_fraction < 1.0:
+            size = max(2, int(round(len(rest) * train_fraction)))
+            sample = np.random.default_rng([seed, number]).choice(rest, size, replace=False)
+            rest = np.sort(sample)
         result.fold_ranks.append(ranks(config, train.subset(rest), train.subset(fold)))
     return result
 

@@ -86,17 +86,23 @@ class ScoreCache:
         self.features = features
         self.data = json.loads(path.read_text()) if path and path.is_file() else {}
 
-    def cv(self, root: str, values: dict, train: Dataset, folds: int) -> float:
+    def cv(
+        self, root: str, values: dict, train: Dataset, folds: int, train_fraction: float = 1.0
+    ) -> float:
         """The ``folds``-fold cross-validated MAP@20 of ``values`` on ``train`` (the train part
-        of the dataset at ``root``), computed once and kept.
+        of the dataset at ``root``), computed once and kept; each fold trained on
+        ``train_fraction`` of its training items (see
+        :func:`~retrieval.evaluation.protocol.cross_validate`).
 
         An entry without a ``text`` table reads the default's text features (every method of
         the study shares them), so the default's text settings are written into its key: a
         change of them (the stop words, say) is a new key, never a stale score."""
         values = with_text(on_features(values, self.features))
-        key = f"{root}|{folds}|{json.dumps(values, sort_keys=True)}"
+        fraction = f"|fraction {train_fraction:g}" if train_fraction < 1.0 else ""
+        key = f"{root}|{folds}{fraction}|{json.dumps(values, sort_keys=True)}"
         if key not in self.data:
-            result = cross_validate(study_config(values, "cv"), train, folds=folds)
+            config = study_config(values, "cv")
+            result = cross_validate(config, train, folds=folds, train_fraction=train_fraction)
             self.data[key] = {"score": result.score, "folds": result.fold_scores}
             if self.path:  # replaced whole, so an interrupted run never leaves half a file
                 with atomic_write(self.path) as handle:
@@ -104,11 +110,16 @@ class ScoreCache:
         return self.data[key]["score"]
 
     def choose(
-        self, root: str, grid: Sequence[dict], train: Dataset, folds: int
+        self,
+        root: str,
+        grid: Sequence[dict],
+        train: Dataset,
+        folds: int,
+        train_fraction: float = 1.0,
     ) -> tuple[dict, float]:
         """The member of ``grid`` with the best cross-validated score (ties: the first), and
         that score: a choice made on train folds only."""
-        scores = [self.cv(root, values, train, folds) for values in grid]
+        scores = [self.cv(root, values, train, folds, train_fraction) for values in grid]
         best = int(np.argmax(scores))
         return grid[best], float(scores[best])
 

@@ -46,6 +46,26 @@ def test_cross_validation_never_shows_a_fold_to_its_own_training() -> None:
     )
 
 
+def test_a_learning_curve_point_trains_each_fold_on_a_seeded_sample_of_its_items() -> None:
+    train = load_competition(DEMO, "train", features=["pool5"])
+    seen: list[tuple[list[str], set[str]]] = []
+
+    def spy(config, fit_part, held_out):
+        seen.append((list(fit_part.ids), set(held_out.ids)))
+        return np.arange(1, len(held_out) + 1)
+
+    cross_validate(RunConfig(), train, folds=4, seed=0, ranks=spy, train_fraction=0.25)
+    first = list(seen)
+    cross_validate(RunConfig(), train, folds=4, seed=0, ranks=spy, train_fraction=0.25)
+    assert seen[4:] == first  # the same sample every time
+    for fit_ids, held_ids in first:
+        assert len(held_ids) in (len(train) // 4, len(train) // 4 + 1)  # the fold stays whole
+        assert len(fit_ids) == round((len(train) - len(held_ids)) * 0.25)
+        assert not set(fit_ids) & held_ids and len(set(fit_ids)) == len(fit_ids)
+    with pytest.raises(ValueError, match="train_fraction"):
+        cross_validate(RunConfig(), train, folds=4, ranks=spy, train_fraction=0.0)
+
+
 def test_bootstrap_interval_covers_the_mean_and_narrows_with_more_queries() -> None:
     rng = np.random.default_rng(0)
     small, large = rng.random(50), rng.random(5000)

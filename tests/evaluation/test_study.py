@@ -29,9 +29,9 @@ def test_a_score_is_computed_once_kept_in_its_file_and_read_back(
     runs: list[str] = []
     real = study.cross_validate
 
-    def counted(config, data, *, folds):  # noqa: ANN001, ANN202
+    def counted(config, data, *, folds, train_fraction):  # noqa: ANN001, ANN202
         runs.append(config.mappers[0].kind)
-        return real(config, data, folds=folds)
+        return real(config, data, folds=folds, train_fraction=train_fraction)
 
     monkeypatch.setattr(study, "cross_validate", counted)
     path = tmp_path / "cache.json"
@@ -44,6 +44,9 @@ def test_a_score_is_computed_once_kept_in_its_file_and_read_back(
     assert again.cv("demo", RIDGE, train, 2) == score and len(runs) == 2
     keys = list(json.loads(path.read_text()))
     assert len(keys) == 2 and all(key.startswith("demo|2|") for key in keys)
+    smaller = again.cv("demo", RIDGE, train, 2, train_fraction=0.5)  # a point of a learning curve
+    assert len(runs) == 3 and smaller != score
+    assert sum(key.startswith("demo|2|fraction 0.5|") for key in json.loads(path.read_text())) == 1
     assert ScoreCache(None, "efficientnet_lite0").features == "efficientnet_lite0"
 
 

@@ -1,0 +1,142 @@
+"""Learning curve: how the default's lead over the classical peers, and its refinement's
+gain over its closed-form start, change with the number of training items.
+
+For each dataset's train part the quality study's folds are kept (``--folds``), and each
+fold trains on a seeded sample of its training items (``--fractions`` of them; the held-out
+fold stays whole). At every fraction:
+
+- ridge and the best peer family (the peer family with the best cross-validated score at
+  full size, as in the quality study) each get their member chosen again by cross-validation
+  at that fraction, from the study's grids, so the peers are tuned as hard at every size;
+- the default (``configs/default.toml``) and the default with other refinement lengths
+  (``--epochs``; 0 is the regularised CCA start alone, with the default's concept bridge,
+  tags off) are scored as they are.
+
+Every figure is a cross-validated MAP@20 (1/r) on a train part: no test part is read.
+Scores are kept in the study's cache (``--cache``), keyed by the fraction as well.
+
+Usage:
+  python benchmarks/bench_learning_curve.py --datasets data/demo data/openclipart data/icons \\
+      --folds 5 3 3 --out benchmarks/results/learning_curve.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import warnings
+from pathlib import Path
+
+from retrieval.data import Dataset, load_competition
+from retrieval.evaluation.candidates import (
+    FAMILIES,
+    PEERS,
+    default_values,
+    with_default_query_set,
+)
+from retrieval.evaluation.study import ScoreCache, varied
+
+RIDGE = PEERS[0]
+EPOCHS = "mappers.0.params.epochs"
+
+
+@functools.cache
+def train_part(root: str) -> Dataset:
+    return load_competition(root, "train")
+
+
+def best_family(cache: ScoreCache, root: str, folds: int) -> str:
+    """The peer family whose chosen member has the best cross-validated score at full size."""
+    scores = {
+        family: cache.choose(
+            root, [with_default_query_set(v) for v in grid], train_part(root), folds
+        )[1]
+        for family, grid in FAMILIES.items()
+        if family != "PLS"  # never the best, and the slowest by far
+    }
+    return max(scores, key=scores.__getitem__)
+
+
+def curve_rows(
+    cache: ScoreCache, root: str, folds: int, fractions: list[float], epochs: list[int]
+) -> list[str]:
+    train = train_part(root)
+    best = best_family(cache, root, folds)
+    default = default_values()
+    default_epochs = default["mappers"][0]["params"]["epochs"]
+    rows = []
+    for fraction in fractions:
+        peers = {
+            family: cache.choose(
+                root,
+                [with_default_query_set(v) for v in FAMILIES[family]],
+                train,
+                folds,
+                fraction,
+            )[1]
+            for family in dict.fromkeys([RIDGE, best])
+        }
+        ours = {
+            n: cache.cv(root, varied(default, EPOCHS, n), train, folds, fraction)
+            for n in sorted({*epochs, default_epochs})
+        }
+        items = round(len(train) * (folds - 1) / folds * fraction)
+        mine = ours[default_epochs]
+        cells = [f"{ours[n]:.4f}" for n in sorted(ours)]
+        rows.append(
+            f"| {root} | {fraction:g} | {items} | {peers[RIDGE]:.4f} | {best}: {peers[best]:.4f} | "
+            + " | ".join(cells)
+            + f" | {mine / peers[RIDGE]:.2f}x | {mine / peers[best]:.2f}x | "
+            f"{mine / ours[0]:.3f}x |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["data/demo"])
+    parser.add_argument("--folds", type=int, nargs="+", default=[5])
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0])
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        nargs="+",
+        default=[0, 10],
+        help="refinement lengths shown beside the default's (0: the CCA start alone)",
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=Path("benchmarks/results/quality_cv_cache.json")
+    )
+    parser.add_argument("--features", default="efficientnet_lite0")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
+    if len(folds) != len(args.datasets):
+        parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
+    if min(args.epochs) != 0:
+        parser.error("--epochs: include 0, the start that the refinement's gain is measured from")
+    cache = ScoreCache(args.cache, args.features)
+    default_epochs = default_values()["mappers"][0]["params"]["epochs"]
+    lengths = sorted({*args.epochs, default_epochs})
+    header = " | ".join(
+        f"default, {n} epochs" + (" (as shipped)" if n == default_epochs else "") for n in lengths
+    )
+    lines = [
+        f"| dataset | fraction | items per training fold | ridge | best peer | {header} | "
+        "default / ridge | default / best peer | refinement's gain (default / 0 epochs) |",
+        "| --- | ---: | ---: | ---: | --- | "
+        + " | ".join("---:" for _ in lengths)
+        + " | ---: | ---: | ---: |",
+    ]
+    print("\n".join(lines), flush=True)
+    for root, k in zip(args.datasets, folds, strict=True):
+        lines += curve_rows(cache, root, k, sorted(args.fractions), args.epochs)
+        if args.out:  # after each dataset, so an interrupted run keeps what it finished
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
