@@ -34,6 +34,7 @@ from retrieval.evaluation.candidates import (
     default_values,
     with_default_query_set,
 )
+from retrieval.evaluation.protocol import folds_per_dataset
 from retrieval.evaluation.study import ScoreCache, varied
 
 RIDGE = PEERS[0]
@@ -112,9 +113,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
-    if len(folds) != len(args.datasets):
-        parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
+    try:
+        folds = folds_per_dataset(args.folds, len(args.datasets))
+    except ValueError as exc:
+        parser.error(f"--folds: {exc}")
     if min(args.epochs) != 0:
         parser.error("--epochs: include 0, the start that the refinement's gain is measured from")
     cache = ScoreCache(args.cache, args.features)

@@ -70,7 +70,12 @@ from retrieval.evaluation.candidates import (
     default_values,
     with_default_query_set,
 )
-from retrieval.evaluation.protocol import bootstrap_interval, paired_test, reciprocal_ranks
+from retrieval.evaluation.protocol import (
+    bootstrap_interval,
+    folds_per_dataset,
+    paired_test,
+    reciprocal_ranks,
+)
 from retrieval.evaluation.study import (
     ScoreCache,
     describe,
@@ -226,9 +231,10 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     cache = ScoreCache(args.cache, args.features)
-    folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
-    if len(folds) != len(args.datasets):
-        parser.error(f"--folds: give one number or {len(args.datasets)} (one per dataset)")
+    try:
+        folds = folds_per_dataset(args.folds, len(args.datasets))
+    except ValueError as exc:
+        parser.error(f"--folds: {exc}")
     if args.choose_default:
         choose_default(args, folds, cache)
         return

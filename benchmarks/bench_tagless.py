@@ -34,6 +34,7 @@ from retrieval.data import Dataset, load_competition
 from retrieval.evaluation.protocol import (
     bootstrap_interval,
     fold_indices,
+    folds_per_dataset,
     paired_test,
     reciprocal_ranks,
 )
@@ -126,9 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folds", nargs="+", type=int, default=[5])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    folds = args.folds * len(args.datasets) if len(args.folds) == 1 else args.folds
-    if len(folds) != len(args.datasets):
-        parser.error("give one --folds number, or one per dataset")
+    try:
+        folds = folds_per_dataset(args.folds, len(args.datasets))
+    except ValueError as exc:
+        parser.error(f"--folds: {exc}")
     lines = [
         f"Galleries without tags, {FEATURES} features: the default trained without tags, "
         "trained with tags (tags left out), and trained with tags on predicted tags (the tags "

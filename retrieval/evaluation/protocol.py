@@ -52,6 +52,18 @@ def fold_indices(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
     return [np.sort(part) for part in np.array_split(order, folds)]
 
 
+def folds_per_dataset(folds: Sequence[int], datasets: int) -> list[int]:
+    """The number of folds for each of ``datasets`` datasets: one number for all, or one each.
+
+    >>> folds_per_dataset([3], 2), folds_per_dataset([5, 3], 2)
+    ([3, 3], [5, 3])
+    """
+    out = list(folds) * datasets if len(folds) == 1 else list(folds)
+    if len(out) != datasets:
+        raise ValueError(f"give one number of folds or {datasets} (one per dataset), got {folds}")
+    return out
+
+
 def held_out_ranks(config: RunConfig, train: Dataset, held_out: Dataset) -> np.ndarray:
     """Train ``config`` on ``train`` and rank ``held_out``'s images for each of its descriptions."""
     return evaluate(Trainer(config).fit(train), held_out).ranks

@@ -11,6 +11,7 @@ from retrieval.evaluation.protocol import (
     bootstrap_interval,
     cross_validate,
     fold_indices,
+    folds_per_dataset,
     paired_test,
     reciprocal_ranks,
 )
@@ -26,6 +27,13 @@ def test_folds_partition_the_items() -> None:
     assert [f.tolist() for f in fold_indices(103, 5, 1)] == [f.tolist() for f in folds]
     with pytest.raises(ValueError, match="folds"):
         fold_indices(3, folds=5)
+
+
+def test_folds_are_one_number_for_all_datasets_or_one_each() -> None:
+    assert folds_per_dataset([3], 3) == [3, 3, 3]
+    assert folds_per_dataset([5, 3, 3], 3) == [5, 3, 3]
+    with pytest.raises(ValueError, match="one per dataset"):
+        folds_per_dataset([5, 3], 3)
 
 
 def test_cross_validation_never_shows_a_fold_to_its_own_training() -> None:
