@@ -43,50 +43,48 @@ EPOCHS = "mappers.0.params.epochs"
 
 @functools.cache
 def train_part(root: str) -> Dataset:
+    """A dataset's train part, read once."""
     return load_competition(root, "train")
+
+
+def grid(family: str) -> list[dict]:
+    """A peer family's members, ranking a set of descriptions as the default does."""
+    return [with_default_query_set(values) for values in FAMILIES[family]]
 
 
 def best_family(cache: ScoreCache, root: str, folds: int) -> str:
     """The peer family whose chosen member has the best cross-validated score at full size."""
     scores = {
-        family: cache.choose(
-            root, [with_default_query_set(v) for v in grid], train_part(root), folds
-        )[1]
-        for family, grid in FAMILIES.items()
+        family: cache.choose(root, grid(family), train_part(root), folds)[1]
+        for family in FAMILIES
         if family != "PLS"  # never the best, and the slowest by far
     }
     return max(scores, key=scores.__getitem__)
 
 
 def curve_rows(
-    cache: ScoreCache, root: str, folds: int, fractions: list[float], epochs: list[int]
+    cache: ScoreCache, root: str, folds: int, fractions: list[float], lengths: list[int]
 ) -> list[str]:
+    """One table row per fraction: the peers tuned at that size, and the default with each of
+    the refinement ``lengths`` (which hold 0 and the default's own)."""
     train = train_part(root)
     best = best_family(cache, root, folds)
     default = default_values()
-    default_epochs = default["mappers"][0]["params"]["epochs"]
+    shipped = default["mappers"][0]["params"]["epochs"]
     rows = []
     for fraction in fractions:
         peers = {
-            family: cache.choose(
-                root,
-                [with_default_query_set(v) for v in FAMILIES[family]],
-                train,
-                folds,
-                fraction,
-            )[1]
+            family: cache.choose(root, grid(family), train, folds, fraction)[1]
             for family in dict.fromkeys([RIDGE, best])
         }
         ours = {
-            n: cache.cv(root, varied(default, EPOCHS, n), train, folds, fraction)
-            for n in sorted({*epochs, default_epochs})
+            n: cache.cv(root, varied(default, EPOCHS, n), train, folds, fraction) for n in lengths
         }
         items = round(len(train) * (folds - 1) / folds * fraction)
-        mine = ours[default_epochs]
-        cells = [f"{ours[n]:.4f}" for n in sorted(ours)]
+        mine = ours[shipped]
         rows.append(
             f"| {root} | {fraction:g} | {items} | {peers[RIDGE]:.4f} | {best}: {peers[best]:.4f} | "
-            + " | ".join(cells)
+            + " | ".join(f"{ours[n]:.4f}" for n in lengths)
             + f" | {mine / peers[RIDGE]:.2f}x | {mine / peers[best]:.2f}x | "
             f"{mine / ours[0]:.3f}x |"
         )
@@ -120,10 +118,10 @@ def main() -> None:
     if min(args.epochs) != 0:
         parser.error("--epochs: include 0, the start that the refinement's gain is measured from")
     cache = ScoreCache(args.cache, args.features)
-    default_epochs = default_values()["mappers"][0]["params"]["epochs"]
-    lengths = sorted({*args.epochs, default_epochs})
+    shipped = default_values()["mappers"][0]["params"]["epochs"]
+    lengths = sorted({*args.epochs, shipped})
     header = " | ".join(
-        f"default, {n} epochs" + (" (as shipped)" if n == default_epochs else "") for n in lengths
+        f"default, {n} epochs" + (" (as shipped)" if n == shipped else "") for n in lengths
     )
     lines = [
         f"| dataset | fraction | items per training fold | ridge | best peer | {header} | "
@@ -134,7 +132,7 @@ def main() -> None:
     ]
     print("\n".join(lines), flush=True)
     for root, k in zip(args.datasets, folds, strict=True):
-        lines += curve_rows(cache, root, k, sorted(args.fractions), args.epochs)
+        lines += curve_rows(cache, root, k, sorted(args.fractions), lengths)
         if args.out:  # after each dataset, so an interrupted run keeps what it finished
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
