@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from retrieval.config import RunConfig
-from retrieval.data import load_competition
+from retrieval.data import Dataset, load_competition
 from retrieval.evaluation.protocol import (
     bootstrap_interval,
     cross_validate,
@@ -36,17 +37,23 @@ def test_folds_are_one_number_for_all_datasets_or_one_each() -> None:
         folds_per_dataset([5, 3], 3)
 
 
-def test_cross_validation_never_shows_a_fold_to_its_own_training() -> None:
-    train = load_competition(DEMO, "train", features=["pool5"])
-    seen: list[tuple[set[str], set[str]]] = []
+def recording_ranks(seen: list[tuple[list[str], set[str]]]) -> Callable[..., np.ndarray]:
+    """A stand-in for training and ranking that records each fold's training and held-out ids."""
 
-    def spy(config, fit_part, held_out):
-        seen.append((set(fit_part.ids), set(held_out.ids)))
+    def ranks(config: RunConfig, fit_part: Dataset, held_out: Dataset) -> np.ndarray:
+        seen.append((list(fit_part.ids), set(held_out.ids)))
         return np.arange(1, len(held_out) + 1)
 
-    result = cross_validate(RunConfig(), train, folds=4, seed=0, ranks=spy)
+    return ranks
+
+
+def test_cross_validation_never_shows_a_fold_to_its_own_training() -> None:
+    train = load_competition(DEMO, "train", features=["pool5"])
+    seen: list[tuple[list[str], set[str]]] = []
+    result = cross_validate(RunConfig(), train, folds=4, seed=0, ranks=recording_ranks(seen))
     assert len(seen) == 4 and len(result.fold_ranks) == 4
-    for fit_ids, held_ids in seen:
+    for fit_list, held_ids in seen:
+        fit_ids = set(fit_list)
         assert not fit_ids & held_ids and len(fit_ids | held_ids) == len(train)
     assert set().union(*(held for _, held in seen)) == set(train.ids)
     assert result.score == pytest.approx(
@@ -57,11 +64,7 @@ def test_cross_validation_never_shows_a_fold_to_its_own_training() -> None:
 def test_a_learning_curve_point_trains_each_fold_on_a_seeded_sample_of_its_items() -> None:
     train = load_competition(DEMO, "train", features=["pool5"])
     seen: list[tuple[list[str], set[str]]] = []
-
-    def spy(config, fit_part, held_out):
-        seen.append((list(fit_part.ids), set(held_out.ids)))
-        return np.arange(1, len(held_out) + 1)
-
+    spy = recording_ranks(seen)
     cross_validate(RunConfig(), train, folds=4, seed=0, ranks=spy, train_fraction=0.25)
     first = list(seen)
     cross_validate(RunConfig(), train, folds=4, seed=0, ranks=spy, train_fraction=0.25)
