@@ -38,6 +38,11 @@ from retrieval.evaluation.protocol import folds_per_dataset
 from retrieval.evaluation.study import ScoreCache, varied
 
 RIDGE = PEERS[0]
+FEATURE_NAMES = {
+    "efficientnet_lite0": "EfficientNet-Lite0 ImageNet",
+    "efficientnet_lite2": "EfficientNet-Lite2 ImageNet",
+    "pool5": "random-weight ResNet-50 pool5",
+}
 EPOCHS = "mappers.0.params.epochs"
 
 
@@ -124,6 +129,10 @@ def main() -> None:
         f"default, {n} epochs" + (" (as shipped)" if n == shipped else "") for n in lengths
     )
     lines = [
+        f"Cross-validated MAP@20 (1/r, Kaggle's form) on the train parts only, on the "
+        f"{FEATURE_NAMES.get(args.features, args.features)} features "
+        f"(`{args.features}`); each fold trained on the fraction of its items.",
+        "",
         f"| dataset | fraction | items per training fold | ridge | best peer | {header} | "
         "default / ridge | default / best peer | refinement's gain (default / 0 epochs) |",
         "| --- | ---: | ---: | ---: | --- | "
